@@ -1,0 +1,21 @@
+"""qwen_jupyter: Alibaba Cloud Model Studio's Qwen models in Jupyter, streaming, with an offline emulator.
+
+`%load_ext qwen_jupyter` registers the %%qwen magic; `qwen_jupyter.chat()` is the same engine from Python.
+Heavy modules (the SDKs, the emulator) load on first use, so loading the extension stays fast.
+"""
+
+from __future__ import annotations
+
+from .api import achat, chat
+from .errors import QwenError
+from .result import QwenResult
+
+__version__ = "0.1.0"
+__all__ = ["QwenError", "QwenResult", "achat", "chat", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the magics with IPython (%load_ext qwen_jupyter)."""
+    from .magics import QwenMagics
+
+    ipython.register_magics(QwenMagics(ipython))

@@ -1,0 +1,102 @@
+"""Backends turn a Request into events for one API; this module picks one and retries before the first token."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Protocol
+
+from ..errors import QwenError, redact
+from ..events import Chunk, Event, Failed, Retrying, Started
+from ..request import Request
+from ..settings import Settings
+
+EMULATOR_HEADER = "x-qwen-emulator"  # set by qwen_jupyter.emulator on every response
+
+
+class Backend(Protocol):
+    """One API: a sync and an async stream of events. Raises QwenError for failures before any output."""
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[Event]: ...
+
+    def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]: ...
+
+
+_MODULES = {"openai": "openai", "responses": "responses", "dashscope": "dashscope"}
+
+
+def get_backend(api: str) -> Backend:
+    """The backend for an API name; the SDK behind it is imported only now (it costs ~0.6 s)."""
+    module = importlib.import_module(f"{__name__}.{_MODULES[api]}")
+    return module.BACKEND
+
+
+def backoff(attempt: int, error: QwenError) -> float:
+    """Seconds to wait before attempt+1: Retry-After when the service gave one, else capped jittered doubling."""
+    if error.retry_after is not None and 0 <= error.retry_after <= 60:
+        return error.retry_after
+    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def _is_output(event: Event) -> bool:
+    return not isinstance(event, (Started, Chunk, Retrying))
+
+
+def _scrubbed(error: QwenError, settings: Settings) -> QwenError:
+    key = settings.api_key.reveal() if settings.api_key else None
+    error.message = redact(error.message, key)
+    return error
+
+
+def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Settings) -> Failed | Retrying:
+    """Give up (Failed) once output has arrived, the error is final, or retries are spent; else retry."""
+    error = _scrubbed(exc, settings)
+    if produced and error.code == "ConnectionError":
+        error = QwenError("The connection dropped before the answer was complete.", code="IncompleteStream",
+                          request_id=error.request_id)
+    if produced or not error.retryable or attempt >= settings.max_retries:
+        return Failed(error)
+    return Retrying(attempt + 1, backoff(attempt, error), error)
+
+
+def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
+    """Events for a request, retrying retryable failures before the first output; failures end in Failed."""
+    backend = get_backend(settings.api)
+    attempt = 0
+    while True:
+        produced = False
+        try:
+            for event in backend.stream(request, settings):
+                produced = produced or _is_output(event)
+                yield event
+            return
+        except QwenError as exc:
+            outcome = _after_failure(exc, produced, attempt, settings)
+            yield outcome
+            if isinstance(outcome, Failed):
+                return
+            attempt = outcome.attempt
+            time.sleep(outcome.delay)
+
+
+async def astream_events(request: Request, settings: Settings) -> AsyncIterator[Event]:
+    """The async twin of stream_events."""
+    backend = get_backend(settings.api)
+    attempt = 0
+    while True:
+        produced = False
+        try:
+            async for event in backend.astream(request, settings):
+                produced = produced or _is_output(event)
+                yield event
+            return
+        except QwenError as exc:
+            outcome = _after_failure(exc, produced, attempt, settings)
+            yield outcome
+            if isinstance(outcome, Failed):
+                return
+            attempt = outcome.attempt
+            await asyncio.sleep(outcome.delay)

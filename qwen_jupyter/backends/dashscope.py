@@ -1,0 +1,339 @@
+"""The native DashScope API through the dashscope SDK -> events.
+
+The SDK returns errors instead of raising them, may deliver cumulative text, and sends the string "null" as the
+finish reason mid-stream; this module absorbs all three so the events look like every other backend's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import dashscope
+import requests
+from dashscope.aigc.generation import AioGeneration
+from dashscope.aigc.multimodal_conversation import AioMultiModalConversation
+
+from ..errors import QwenError
+from ..events import (
+    Chunk,
+    Event,
+    Finished,
+    Image,
+    ReasoningDelta,
+    SearchResult,
+    SearchResults,
+    Started,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from ..media import Media
+from ..models import model_info
+from ..request import Message, Request
+from ..settings import Settings
+from . import EMULATOR_HEADER
+
+
+def media_item(media: Media) -> dict[str, Any]:
+    """A native content item for one input."""
+    if media.kind == "video" and media.is_frames:
+        item: dict[str, Any] = {"video": list(media.frames)}
+    else:
+        item = {media.kind: media.url}
+    if media.kind == "video" and media.fps is not None:
+        item["fps"] = media.fps
+    return item
+
+
+def wire_message(message: Message, multimodal: bool) -> dict[str, Any]:
+    """The native form: a string on the text endpoint, a list of single-key items on the multimodal one."""
+    out: dict[str, Any] = {"role": message.role}
+    if multimodal and message.role != "tool":
+        out["content"] = [media_item(m) for m in message.media] + [{"text": message.text}]
+    else:
+        out["content"] = message.text
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "index": i, "function": {"name": c.name, "arguments": c.arguments}}
+            for i, c in enumerate(message.tool_calls)
+        ]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def is_multimodal(request: Request) -> bool:
+    """Whether the request goes to the multimodal-generation endpoint."""
+    return model_info(request.model).multimodal or request.has_media
+
+
+def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for Generation.call / MultiModalConversation.call."""
+    multimodal = is_multimodal(request)
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "messages": [wire_message(m, multimodal) for m in request.messages],
+        "api_key": settings.key(),
+        "base_address": settings.native_url,
+        "request_timeout": settings.timeout,
+        "result_format": "message",
+    }
+    if request.stream:
+        kwargs["stream"] = True
+        kwargs["incremental_output"] = True
+    if settings.headers:
+        kwargs["headers"] = dict(settings.headers)
+    if settings.workspace:
+        kwargs["workspace"] = settings.workspace
+    for name in ("temperature", "top_p", "max_tokens", "seed"):
+        if getattr(request, name) is not None:
+            kwargs[name] = getattr(request, name)
+    if request.thinking is not None:
+        kwargs["enable_thinking"] = request.thinking
+    if request.thinking_budget is not None:
+        kwargs["thinking_budget"] = request.thinking_budget
+    if request.search:
+        kwargs["enable_search"] = True
+        kwargs["search_options"] = {"enable_source": True}
+    if request.json_mode:
+        kwargs["response_format"] = {"type": "json_object"}
+    if request.tools:
+        kwargs["tools"] = list(request.tools)
+    kwargs.update(request.extra)
+    return kwargs
+
+
+def error_from_response(response: Any, settings: Settings) -> QwenError:
+    """A QwenError for an error response the SDK returned."""
+    status = int(response.status_code)
+    if response.code == "Unknown" and status == 400:  # the SDK's word for a frame that is not JSON
+        return QwenError("The service sent a malformed chunk.", code="MalformedChunk", status=status,
+                         request_id=response.request_id or None)
+    error = QwenError(
+        str(response.message or "The request failed."),
+        code=response.code or None,
+        status=status,
+        request_id=response.request_id or None,
+        retry_after=_retry_after(getattr(response, "headers", None) or {}),
+    )
+    if status == 401:
+        error.hint = (
+            f"The key was refused by {settings.describe()}. Keys are bound to their region: "
+            "check DASHSCOPE_API_KEY and QwenMagics.region."
+        )
+    return error
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        return float(lowered["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # multimodal: [] while thinking, then [{"text": ...}]
+        return "".join(item.get("text", "") for item in content if isinstance(item, dict))
+    return content or ""
+
+
+def usage_event(usage: Any) -> Usage:
+    """Usage from a native usage object (cumulative in a stream)."""
+    output_details = usage.get("output_tokens_details") or {}
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    input_tokens, output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
+    total = usage.get("total_tokens")
+    if total is None and input_tokens is not None and output_tokens is not None:
+        total = input_tokens + output_tokens
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total,
+        reasoning_tokens=output_details.get("reasoning_tokens"),
+        cached_tokens=prompt_details.get("cached_tokens"),
+    )
+
+
+class Folder:
+    """Turns native responses into events: deltas from incremental or cumulative text, one Started, one Finished."""
+
+    def __init__(self, request: Request, settings: Settings) -> None:
+        self.request, self.settings = request, settings
+        # Cumulative unless we asked for increments (the SDK re-accumulates when a caller asked for False).
+        self.cumulative = request.stream and request.extra.get("incremental_output", True) is not True
+        self.seen: dict[tuple[int, str], str] = {}
+        self.started = False
+        self.finished = False
+        self.usage: Any = None
+        self.search_sent = False
+
+    def _delta(self, key: tuple[int, str], value: str) -> str:
+        if not self.cumulative:
+            return value
+        previous = self.seen.get(key, "")
+        self.seen[key] = value
+        return value[len(previous):] if value.startswith(previous) else value
+
+    def events(self, response: Any) -> list[Event]:
+        """Events for one response object (a stream frame or the whole answer)."""
+        if response.status_code != 200:
+            raise error_from_response(response, self.settings)
+        events: list[Event] = [Chunk(response)]
+        if not self.started:
+            self.started = True
+            headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+            events.insert(0, Started(self.request.model, response.request_id, EMULATOR_HEADER in headers))
+        output = response.output or {}
+        search = (output.get("search_info") or {}).get("search_results")
+        if search and not self.search_sent:
+            self.search_sent = True
+            events.append(SearchResults(tuple(
+                SearchResult(r.get("index", i + 1), r.get("title", ""), r.get("url", ""), r.get("site_name", ""))
+                for i, r in enumerate(search)
+            )))
+        finish = None
+        if output.get("choices"):
+            for index, choice in enumerate(output["choices"]):
+                events.extend(self._choice_events(index, choice))
+                finish = choice.get("finish_reason") or finish
+        elif output.get("text") is not None:  # result_format "text"
+            text = self._delta((0, "text"), output["text"])
+            if text:
+                events.append(TextDelta(text))
+            finish = output.get("finish_reason")
+        if response.usage:
+            self.usage = response.usage
+        if finish and finish != "null":
+            self.finished = True
+            if self.usage:
+                events.append(usage_event(self.usage))
+            events.append(Finished(finish))
+        return events
+
+    def _choice_events(self, index: int, choice: Any) -> list[Event]:
+        message = choice.get("message") or {}
+        events: list[Event] = []
+        reasoning = self._delta((index, "reasoning"), message.get("reasoning_content") or "")
+        if reasoning:
+            events.append(ReasoningDelta(reasoning))
+        content = message.get("content")
+        if isinstance(content, list):
+            events.extend(Image(item["image"]) for item in content if isinstance(item, dict) and "image" in item)
+        text = self._delta((index, "text"), _text(content))
+        if text:
+            events.append(TextDelta(text))
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            call_index = call.get("index", position)
+            function = call.get("function") or {}
+            arguments = self._delta((call_index, "arguments"), function.get("arguments") or "")
+            events.append(ToolCallDelta(call_index, call.get("id") or None, function.get("name") or None, arguments))
+        return events
+
+    def check_complete(self) -> None:
+        if self.request.stream and not self.finished:
+            raise QwenError("The stream ended before the model finished.", code="IncompleteStream")
+
+
+_TRANSPORT_ERRORS = (requests.RequestException, OSError, ValueError)
+
+
+def _transport_error(exc: Exception, settings: Settings) -> QwenError:
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
+        return QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout")
+    if isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException):
+        return QwenError(f"The service sent something unreadable: {exc}.", code="MalformedChunk")
+    return QwenError(
+        f"The connection to {settings.host} failed ({type(exc).__name__}).",
+        code="ConnectionError" if not isinstance(exc, requests.exceptions.ChunkedEncodingError) else "IncompleteStream",
+    )
+
+
+class DashScopeBackend:
+    """The native API through the dashscope SDK (text, multimodal, image generation)."""
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
+        """Events for a request, synchronously; our own session so an interrupt can close the connection."""
+        info = model_info(request.model)
+        if info.image_task:
+            yield from self._image_task(request, settings)
+            return
+        api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
+        folder = Folder(request, settings)
+        session = requests.Session()
+        try:
+            result = api.call(session=session, **wire_arguments(request, settings))
+            for response in (result if request.stream else [result]):
+                yield from folder.events(response)
+            folder.check_complete()
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc, settings) from exc
+        finally:
+            session.close()
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
+        """Events for a request, asynchronously (aiohttp under the SDK)."""
+        import aiohttp
+
+        if model_info(request.model).image_task:
+            raise QwenError("Image tasks are synchronous only; use chat() rather than achat().", code="InvalidInput")
+        api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
+        folder = Folder(request, settings)
+        session = aiohttp.ClientSession()
+        try:
+            result = await api.call(session=session, **wire_arguments(request, settings))
+            if request.stream:
+                async for response in result:
+                    for event in folder.events(response):
+                        yield event
+            else:
+                for event in folder.events(result):
+                    yield event
+            folder.check_complete()
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+                raise QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout") from exc
+            raise QwenError(
+                f"The connection to {settings.host} failed ({type(exc).__name__}).", code="ConnectionError"
+            ) from exc
+        finally:
+            await session.close()
+
+    def _image_task(self, request: Request, settings: Settings) -> Iterator[Event]:
+        """Text-to-image through the asynchronous task API: submit, poll, then one Image event per result."""
+        prompt = request.messages[-1].text
+        options = {k: v for k, v in request.extra.items() if k in ("size", "n", "negative_prompt", "seed")}
+        try:
+            # ImageSynthesis.call() polls the default (Beijing) host whatever base_address says, so submit and
+            # wait separately, each told the host.
+            submitted = dashscope.ImageSynthesis.async_call(
+                model=request.model, prompt=prompt, api_key=settings.key(), base_address=settings.native_url,
+                **options,
+            )
+            if submitted.status_code != 200:
+                raise error_from_response(submitted, settings)
+            response = dashscope.ImageSynthesis.wait(
+                submitted, api_key=settings.key(), base_address=settings.native_url
+            )
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc, settings) from exc
+        if response.status_code != 200:
+            raise error_from_response(response, settings)
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        yield Started(request.model, response.request_id, EMULATOR_HEADER in headers)
+        yield Chunk(response)
+        output = response.output
+        if output.get("task_status") != "SUCCEEDED":
+            raise QwenError(
+                f"The image task ended as {output.get('task_status')}: {output.get('message', '')}".strip(),
+                code=output.get("code") or "TaskFailed",
+                request_id=response.request_id,
+            )
+        for item in output.get("results") or ():
+            if item.get("url"):
+                yield Image(item["url"])
+        yield Finished("stop")
+
+
+BACKEND = DashScopeBackend()

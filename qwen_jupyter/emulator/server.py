@@ -1,0 +1,196 @@
+"""The emulator's aiohttp application: authentication, fault handling, paced streaming, and the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+
+from . import compat, images, native, responses
+from .errors import FAULT_ERRORS, ApiError, invalid
+from .faults import HEADER, Fault, parse, split_model
+from .replies import Conversation, Reply, plan
+
+EMULATOR_HEADER = "X-Qwen-Emulator"  # every response carries it: the toolkit labels such answers "emulated"
+VERSION = "1"
+
+
+@dataclass
+class Context:
+    """One request as the wire writers see it."""
+
+    request_id: str
+    model: str
+    created: int
+    flavour: str  # "compat" | "responses" | "native"
+    base_url: str
+
+
+@dataclass
+class Handler:
+    """An API: parse a body into a Conversation, then write replies and errors in its own format."""
+
+    flavour: str
+    parse: Callable[..., tuple[Conversation, bool, dict[str, Any]]]
+    body: Callable[[Conversation, Reply, Context, dict[str, Any]], dict[str, Any]]
+    frames: Callable[[Conversation, Reply, Context, int | None, dict[str, Any]], Iterator[tuple[bytes, bool]]]
+    error_body: Callable[[ApiError, Context], dict[str, Any]]
+    stream_error: Callable[[ApiError, Context], bytes]
+    malformed: bytes
+    content_type: str = "text/event-stream"
+
+
+HANDLERS = {
+    "compat": Handler("compat", compat.parse, compat.body, compat.frames, compat.error_body, compat.stream_error,
+                      b"data: {\"choices\": [{\"delta\": \n\n"),
+    "responses": Handler("responses", responses.parse, responses.body, responses.frames, responses.error_body,
+                         responses.stream_error, b"event: response.output_text.delta\ndata: {oops\n\n"),
+    "native": Handler("native", native.parse, native.body, native.frames, native.error_body, native.stream_error,
+                      b"id:0\nevent:result\n:HTTP_STATUS/200\ndata:{broken\n\n",
+                      "text/event-stream;charset=UTF-8"),
+}
+
+
+class State:
+    """What the running emulator remembers: queued faults and the requests it received (keys removed)."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, int]] = []
+        self.received: list[dict[str, Any]] = []
+        self.tasks: dict[str, dict[str, Any]] = {}
+
+    def next_fault(self) -> str:
+        if not self.queued:
+            return ""
+        spec, times = self.queued[0]
+        if times <= 1:
+            self.queued.pop(0)
+        else:
+            self.queued[0] = (spec, times - 1)
+        return spec
+
+
+def _headers(context: Context) -> dict[str, str]:
+    return {"x-request-id": context.request_id, EMULATOR_HEADER: VERSION}
+
+
+def _authorized(request: web.Request) -> bool:
+    auth = request.headers.get("Authorization", "")
+    return auth.startswith("Bearer sk-") and len(auth) > len("Bearer sk-")
+
+
+def _error_response(handler: Handler, error: ApiError, context: Context) -> web.Response:
+    headers = _headers(context)
+    if error.retry_after is not None:
+        headers["Retry-After"] = f"{error.retry_after:g}"
+    return web.json_response(handler.error_body(error, context), status=error.status, headers=headers)
+
+
+def _record(state: State, request: web.Request, body: Any) -> None:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization", "cookie")}
+    state.received.append({"path": request.path, "method": request.method, "headers": headers, "body": body})
+
+
+async def handle_generation(request: web.Request, flavour: str) -> web.StreamResponse:
+    """Every text route: validate, pick faults, plan the reply, write it streamed or whole."""
+    state: State = request.app["state"]
+    handler = HANDLERS[flavour]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    _record(state, request, body)
+    model, suffix = split_model(str((body or {}).get("model", "")))
+    context = Context(str(uuid.uuid4()), model, int(time.time()), flavour, _host(request))
+    try:
+        fault = parse(suffix)
+        parse(request.headers.get(HEADER), fault)
+        parse(state.next_fault(), fault)
+    except ValueError as exc:
+        return _error_response(handler, invalid(str(exc)), context)
+    if not _authorized(request) or fault.status == "401":
+        return _error_response(handler, FAULT_ERRORS["401"], context)
+    if fault.status:
+        error = FAULT_ERRORS[fault.status]
+        if fault.status == "429":
+            error = replace(error, retry_after=fault.retry_after if fault.retry_after is not None else 1)
+        return _error_response(handler, error, context)
+    if body is None:
+        return _error_response(handler, invalid("The request body is not valid JSON."), context)
+    try:
+        conversation, stream, extras = handler.parse(body, dict(request.headers), model, request.path)
+    except ApiError as error:
+        return _error_response(handler, error, context)
+    reply = plan(conversation, long=fault.long)
+    if not stream:
+        return web.json_response(handler.body(conversation, reply, context, extras), headers=_headers(context))
+    return await _stream(request, handler, conversation, reply, context, fault, extras)
+
+
+def _host(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+async def _stream(request: web.Request, handler: Handler, conversation: Conversation, reply: Reply,
+                  context: Context, fault: Fault, extras: dict[str, Any]) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": handler.content_type, "Cache-Control": "no-cache",
+                                           **_headers(context)})
+    await response.prepare(request)
+    sent = 0
+    start = time.perf_counter()
+    for frame, is_content in handler.frames(conversation, reply, context, fault.chunk, extras):
+        if is_content:
+            if fault.drop is not None and sent >= fault.drop:
+                request.transport.close()  # no terminating chunk: the client sees a broken stream
+                return response
+            if fault.stall is not None and sent >= fault.stall:
+                await asyncio.sleep(fault.stall_seconds)
+                request.transport.close()
+                return response
+            if fault.malformed is not None and sent == fault.malformed:
+                await response.write(handler.malformed)
+            if fault.error_at is not None and sent >= fault.error_at:
+                await response.write(handler.stream_error(FAULT_ERRORS["500"], context))
+                await response.write_eof()
+                return response
+            sent += 1
+            if fault.slow:
+                delay = start + sent * fault.slow - time.perf_counter()  # paced by schedule, so no drift
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        await response.write(frame)
+    await response.write_eof()
+    return response
+
+
+def _route(flavour: str) -> Callable[[web.Request], Any]:
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await handle_generation(request, flavour)
+
+    return route
+
+
+def make_app(state: State | None = None) -> web.Application:
+    """The aiohttp application serving every path the toolkit uses."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app["state"] = state or State()
+    app.router.add_post("/compatible-mode/v1/chat/completions", _route("compat"))
+    app.router.add_post("/compatible-mode/v1/responses", _route("responses"))
+    app.router.add_post("/api/v2/apps/protocols/compatible-mode/v1/responses", _route("responses"))
+    app.router.add_post("/api/v1/services/aigc/text-generation/generation", _route("native"))
+    app.router.add_post("/api/v1/services/aigc/multimodal-generation/generation", _route("native"))
+    app.router.add_post("/api/v1/services/aigc/text2image/image-synthesis", images.submit)
+    app.router.add_get("/api/v1/tasks/{task_id}", images.task)
+    app.router.add_get("/emulator/images/{name}", images.png)
+    app.router.add_get("/emulator/health", _health)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "emulator": VERSION})

@@ -1,0 +1,102 @@
+"""The normalized stream: small typed records that every backend produces and every consumer matches on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import QwenError
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The service accepted the request (first bytes of the response arrived)."""
+
+    model: str
+    request_id: str | None
+    emulated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """A retryable failure happened before any output; the engine waits `delay` seconds and tries again."""
+
+    attempt: int
+    delay: float
+    error: QwenError
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call; fragments with the same index join into one call."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts so far; a later Usage replaces an earlier one (DashScope's are cumulative)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    index: int
+    title: str
+    url: str
+    site_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    results: tuple[SearchResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image the model produced (a URL, usually short-lived on the real service)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One object exactly as the SDK yielded it; consumers other than the result ignore it."""
+
+    raw: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    finish_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The stream ended in an error; whatever arrived before it is kept."""
+
+    error: QwenError
+
+
+Event = (
+    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | Usage | SearchResults | Image | Chunk | Finished
+    | Failed
+)

@@ -1,0 +1,105 @@
+"""Request: what to ask, independent of the API that carries it. Backends translate it to their wire shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .media import Media
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete call the model asked for; arguments is the JSON text as sent (not guaranteed valid)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    @property
+    def args(self) -> Any:
+        """The arguments parsed from JSON (raises ValueError when the model produced invalid JSON)."""
+        return json.loads(self.arguments or "{}")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn in neutral form: text, media parts, and for assistants the reasoning and tool calls."""
+
+    role: str
+    text: str = ""
+    media: tuple[Media, ...] = ()
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready view (media as kind and label, never the inline data)."""
+        out: dict[str, Any] = {"role": self.role, "content": self.text}
+        if self.media:
+            out["media"] = [{"kind": m.kind, "source": m.label} for m in self.media]
+        if self.reasoning:
+            out["reasoning"] = self.reasoning
+        if self.tool_calls:
+            out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]
+        if self.tool_call_id:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+@dataclass(frozen=True)
+class Request:
+    """A model, the messages to send and the generation options."""
+
+    model: str
+    messages: tuple[Message, ...]
+    stream: bool = True
+    thinking: bool | None = None
+    thinking_budget: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    search: bool = False
+    json_mode: bool = False
+    tools: tuple[dict[str, Any], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_media(self) -> bool:
+        return any(m.media for m in self.messages)
+
+    @property
+    def system(self) -> str | None:
+        return next((m.text for m in self.messages if m.role == "system"), None)
+
+    def with_messages(self, messages: tuple[Message, ...]) -> Request:
+        return replace(self, messages=messages)
+
+
+def user_message(text: str, media: tuple[Media, ...] | list[Media] = ()) -> Message:
+    """A user turn with optional media."""
+    return Message("user", text, tuple(media))
+
+
+def build_request(
+    model: str,
+    prompt: str,
+    *,
+    media: tuple[Media, ...] | list[Media] = (),
+    system: str | None = None,
+    history: tuple[Message, ...] | list[Message] = (),
+    **options: Any,
+) -> Request:
+    """A Request from a prompt: system message first, then earlier turns, then the new user turn."""
+    messages: list[Message] = []
+    if system:
+        messages.append(Message("system", system))
+    messages.extend(m for m in history if m.role != "system")
+    messages.append(user_message(prompt, media))
+    tools = tuple(options.pop("tools", None) or ())
+    known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}
+    unknown = {k: v for k, v in options.items() if k not in Request.__dataclass_fields__ and v is not None}
+    extra = {**known.pop("extra", {}), **unknown}
+    return Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)

@@ -1,0 +1,323 @@
+"""QwenResult: folded from events, streamed once and then replayed; what `_qwen` and chat() hold."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import QwenError
+from .events import (
+    Chunk,
+    Event,
+    Failed,
+    Finished,
+    Image,
+    ReasoningDelta,
+    Retrying,
+    SearchResult,
+    SearchResults,
+    Started,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from .request import Message, ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Token counts of one answer; None where the service did not say."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+def interrupted_error() -> QwenError:
+    """The error a result carries when the person stopped the stream."""
+    return QwenError("The answer was interrupted.", code="Interrupted")
+
+
+class _Fold:
+    """Mutable accumulation while events arrive; text parts are joined once, not per chunk."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, list[str | None]] = {}
+        self.usage = TokenUsage()
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.request_id: str | None = None
+        self.emulated = False
+        self.images: list[str] = []
+        self.search: list[SearchResult] = []
+        self.raw: list[Any] = []
+        self.retries: list[QwenError] = []
+        self.error: QwenError | None = None
+        self.first_token_at: float | None = None
+
+    def add(self, event: Event, now: float) -> None:
+        match event:
+            case Chunk(raw=raw):
+                self.raw.append(raw)
+            case TextDelta(text=text):
+                self.first_token_at = self.first_token_at or now
+                self.text.append(text)
+            case ReasoningDelta(text=text):
+                self.first_token_at = self.first_token_at or now
+                self.reasoning.append(text)
+            case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
+                call = self.calls.setdefault(index, [None, None, ""])
+                call[0] = call[0] or call_id  # a later empty id never replaces a known one
+                call[1] = call[1] or name
+                call[2] = (call[2] or "") + arguments
+            case Usage():
+                self.usage = TokenUsage(
+                    event.input_tokens, event.output_tokens, event.total_tokens,
+                    event.reasoning_tokens, event.cached_tokens,
+                )
+            case Started(model=model, request_id=request_id, emulated=emulated):
+                self.model, self.request_id, self.emulated = model, request_id, emulated
+            case Finished(finish_reason=reason):
+                self.finish_reason = reason
+            case Image(url=url):
+                self.images.append(url)
+            case SearchResults(results=results):
+                self.search.extend(results)
+            case Retrying(error=error):
+                self.retries.append(error)
+            case Failed(error=error):
+                self.error = error
+
+
+class QwenResult:
+    """One answer: text, reasoning, usage, tool calls, images, search results, error, and the SDK's raw objects.
+
+    Built from a stream of events. Reading a field waits for the stream to end; iterating yields the events
+    live the first time and replays them afterwards.
+    """
+
+    def __init__(
+        self,
+        events: Iterable[Event],
+        *,
+        messages: tuple[Message, ...] = (),
+        model: str | None = None,
+        api: str | None = None,
+        on_complete: Callable[[QwenResult], None] | None = None,
+    ) -> None:
+        self._source: Iterator[Event] | None = iter(events)
+        self._events: list[Event] = []
+        self._fold = _Fold()
+        self._fold.model = model
+        self._sent = messages
+        self.api = api
+        self._on_complete = on_complete
+        self._started_at = time.perf_counter()
+        self._ended_at: float | None = None
+
+    # -- streaming -------------------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Event]:
+        yield from self._events
+        if self._source is None:
+            return
+        source, self._source = self._source, None
+        try:
+            for event in source:
+                self._fold.add(event, time.perf_counter())
+                self._events.append(event)
+                yield event
+        except KeyboardInterrupt:
+            self._fail(interrupted_error())
+            raise
+        except GeneratorExit:  # the consumer stopped early: the answer is cut short, like an interrupt
+            self._fail(interrupted_error())
+            raise
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()  # closes the SDK stream and its connection
+            self._complete()
+
+    @classmethod
+    async def gather(cls, events: AsyncIterator[Event], **kwargs: Any) -> QwenResult:
+        """A finished result from an async stream of events (folded as they arrive, so timings hold)."""
+        result = cls((), **kwargs)
+        result._source = None
+        try:
+            async for event in events:
+                result._fold.add(event, time.perf_counter())
+                result._events.append(event)
+        finally:
+            result._complete()
+        return result
+
+    def _fail(self, error: QwenError) -> None:
+        if self._fold.error is None:
+            failed = Failed(error)
+            self._fold.add(failed, time.perf_counter())
+            self._events.append(failed)
+
+    def _complete(self) -> None:
+        if self._ended_at is not None:
+            return
+        self._ended_at = time.perf_counter()
+        if self._fold.error is None and self._fold.finish_reason is None and self._events:
+            self._fail(QwenError("The stream ended before the model finished.", code="IncompleteStream"))
+        if self._on_complete:
+            self._on_complete(self)
+
+    def wait(self) -> QwenResult:
+        """Consume the stream if it is still running; returns self."""
+        if self._source is not None:
+            for _ in self:
+                pass
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._source is None and self._ended_at is not None
+
+    # -- fields ----------------------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return "".join(self.wait()._fold.text)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.wait()._fold.reasoning)
+
+    @property
+    def usage(self) -> TokenUsage:
+        return self.wait()._fold.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.wait()._fold.finish_reason
+
+    @property
+    def model(self) -> str | None:
+        return self._fold.model
+
+    @property
+    def request_id(self) -> str | None:
+        return self.wait()._fold.request_id
+
+    @property
+    def emulated(self) -> bool:
+        """True when the built-in emulator produced this answer, not Model Studio."""
+        return self.wait()._fold.emulated
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        calls = self.wait()._fold.calls
+        return tuple(ToolCall(c[0] or "", c[1] or "", c[2] or "") for _, c in sorted(calls.items()))
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        return tuple(self.wait()._fold.images)
+
+    @property
+    def search_results(self) -> tuple[SearchResult, ...]:
+        return tuple(self.wait()._fold.search)
+
+    @property
+    def error(self) -> QwenError | None:
+        return self.wait()._fold.error
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.error is not None and self.error.code == "Interrupted"
+
+    @property
+    def retries(self) -> tuple[QwenError, ...]:
+        """The failures that were retried before this answer (rate limits, server errors)."""
+        return tuple(self.wait()._fold.retries)
+
+    @property
+    def raw(self) -> list[Any]:
+        """The SDK's own objects: every chunk of a stream, or the one final response."""
+        return self.wait()._fold.raw
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation that was sent, as plain dicts (media by name, not inline data)."""
+        return [m.to_dict() for m in self._sent]
+
+    @property
+    def sent(self) -> tuple[Message, ...]:
+        """The conversation that was sent, as Message objects."""
+        return self._sent
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return tuple(self.wait()._events)
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds from the request to the end of the answer."""
+        self.wait()
+        return None if self._ended_at is None else self._ended_at - self._started_at
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from the request to the first text or reasoning token."""
+        first = self.wait()._fold.first_token_at
+        return None if first is None else first - self._started_at
+
+    ttft = time_to_first_token
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        output, first, end = self.usage.output_tokens, self._fold.first_token_at, self._ended_at
+        if not output or first is None or end is None or end <= first:
+            return None
+        return output / (end - first)
+
+    def json(self) -> Any:
+        """The answer parsed as JSON (for JSON mode); fenced ```json blocks are unwrapped."""
+        text = self.text.strip()
+        if text.startswith("```"):
+            text = text.split("\n", 1)[1].rsplit("```", 1)[0]
+        return json.loads(text)
+
+    def message(self) -> Message:
+        """The answer as an assistant message, ready to go back into a conversation."""
+        return Message("assistant", self.text, reasoning=self.reasoning, tool_calls=self.tool_calls)
+
+    # -- display ---------------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        if not self.done:
+            return f"<QwenResult model={self.model!r} streaming>"
+        text = self.text
+        preview = text if len(text) <= 60 else text[:57] + "..."
+        parts = [f"model={self.model!r}", f"text={preview!r}"]
+        if self.reasoning:
+            parts.append(f"reasoning={len(self.reasoning)} chars")
+        if self.tool_calls:
+            parts.append(f"tool_calls={[c.name for c in self.tool_calls]}")
+        if self.usage.total_tokens is not None:
+            parts.append(f"tokens={self.usage.total_tokens}")
+        if self.error:
+            parts.append(f"error={self.error.code!r}")
+        if self.emulated:
+            parts.append("emulated")
+        return f"<QwenResult {' '.join(parts)}>"
+
+    def _repr_markdown_(self) -> str:
+        from .views.markdown import result_markdown
+
+        return result_markdown(self)

@@ -1,0 +1,114 @@
+"""Where requests go and how: region hosts, the base_url override, the key, timeouts. Resolved once per call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .errors import QwenError
+
+# Region name -> (public host, region id used in workspace hosts). Frankfurt and Tokyo have workspace hosts only.
+REGIONS: dict[str, tuple[str | None, str]] = {
+    "beijing": ("https://dashscope.aliyuncs.com", "cn-beijing"),
+    "singapore": ("https://dashscope-intl.aliyuncs.com", "ap-southeast-1"),
+    "virginia": ("https://dashscope-us.aliyuncs.com", "us-east-1"),
+    "hongkong": ("https://cn-hongkong.dashscope.aliyuncs.com", "cn-hongkong"),
+    "frankfurt": (None, "eu-central-1"),
+    "tokyo": (None, "ap-northeast-1"),
+}
+APIS = ("openai", "responses", "dashscope")
+BASE_URL_ENV = "QWEN_JUPYTER_BASE_URL"
+KEY_ENV = "DASHSCOPE_API_KEY"
+
+
+class Secret(str):
+    """A string whose repr and str never show the value (the API key)."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def reveal(self) -> str:
+        """The real value, for the one place that sends it."""
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a backend needs to reach the service; the magic, the panel and chat() all build one."""
+
+    api: str = "openai"
+    region: str = "beijing"
+    base_url: str | None = None
+    workspace: str | None = None
+    api_key: Secret | None = field(default=None, repr=False)
+    timeout: float = 120.0
+    max_retries: int = 2
+    responses_legacy_path: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.api not in APIS:
+            raise QwenError(f"Unknown api {self.api!r}; choose one of {', '.join(APIS)}.", code="InvalidOption")
+        if self.region not in REGIONS:
+            raise QwenError(
+                f"Unknown region {self.region!r}; choose one of {', '.join(REGIONS)}.", code="InvalidOption"
+            )
+
+    @property
+    def host(self) -> str:
+        """The host root every API path hangs off: base_url if set, else the workspace or region host."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        public, region_id = REGIONS[self.region]
+        if self.workspace:
+            return f"https://{self.workspace}.{region_id}.maas.aliyuncs.com"
+        if public is None:
+            raise QwenError(
+                f"The {self.region} region is served through workspace hosts only; set QwenMagics.workspace.",
+                code="InvalidOption",
+            )
+        return public
+
+    @property
+    def compatible_url(self) -> str:
+        return self.host + "/compatible-mode/v1"
+
+    @property
+    def responses_url(self) -> str:
+        if self.responses_legacy_path:
+            return self.host + "/api/v2/apps/protocols/compatible-mode/v1"
+        return self.compatible_url
+
+    @property
+    def native_url(self) -> str:
+        return self.host + "/api/v1"
+
+    def key(self) -> str:
+        """The key to send, or a clear error when there is none."""
+        if self.api_key:
+            return self.api_key.reveal()
+        raise QwenError(
+            "No API key: set DASHSCOPE_API_KEY, run %qwen login, or use the emulator.",
+            code="NoApiKey",
+            hint="",
+        )
+
+    def describe(self) -> str:
+        """Where requests go, for error hints (never the key)."""
+        return f"{self.api} API at {self.host}"
+
+
+def settings_from_env(**overrides: object) -> Settings:
+    """Settings from the environment (key, base_url), with explicit values taking precedence."""
+    values: dict[str, object] = {}
+    if os.environ.get(BASE_URL_ENV):
+        values["base_url"] = os.environ[BASE_URL_ENV]
+    if os.environ.get(KEY_ENV):
+        values["api_key"] = Secret(os.environ[KEY_ENV])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values.get("api_key"), str) and not isinstance(values["api_key"], Secret):
+        values["api_key"] = Secret(values["api_key"])
+    return Settings(**values)  # type: ignore[arg-type]

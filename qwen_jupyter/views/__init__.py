@@ -1,0 +1,1 @@
+"""Views: how events and results look in a notebook (the cell view, the static Markdown form)."""
