@@ -16,7 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from .faults import parse
-from .server import State, make_app
+from .server import make_app
+from .state import State
 
 DEFAULT_KEY = "sk-emulator"  # the emulator accepts any "sk-…" key; this one is just a convention
 
@@ -62,9 +63,10 @@ class Emulator:
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._runner = web.AppRunner(make_app(self.state), access_log=None, handle_signals=False)
+            self._runner = web.AppRunner(make_app(self.state), access_log=None, handle_signals=False,
+                                       shutdown_timeout=0.1)
             loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.1)
+            site = web.TCPSite(self._runner, self.host, self.port)
             loop.run_until_complete(site.start())
             self.port = self._runner.addresses[0][1]
         except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
@@ -74,6 +76,9 @@ class Emulator:
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._runner.cleanup())
+        for task in asyncio.all_tasks(loop):  # handlers still streaming to clients that are gone
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
         loop.close()
 
     def stop(self) -> None:

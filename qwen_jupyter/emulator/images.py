@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import FAULT_ERRORS
+from .state import STATE
 
 SIZE = 96
 
@@ -63,7 +64,7 @@ def _now() -> str:
 
 async def submit(request: web.Request) -> web.Response:
     """POST image-synthesis: needs X-DashScope-Async; answers with a PENDING task."""
-    state = request.app["state"]
+    state = request.app[STATE]
     body = await request.json()
     request_id = str(uuid.uuid4())
     headers = {"x-request-id": request_id, "X-Qwen-Emulator": "1"}
@@ -86,7 +87,7 @@ async def submit(request: web.Request) -> web.Response:
 
 async def task(request: web.Request) -> web.Response:
     """GET tasks/{id}: the emulator finishes tasks at once, so the first poll succeeds."""
-    state = request.app["state"]
+    state = request.app[STATE]
     task_id = request.match_info["task_id"]
     request_id = str(uuid.uuid4())
     headers = {"x-request-id": request_id, "X-Qwen-Emulator": "1"}

@@ -16,6 +16,7 @@ from . import compat, images, native, responses
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import HEADER, Fault, parse, split_model
 from .replies import Conversation, Reply, plan
+from .state import STATE, State
 
 EMULATOR_HEADER = "X-Qwen-Emulator"  # every response carries it: the toolkit labels such answers "emulated"
 VERSION = "1"
@@ -43,37 +44,19 @@ class Handler:
     error_body: Callable[[ApiError, Context], dict[str, Any]]
     stream_error: Callable[[ApiError, Context], bytes]
     malformed: bytes
-    content_type: str = "text/event-stream"
+    content_type: str
 
 
 HANDLERS = {
     "compat": Handler("compat", compat.parse, compat.body, compat.frames, compat.error_body, compat.stream_error,
-                      b"data: {\"choices\": [{\"delta\": \n\n"),
+                      b"data: {\"choices\": [{\"delta\": \n\n", "text/event-stream; charset=utf-8"),
     "responses": Handler("responses", responses.parse, responses.body, responses.frames, responses.error_body,
-                         responses.stream_error, b"event: response.output_text.delta\ndata: {oops\n\n"),
+                         responses.stream_error, b"event: response.output_text.delta\ndata: {oops\n\n",
+                         "text/event-stream; charset=utf-8"),
     "native": Handler("native", native.parse, native.body, native.frames, native.error_body, native.stream_error,
                       b"id:0\nevent:result\n:HTTP_STATUS/200\ndata:{broken\n\n",
                       "text/event-stream;charset=UTF-8"),
 }
-
-
-class State:
-    """What the running emulator remembers: queued faults and the requests it received (keys removed)."""
-
-    def __init__(self) -> None:
-        self.queued: list[tuple[str, int]] = []
-        self.received: list[dict[str, Any]] = []
-        self.tasks: dict[str, dict[str, Any]] = {}
-
-    def next_fault(self) -> str:
-        if not self.queued:
-            return ""
-        spec, times = self.queued[0]
-        if times <= 1:
-            self.queued.pop(0)
-        else:
-            self.queued[0] = (spec, times - 1)
-        return spec
 
 
 def _headers(context: Context) -> dict[str, str]:
@@ -99,7 +82,7 @@ def _record(state: State, request: web.Request, body: Any) -> None:
 
 async def handle_generation(request: web.Request, flavour: str) -> web.StreamResponse:
     """Every text route: validate, pick faults, plan the reply, write it streamed or whole."""
-    state: State = request.app["state"]
+    state: State = request.app[STATE]
     handler = HANDLERS[flavour]
     try:
         body = await request.json()
@@ -150,8 +133,7 @@ async def _stream(request: web.Request, handler: Handler, conversation: Conversa
                 request.transport.close()  # no terminating chunk: the client sees a broken stream
                 return response
             if fault.stall is not None and sent >= fault.stall:
-                await asyncio.sleep(fault.stall_seconds)
-                request.transport.close()
+                await _stall(request, fault.stall_seconds)
                 return response
             if fault.malformed is not None and sent == fault.malformed:
                 await response.write(handler.malformed)
@@ -169,6 +151,15 @@ async def _stream(request: web.Request, handler: Handler, conversation: Conversa
     return response
 
 
+async def _stall(request: web.Request, seconds: float) -> None:
+    """Send nothing for `seconds`, or until the client gives up, then close the connection."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and request.transport and not request.transport.is_closing():
+        await asyncio.sleep(0.05)
+    if request.transport:
+        request.transport.close()
+
+
 def _route(flavour: str) -> Callable[[web.Request], Any]:
     async def route(request: web.Request) -> web.StreamResponse:
         return await handle_generation(request, flavour)
@@ -179,7 +170,7 @@ def _route(flavour: str) -> Callable[[web.Request], Any]:
 def make_app(state: State | None = None) -> web.Application:
     """The aiohttp application serving every path the toolkit uses."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app["state"] = state or State()
+    app[STATE] = state or State()
     app.router.add_post("/compatible-mode/v1/chat/completions", _route("compat"))
     app.router.add_post("/compatible-mode/v1/responses", _route("responses"))
     app.router.add_post("/api/v2/apps/protocols/compatible-mode/v1/responses", _route("responses"))

@@ -1,0 +1,43 @@
+"""Shared fixtures: one emulator on 127.0.0.1 for the session, and settings that point at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwen_jupyter.emulator import Emulator
+from qwen_jupyter.settings import Settings
+
+APIS = ("openai", "responses", "dashscope")
+KEY = "sk-test-0123456789abcdef0123456789abcdef"  # a fake key tests look for in every output
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(emulator):
+    """The session emulator, with its request log and fault queue cleared for this test."""
+    emulator.state.received.clear()
+    emulator.state.queued.clear()
+    return emulator
+
+
+@pytest.fixture
+def connect(emu):
+    """chat() keyword arguments that reach the emulator."""
+
+    def make(api: str = "openai", **extra):
+        return {"api": api, "base_url": emu.url, "api_key": KEY, **extra}
+
+    return make
+
+
+@pytest.fixture
+def settings(emu):
+    def make(api: str = "openai", **extra) -> Settings:
+        return Settings(api=api, base_url=emu.url, api_key=KEY, **extra)
+
+    return make

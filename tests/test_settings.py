@@ -1,0 +1,56 @@
+"""Where requests go: region hosts, base_url as a host root, workspace hosts, and the key kept secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwen_jupyter.errors import QwenError
+from qwen_jupyter.settings import Secret, Settings, settings_from_env
+
+
+@pytest.mark.parametrize(("region", "host"), [
+    ("beijing", "https://dashscope.aliyuncs.com"),
+    ("singapore", "https://dashscope-intl.aliyuncs.com"),
+    ("virginia", "https://dashscope-us.aliyuncs.com"),
+    ("hongkong", "https://cn-hongkong.dashscope.aliyuncs.com"),
+])
+def test_region_hosts(region, host):
+    settings = Settings(region=region)
+    assert settings.compatible_url == host + "/compatible-mode/v1"
+    assert settings.native_url == host + "/api/v1"
+    assert settings.responses_url == host + "/compatible-mode/v1"
+
+
+def test_base_url_is_a_host_root_for_every_api():
+    settings = Settings(base_url="http://127.0.0.1:8765/", region="singapore")
+    assert settings.compatible_url == "http://127.0.0.1:8765/compatible-mode/v1"
+    assert settings.native_url == "http://127.0.0.1:8765/api/v1"
+    legacy = Settings(base_url="http://127.0.0.1:8765", responses_legacy_path=True)
+    assert legacy.responses_url == "http://127.0.0.1:8765/api/v2/apps/protocols/compatible-mode/v1"
+
+
+def test_workspace_hosts_and_frankfurt():
+    assert Settings(region="frankfurt", workspace="ws1").host == "https://ws1.eu-central-1.maas.aliyuncs.com"
+    with pytest.raises(QwenError, match="workspace"):
+        _ = Settings(region="frankfurt").host
+
+
+def test_unknown_region_and_api_are_clear_errors():
+    with pytest.raises(QwenError, match="Unknown region 'mars'"):
+        Settings(region="mars")
+    with pytest.raises(QwenError, match="choose one of openai, responses, dashscope"):
+        Settings(api="anthropic")
+
+
+def test_environment_supplies_key_and_base_url(monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-from-env-123456")
+    monkeypatch.setenv("QWEN_JUPYTER_BASE_URL", "http://127.0.0.1:9")
+    settings = settings_from_env(api="dashscope")
+    assert settings.key() == "sk-from-env-123456" and settings.host == "http://127.0.0.1:9"
+    assert settings_from_env(base_url="http://127.0.0.1:10").host == "http://127.0.0.1:10"
+
+
+def test_secret_never_shows_its_value():
+    secret = Secret("sk-abcdef123456")
+    assert "abcdef" not in repr(secret) + str(secret) + f"{secret}" + repr(Settings(api_key=secret))
+    assert secret.reveal() == "sk-abcdef123456"
