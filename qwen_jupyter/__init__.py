@@ -11,7 +11,18 @@ from .errors import QwenError
 from .result import QwenResult
 
 __version__ = "0.1.0"
-__all__ = ["QwenError", "QwenResult", "achat", "chat", "load_ipython_extension"]
+__all__ = ["QwenError", "QwenResult", "achat", "chat", "load_ipython_extension", "session"]
+
+
+def session():
+    """This notebook's conversations and results (`.chats`, `.results`, `.last`), as %%qwen keeps them."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("QwenMagics") if shell else None
+    if magics is None:
+        raise QwenError("The extension is not loaded: run %load_ext qwen_jupyter first.", code="InvalidOption")
+    return magics.session
 
 
 def load_ipython_extension(ipython) -> None:

@@ -40,6 +40,10 @@ _HINTS = {
 }
 
 
+# Codes the toolkit itself uses for bad input: the message says it all, so no "CODE:" prefix is shown.
+LOCAL_CODES = {"InvalidInput", "InvalidOption", "UndefinedName", "BadExpression", "BadTemplate", "NoApiKey"}
+
+
 class QwenError(Exception):
     """A failure talking to Model Studio (or a bad input), explained in one sentence."""
 
@@ -71,7 +75,8 @@ class QwenError(Exception):
 
     def summary(self) -> str:
         """One line for a person: status and code, the message, then the hint."""
-        head = " ".join(str(p) for p in (self.status, self.code) if p)
+        code = None if self.code in LOCAL_CODES else self.code
+        head = " ".join(str(p) for p in (self.status, code) if p)
         text = f"{head}: {self.message}" if head else self.message
         return f"{text} {self.hint}" if self.hint else text
 

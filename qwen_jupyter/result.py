@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -119,6 +120,7 @@ class QwenResult:
         self._sent = messages
         self.api = api
         self._on_complete = on_complete
+        self.view_options: dict[str, Any] = {}  # how the cell view shows it (rate, plain text), set by the magic
         self._started_at = time.perf_counter()
         self._ended_at: float | None = None
 
@@ -321,3 +323,15 @@ class QwenResult:
         from .views.markdown import result_markdown
 
         return result_markdown(self)
+
+    def _ipython_display_(self) -> None:
+        """Stream into the cell when displayed (the magic's return value, or chat() at the end of a cell)."""
+        from .views.cell import CellView
+
+        inputs = tuple(m for message in self._sent[-1:] for m in message.media)
+        view = CellView(inputs, **self.view_options)
+        if not self.done:
+            # On an interrupt the result marks itself interrupted and keeps the partial answer: show that.
+            with contextlib.suppress(KeyboardInterrupt):
+                view.run(self)
+        view.finish(self)

@@ -6,6 +6,7 @@ finish reason mid-stream; this module absorbs all three so the events look like 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -33,6 +34,9 @@ from ..models import model_info
 from ..request import Message, Request
 from ..settings import Settings
 from . import EMULATOR_HEADER
+
+# The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
+logging.getLogger("dashscope").addFilter(lambda record: record.getMessage() != "Request failed")
 
 
 def media_item(media: Media) -> dict[str, Any]:

@@ -125,22 +125,32 @@ async def _stream(request: web.Request, handler: Handler, conversation: Conversa
     response = web.StreamResponse(headers={"Content-Type": handler.content_type, "Cache-Control": "no-cache",
                                            **_headers(context)})
     await response.prepare(request)
+    try:
+        await _write_frames(request, response, handler, conversation, reply, context, fault, extras)
+    except (ConnectionResetError, ConnectionError):
+        request.app[STATE].disconnected.append(context.request_id)  # the client went away mid-answer
+    return response
+
+
+async def _write_frames(request: web.Request, response: web.StreamResponse, handler: Handler,
+                        conversation: Conversation, reply: Reply, context: Context, fault: Fault,
+                        extras: dict[str, Any]) -> None:
     sent = 0
     start = time.perf_counter()
     for frame, is_content in handler.frames(conversation, reply, context, fault.chunk, extras):
         if is_content:
             if fault.drop is not None and sent >= fault.drop:
                 request.transport.close()  # no terminating chunk: the client sees a broken stream
-                return response
+                return
             if fault.stall is not None and sent >= fault.stall:
                 await _stall(request, fault.stall_seconds)
-                return response
+                return
             if fault.malformed is not None and sent == fault.malformed:
                 await response.write(handler.malformed)
             if fault.error_at is not None and sent >= fault.error_at:
                 await response.write(handler.stream_error(FAULT_ERRORS["500"], context))
                 await response.write_eof()
-                return response
+                return
             sent += 1
             if fault.slow:
                 delay = start + sent * fault.slow - time.perf_counter()  # paced by schedule, so no drift
@@ -148,7 +158,6 @@ async def _stream(request: web.Request, handler: Handler, conversation: Conversa
                     await asyncio.sleep(delay)
         await response.write(frame)
     await response.write_eof()
-    return response
 
 
 async def _stall(request: web.Request, seconds: float) -> None:

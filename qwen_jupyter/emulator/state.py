@@ -14,6 +14,7 @@ class State:
         self.queued: list[tuple[str, int]] = []
         self.received: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.disconnected: list[str] = []  # request ids whose client closed the stream before the end
 
     def next_fault(self) -> str:
         if not self.queued:

@@ -1,0 +1,60 @@
+"""Conversation: the turns of one chat in one notebook, keyed by the cell that produced each. In memory, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .request import Message
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: the user's message and the assistant's answer, produced by one cell (or panel send)."""
+
+    key: str
+    user: Message
+    assistant: Message
+    model: str = ""
+    request_id: str | None = None
+    status: str = "ok"  # ok | interrupted | incomplete
+    usage: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass
+class Conversation:
+    """The ordered turns of a named chat. Re-running a cell replaces its turn in place."""
+
+    name: str
+    turns: list[Turn] = field(default_factory=list)
+
+    def position(self, key: str) -> int | None:
+        """Index of the turn a cell produced, if any."""
+        return next((i for i, turn in enumerate(self.turns) if turn.key == key), None)
+
+    def context_for(self, key: str) -> tuple[Message, ...]:
+        """Messages to send before a new prompt from this cell: every turn before the cell's own."""
+        index = self.position(key)
+        turns = self.turns if index is None else self.turns[:index]
+        return tuple(m for turn in turns for m in (turn.user, turn.assistant))
+
+    def record(self, turn: Turn) -> int:
+        """Put a turn in place of the cell's earlier one, or append it; returns its position."""
+        index = self.position(turn.key)
+        if index is None:
+            self.turns.append(turn)
+            return len(self.turns) - 1
+        self.turns[index] = turn
+        return index
+
+    def forget(self, keys: set[str]) -> bool:
+        """Drop the turns of deleted cells; True when something was removed."""
+        before = len(self.turns)
+        self.turns = [turn for turn in self.turns if turn.key not in keys]
+        return len(self.turns) != before
+
+    def messages(self) -> list[dict]:
+        """All turns as plain message dicts (for export)."""
+        return [m.to_dict() for turn in self.turns for m in (turn.user, turn.assistant)]
+
+    def tokens(self) -> int:
+        return sum(turn.usage.get("total_tokens") or 0 for turn in self.turns)

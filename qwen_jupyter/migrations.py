@@ -1,0 +1,62 @@
+"""Numbered schema steps for the store; each runs once and is recorded in _migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def m001_conversations(db: sqlite3.Connection) -> None:
+    """Turns of each notebook's chats, in order, one per producing cell."""
+    db.execute(
+        """CREATE TABLE turns (
+            notebook TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            user TEXT NOT NULL,
+            assistant TEXT NOT NULL,
+            model TEXT,
+            request_id TEXT,
+            status TEXT,
+            usage TEXT,
+            created REAL NOT NULL,
+            PRIMARY KEY (notebook, chat, key)
+        )"""
+    )
+
+
+def m002_log(db: sqlite3.Connection) -> None:
+    """Every request and response, for %qwen log search (never the key)."""
+    db.execute(
+        """CREATE TABLE log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            notebook TEXT NOT NULL,
+            chat TEXT,
+            key TEXT,
+            created REAL NOT NULL,
+            model TEXT,
+            api TEXT,
+            request TEXT NOT NULL,
+            text TEXT,
+            reasoning TEXT,
+            usage TEXT,
+            error TEXT,
+            request_id TEXT,
+            emulated INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX log_notebook ON log (notebook, created)")
+
+
+MIGRATIONS = [m001_conversations, m002_log]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the steps this database has not seen yet."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for step in MIGRATIONS:
+        if step.__name__ not in done:
+            with db:
+                step(db)
+                db.execute("INSERT INTO _migrations VALUES (?, julianday('now'))", (step.__name__,))

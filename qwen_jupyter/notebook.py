@@ -1,0 +1,71 @@
+"""Session: one notebook's conversations and results, kept in memory and persisted through the Store."""
+
+from __future__ import annotations
+
+from .conversation import Conversation, Turn
+from .request import Message
+from .result import QwenResult
+from .store import Store
+
+DEFAULT_CHAT = "default"
+
+
+class Session:
+    """The chats and results of one notebook (by its path, or another stable id)."""
+
+    def __init__(self, notebook: str, store: Store | None = None) -> None:
+        self.notebook = notebook
+        self.store = store
+        self.chats: dict[str, Conversation] = store.load(notebook) if store else {}
+        self.results: list[QwenResult] = []
+
+    @property
+    def last(self) -> QwenResult | None:
+        return self.results[-1] if self.results else None
+
+    def conversation(self, name: str = DEFAULT_CHAT) -> Conversation:
+        """The named chat, created empty on first use."""
+        return self.chats.setdefault(name, Conversation(name))
+
+    def record(self, chat: str, key: str, user: Message, result: QwenResult) -> Turn | None:
+        """Log the exchange and keep it as the cell's turn, unless it produced nothing (then nothing changes)."""
+        self.results.append(result)
+        error = result.error
+        if self.store:
+            self.store.log(self.notebook, chat, key, {
+                "model": result.model, "api": result.api, "messages": result.messages, "text": result.text,
+                "reasoning": result.reasoning, "usage": vars_of(result), "request_id": result.request_id,
+                "error": error.summary() if error else None, "emulated": result.emulated,
+            })
+        if error is not None and not (result.text or result.reasoning or result.tool_calls):
+            return None  # a refused or failed request leaves the conversation as it was
+        status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
+        turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, vars_of(result))
+        conversation = self.conversation(chat)
+        conversation.record(turn)
+        self._save(conversation)
+        return turn
+
+    def reset(self, name: str = DEFAULT_CHAT) -> None:
+        """Empty a chat (in memory and on disk)."""
+        self.chats.pop(name, None)
+        if self.store:
+            self.store.delete(self.notebook, name)
+
+    def forget(self, keys: set[str]) -> None:
+        """Drop the turns of cells that were deleted from the notebook."""
+        for conversation in self.chats.values():
+            if conversation.forget(keys):
+                self._save(conversation)
+
+    def _save(self, conversation: Conversation) -> None:
+        if self.store:
+            self.store.save(self.notebook, conversation)
+
+
+def vars_of(result: QwenResult) -> dict[str, int | None]:
+    """The token counts of a result as a plain dict."""
+    usage = result.usage
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "cached_tokens": usage.cached_tokens}

@@ -1,0 +1,73 @@
+"""What the person typed, as a frozen MagicArgs; plus the %qwen subcommand split. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from argparse import Namespace
+from dataclasses import dataclass
+
+SUBCOMMANDS = ("help", "login", "history", "chats", "reset", "export", "usage", "log", "offline", "config")
+FORMATS = ("markdown", "text", "code")
+
+
+@dataclass(frozen=True)
+class MagicArgs:
+    """The options of one %%qwen cell (None means: use the configured default)."""
+
+    prompt: str
+    model: str | None = None
+    api: str | None = None
+    region: str | None = None
+    think: bool | None = None
+    budget: int | None = None
+    system: str | None = None
+    images: tuple[str, ...] = ()
+    videos: tuple[str, ...] = ()
+    audios: tuple[str, ...] = ()
+    out: str | None = None
+    chat: str | None = None
+    new: bool = False
+    once: bool = False
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    search: bool = False
+    json: bool = False
+    format: str = "markdown"
+    quiet: bool = False
+    debug: bool = False
+
+
+def magic_args(namespace: Namespace, cell: str | None) -> MagicArgs:
+    """MagicArgs from the parsed line and the cell body (the line's words are the prompt for %qwen)."""
+    values = {k: _unquote(v) for k, v in vars(namespace).items()
+              if k in MagicArgs.__dataclass_fields__ and k != "prompt"}
+    for name in ("images", "videos", "audios"):
+        values[name] = tuple(_unquote(v) for v in values.get(name) or ())
+    line_prompt = " ".join(namespace.prompt or [])
+    prompt = cell if cell is not None else line_prompt
+    if cell is not None and line_prompt:
+        prompt = line_prompt + "\n" + cell
+    return MagicArgs(prompt=prompt.strip("\n"), **{k: v for k, v in values.items() if v is not None})
+
+
+def _unquote(value: object) -> object:
+    """IPython splits magic lines keeping quotes: -s 'Be brief.' arrives as "'Be brief.'"."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def split_subcommand(line: str) -> tuple[str, str] | None:
+    """('history', 'NAME') for '%qwen history NAME'; None when the line is a prompt or options."""
+    word, _, rest = line.strip().partition(" ")
+    return (word, rest.strip()) if word in SUBCOMMANDS else None
+
+
+_VARIABLE = re.compile(r"^\{(.+)\}$", re.DOTALL)
+
+
+def braced_expression(value: str) -> str | None:
+    """'df.plot()' for '{df.plot()}': option values in braces come from the namespace."""
+    match = _VARIABLE.match(value.strip())
+    return match.group(1) if match else None

@@ -1,0 +1,269 @@
+"""The cell view: streams a result into the cell's output within Jupyter's message budget, in O(n) bytes.
+
+While streaming, text goes into a live output that is updated about eight times a second (with a burst of two
+and the two closing messages, never more than twelve in any second). When the live
+text reaches a safe Markdown boundary (a blank line outside code) it is sealed: that output keeps its text and
+a new live output starts below it, so each update carries one block, not the whole answer. Every output starts
+empty, which nbval does not compare, and when the answer ends the streaming outputs are replaced (clear_output
+with wait) by one final output: reasoning beside the answer, errors, footer. That final output is what a saved
+notebook, nbviewer, GitHub and nbval see.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ..events import Event, ReasoningDelta, TextDelta
+from ..media import Media
+from .markdown import reasoning_block, result_markdown, result_text, safe_markdown
+
+MIN_BLOCK = 200   # characters before a boundary is worth sealing at
+MAX_BLOCK = 2000  # characters after which a block is split even without a blank line
+THUMB_SIZE = 128
+
+
+class _Bucket:
+    """Message budget: `rate` a second on average, at most `burst` at once."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.stamp = burst, clock()
+
+    def take(self, count: int) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= count:
+            self.tokens -= count
+            return True
+        return False
+
+
+class _Output:
+    """One streaming output: its kind, its text, and what was last shown."""
+
+    def __init__(self, kind: str, first: bool) -> None:
+        self.kind = kind
+        self.first = first  # the first block of its kind gets the "Reasoning" title
+        self.parts: list[str] = []
+        self.size = 0
+        self.display_id: str | None = None
+        self.shown = 0  # self.size when last published
+        self.in_fence = False
+        self.fence = "```"
+        self.line_start = True
+        self.pending_newline = False
+        self.boundary = 0  # offset just after the last safe boundary
+
+    @property
+    def text(self) -> str:
+        if len(self.parts) > 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
+
+    def add(self, text: str) -> None:
+        """Append text, tracking code fences and the last blank line outside one (O(len(text)))."""
+        offset = self.size
+        self.parts.append(text)
+        self.size += len(text)
+        for i, char in enumerate(text):
+            if char == "\n":
+                if self.pending_newline and not self.in_fence:
+                    self.boundary = offset + i + 1
+                self.pending_newline = True
+                self.line_start = True
+                continue
+            if self.line_start and char == "`" and text.startswith("```", i):
+                self.in_fence = not self.in_fence
+                if self.in_fence:
+                    end = text.find("\n", i)
+                    self.fence = text[i:end] if end != -1 else text[i:]
+            if not char.isspace():
+                self.pending_newline = False
+            self.line_start = False
+
+    def split_point(self) -> int | None:
+        """Where to seal: the last blank line, else (when long) the last newline or space."""
+        if self.boundary >= MIN_BLOCK:
+            return self.boundary
+        if self.size < MAX_BLOCK:
+            return None
+        text = self.text
+        cut = text.rfind("\n", 0, self.size - 1)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, self.size - 1)
+        return cut + 1 if cut > 0 else self.size
+
+
+class CellView:
+    """Shows a result's events in the current cell; call run(result), or feed on_event() and finish()."""
+
+    def __init__(
+        self,
+        inputs: tuple[Media, ...] = (),
+        *,
+        rate: float = 8.0,
+        burst: float = 2.0,
+        clock: Callable[[], float] = time.perf_counter,
+        publisher: Any = None,
+        plain: bool = False,
+    ) -> None:
+        if publisher is None:
+            from IPython import display as publisher
+        self.display = publisher
+        self.inputs = inputs
+        self.plain = plain  # -f text: show the answer as plain text, not Markdown
+        self.bucket = _Bucket(rate, burst, clock)
+        self.outputs: list[_Output] = []
+        self._behind: _Output | None = None
+        self.messages = 0
+        self._header = thumbnails(inputs)
+        self._header_shown = not self._header
+
+    # -- publishing --------------------------------------------------------------------------------------------
+
+    def _show(self, bundle: dict[str, str], display_id: str, update: bool) -> None:
+        self.messages += 1
+        if update:
+            self.display.update_display(bundle, raw=True, display_id=display_id)
+        else:
+            self.display.display(bundle, raw=True, display_id=display_id)
+
+    def _create(self, bundle: dict[str, str]) -> str:
+        """A new output: first empty (nothing for nbval to compare), then its content."""
+        display_id = uuid.uuid4().hex
+        self._show({}, display_id, update=False)
+        self._show(bundle, display_id, update=True)
+        return display_id
+
+    def _bundle(self, output: _Output, text: str) -> dict[str, str]:
+        if self.plain:
+            return {"text/plain": text}
+        markdown = safe_markdown(text)
+        if output.kind == "reasoning":
+            markdown = reasoning_block(markdown, "Reasoning" if output.first else None)
+        return {"text/markdown": markdown}
+
+    # -- streaming ---------------------------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Take one event; publish if the budget allows."""
+        match event:
+            case TextDelta(text=text):
+                self._add("answer", text)
+            case ReasoningDelta(text=text):
+                self._add("reasoning", text)
+            case _:
+                return
+        self._tick()
+
+    def _add(self, kind: str, text: str) -> None:
+        if not text:
+            return
+        if not self.outputs or self.outputs[-1].kind != kind:
+            first = not any(o.kind == kind for o in self.outputs)
+            if self.outputs and self.outputs[-1].shown < self.outputs[-1].size:
+                self._behind = self.outputs[-1]
+            self.outputs.append(_Output(kind, first))
+        self.outputs[-1].add(text)
+
+    def _tick(self) -> None:
+        """At most one publishing step, when the budget has room for it."""
+        if not self._header_shown:
+            if self.bucket.take(2):
+                self._create({"text/markdown": self._header})
+                self._header_shown = True
+            return
+        # An output left behind by a change of kind (reasoning -> answer) is finished: show all of it once.
+        behind = self._behind
+        if behind is not None:
+            if self.bucket.take(1 if behind.display_id else 2):
+                self._publish(behind, behind.text)
+                self._behind = None
+            return
+        live = self.outputs[-1]
+        if live.display_id is None:
+            if self.bucket.take(2):
+                self._publish(live, live.text)
+            return
+        cut = live.split_point()
+        if cut is not None and cut < live.size:
+            if self.bucket.take(1):
+                self._seal(live, cut)
+            return
+        if live.shown < live.size and self.bucket.take(1):
+            self._publish(live, live.text)
+
+    def _publish(self, output: _Output, text: str) -> None:
+        bundle = self._bundle(output, text)
+        if output.display_id is None:
+            output.display_id = self._create(bundle)
+        else:
+            self._show(bundle, output.display_id, update=True)
+        output.shown = output.size
+
+    def _seal(self, live: _Output, cut: int) -> None:
+        """Give the live output its final text up to `cut`; the rest starts a new live output."""
+        text = live.text
+        head, rest = text[:cut], text[cut:]
+        reopen = ""
+        if live.in_fence and live.boundary < cut:  # split inside a code block: close it here, reopen below
+            head += "\n```"
+            reopen = live.fence + "\n"
+        live.parts, live.size = [head], len(head)
+        self._publish(live, head)
+        successor = _Output(live.kind, first=False)
+        self.outputs.append(successor)
+        successor.add(reopen + rest)
+
+    def run(self, result: Any) -> None:
+        """Stream a result (KeyboardInterrupt propagates after the result marks itself interrupted)."""
+        for event in result:
+            self.on_event(event)
+
+    def finish(self, result: Any) -> None:
+        """Replace the streaming outputs with the final one (reasoning beside the answer, error, footer)."""
+        if self.messages:
+            self.display.clear_output(wait=True)
+            self.messages += 1
+        self.messages += 1
+        bundle = {"text/plain": result_text(result)} if self.plain else final_bundle(result, self._header)
+        self.display.display(bundle, raw=True)
+
+
+def final_bundle(result: Any, header: str = "") -> dict[str, str]:
+    """The finished result as a raw bundle with the same keys every time: Markdown and plain text."""
+    return {"text/markdown": result_markdown(result, header), "text/plain": result_text(result)}
+
+
+def thumbnails(inputs: tuple[Media, ...]) -> str:
+    """Small previews of the input images (our own HTML; data URLs are shrunk first)."""
+    cells = []
+    for media in inputs:
+        if media.kind == "image":
+            src = _small(media.url)
+            label = media.label.replace('"', "")
+            cells.append(f'<img src="{src}" title="{label}" alt="{label}" '
+                         f'style="max-height:{THUMB_SIZE}px;max-width:{THUMB_SIZE * 2}px;margin-right:.4em">')
+        else:
+            cells.append(f'<span style="color:#888">[{media.kind}: {media.label.replace("<", "")}]</span>')
+    return "".join(cells)
+
+
+def _small(url: str) -> str:
+    if not url.startswith("data:") or len(url) < 24_000:
+        return url
+    try:
+        from PIL import Image
+    except ImportError:
+        return url
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    image.thumbnail((THUMB_SIZE * 2, THUMB_SIZE))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

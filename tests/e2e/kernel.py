@@ -1,0 +1,98 @@
+"""A real ipykernel driven over ZMQ, as JupyterLab drives it: execute requests with cell ids, IOPub collected."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+
+@dataclass
+class Execution:
+    """Everything one execute_request produced."""
+
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+
+    def of(self, *types: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["msg_type"] in types]
+
+    @property
+    def stdout(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of("stream") if m["content"]["name"] == "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of("stream") if m["content"]["name"] == "stderr")
+
+    @property
+    def final(self) -> dict[str, str]:
+        """The data of the last display_data (the finished result view)."""
+        displays = [m for m in self.of("display_data") if m["content"]["data"]]
+        return displays[-1]["content"]["data"] if displays else {}
+
+    @property
+    def display_messages(self) -> list[dict[str, Any]]:
+        return self.of("display_data", "update_display_data", "clear_output")
+
+
+class Kernel:
+    """Start, run cells in, interrupt and restart one kernel with a given environment."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.manager = KernelManager(kernel_name="python3")
+        self.env = {**os.environ, **env}
+        self.manager.start_kernel(env=self.env)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def execute(self, code: str, cell_id: str | None = None, timeout: float = 60, on_message=None,
+                deleted: list[str] | None = None) -> Execution:
+        """Run code as a notebook cell would (with metadata.cellId) and gather its IOPub messages."""
+        metadata = {"cellId": cell_id or uuid.uuid4().hex}
+        if deleted:
+            metadata["deletedCells"] = deleted
+        message = self.client.session.msg("execute_request", {
+            "code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
+            "stop_on_error": True}, metadata=metadata)
+        self.client.shell_channel.send(message)
+        msg_id = message["header"]["msg_id"]
+        execution = Execution(reply={}, started=time.perf_counter())
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no idle after {timeout} s running {code[:60]!r}") from None
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            msg["received"] = time.perf_counter()
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            execution.messages.append(msg)
+            if on_message:
+                on_message(msg)
+        execution.reply = self.client.get_shell_msg(timeout=10)
+        return execution
+
+    def interrupt(self) -> None:
+        self.manager.interrupt_kernel()
+
+    def restart(self) -> None:
+        self.client.stop_channels()
+        self.manager.restart_kernel(now=True, env=self.env)
+        self._connect()
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)

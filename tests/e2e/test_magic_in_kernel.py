@@ -1,0 +1,244 @@
+"""%%qwen and %qwen driven through a real kernel, against the emulator, as a notebook front end drives them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from ..conftest import APIS, KEY
+from .conftest import start_kernel
+
+pytestmark = pytest.mark.e2e
+
+
+def _max_per_second(times: list[float]) -> int:
+    """The most messages in any one-second window."""
+    return max((sum(1 for t in times if start <= t < start + 1.0) for start in times), default=0)
+
+
+def test_streams_progressively_within_the_message_budget(kernel, emu):
+    run = kernel.execute("%%qwen -m qwen-plus~long=6000,chunk=6,slow=0.002\nTell me a long story.")
+    assert run.reply["content"]["status"] == "ok"
+    displays = run.of("display_data")
+    updates = run.of("update_display_data")
+    assert len(updates) > 10  # the answer really streamed in steps
+    assert all(m["content"]["data"] == {} for m in displays[:-1])  # streaming outputs start empty (nbval skips)
+    assert run.of("clear_output")[0]["content"]["wait"] is True
+    assert _max_per_second([m["received"] for m in run.display_messages]) <= 12
+    streamed = sum(len(json.dumps(m["content"].get("data", {}))) for m in run.display_messages)
+    assert streamed < 5 * 6000  # O(n): blocks are sent once, not the whole answer on every update
+    final = run.final
+    assert set(final) == {"text/markdown", "text/plain"}
+    assert "emulated" in final["text/markdown"] and len(final["text/plain"]) > 6000
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_each_api_answers_through_the_magic(api, kernel):
+    kernel.execute(f"%config QwenMagics.api = '{api}'")
+    run = kernel.execute("%%qwen\nWho are you?")
+    assert "I am a large language model created by Alibaba Cloud" in run.final["text/markdown"]
+    check = kernel.execute("print(_qwen.api, _qwen.error, _qwen.usage.total_tokens > 0, _qwen.emulated)")
+    assert check.stdout.split() == [api, "None", "True", "True"]
+
+
+def test_reasoning_is_shown_beside_the_answer_and_kept(kernel):
+    run = kernel.execute("%%qwen --think --budget 30\nWhy is the sky blue?")
+    markdown = run.final["text/markdown"]
+    assert 'class="qwen-columns"' in markdown and "<summary><b>Reasoning</b></summary>" in markdown
+    assert markdown.index("Okay, the user asks") < markdown.index('class="qwen-answer"')
+    assert run.final["text/plain"].startswith("Reasoning:\n  Okay")
+    streamed = [m["content"]["data"].get("text/markdown", "") for m in run.of("update_display_data")]
+    assert any('class="qwen-reasoning"' in s for s in streamed)  # reasoning streamed in its own style
+
+
+def test_result_variables_and_session(kernel):
+    kernel.execute("%%qwen -o answer\nWho are you?")
+    check = kernel.execute(
+        "import qwen_jupyter\n"
+        "s = qwen_jupyter.session()\n"
+        "print(answer is _qwen, answer.text[:4], answer.finish_reason, len(answer.raw) > 3,"
+        " answer.messages[-1]['content'], s.last is answer, answer.request_id is not None)")
+    assert check.stdout.split() == ["True", "I", "am", "stop", "True", "Who", "are", "you?", "True", "True"]
+
+
+def test_interpolation_of_names_expressions_tables_and_images(kernel, emu):
+    kernel.execute("import pandas as pd\nfrom PIL import Image\n"
+                   "df = pd.DataFrame({'x': range(50), 'y': range(50)})\nimg = Image.new('RGB', (40, 40), 'red')")
+    run = kernel.execute("%%qwen -m qwen-vl-max\nRows: {len(df)}; braces: {{kept}}\n{df}\nLook at {img}")
+    prompt = emu.received[-1]["body"]["messages"][-1]["content"]
+    text = next(p["text"] for p in prompt if p["type"] == "text")
+    assert "Rows: 50; braces: {kept}" in text and "| 19 | 19 | 19 |" in text and "(showing 20 of 50 rows)" in text
+    assert "Look at [image 1]" in text and prompt[0]["type"] == "image_url"
+    assert "I received 1 image" in run.final["text/markdown"]
+    assert '<img src="data:image/png;base64,' in run.final["text/markdown"]  # the input's thumbnail
+
+
+def test_image_option_from_a_file_and_a_variable(kernel, emu, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "cat.png"
+    Image.new("RGB", (30, 30), "white").save(path)
+    kernel.execute("from PIL import Image\nsmall = Image.new('RGB', (20, 20))")
+    run = kernel.execute(f"%%qwen -m qwen-vl-max -i {path} -i {{small}}\nCompare these.")
+    assert "I received 2 images" in run.final["text/markdown"]
+
+
+def test_bad_input_is_one_line_and_sends_nothing(kernel, emu):
+    for cell, expected in [
+        ("%%qwen\nHello {nobody}", "'nobody' is not defined"),
+        ("%%qwen -i missing.png\nHello", "The image file 'missing.png' does not exist"),
+        ("%%qwen --temprature 1\nHello", "Did you mean --temperature?"),
+        ("%qwen", "Nothing to ask"),
+    ]:
+        run = kernel.execute(cell)
+        assert expected in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr and not run.of("error")
+    assert emu.received == []
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("401", ["401", "InvalidApiKey", "Keys are bound to their region"]),
+    ("moderation", ["400", "DataInspectionFailed", "rephrase"]),
+    ("arrearage", ["Arrearage", "overdue"]),
+    ("429,retry-after=0", ["429", "Throttling.RateQuota"]),
+    ("drop=3", ["IncompleteStream", "partial answer"]),
+])
+def test_service_errors_show_as_a_short_box(fault, words, kernel):
+    kernel.execute("%config QwenMagics.api = 'dashscope'")
+    run = kernel.execute(f"%%qwen -m qwen-plus~{fault}\nhello there dear friend")
+    assert run.reply["content"]["status"] == "ok" and not run.of("error")
+    markdown = run.final["text/markdown"]
+    assert 'class="qwen-error"' in markdown and "request id" in markdown
+    assert all(w in markdown for w in words), markdown
+    assert KEY not in json.dumps(run.messages, default=str)
+
+
+def test_debug_shows_a_traceback_for_bad_input(kernel):
+    run = kernel.execute("%%qwen --debug\nHello {nobody}")
+    assert run.of("error") and "QwenError" in run.of("error")[0]["content"]["ename"]
+
+
+def test_rerun_replaces_the_cells_turn(kernel, emu):
+    kernel.execute("%%qwen -c maths\nFirst question", cell_id="a")
+    kernel.execute("%%qwen -c maths\nSecond question", cell_id="b")
+    assert len(emu.received[-1]["body"]["messages"]) == 3  # a's turn, then b's prompt
+    kernel.execute("%%qwen -c maths\nFirst question, reworded", cell_id="a")
+    assert len(emu.received[-1]["body"]["messages"]) == 1  # nothing came before cell a
+    kernel.execute("%%qwen -c maths\nSecond question", cell_id="b")
+    sent = emu.received[-1]["body"]["messages"]
+    assert [m["content"] for m in sent[::2]] == ["First question, reworded", "Second question"]
+    history = kernel.execute("%qwen history maths").stdout
+    assert history.count("you:") == 2 and "reworded" in history
+
+
+def test_deleted_cells_leave_the_conversation(kernel):
+    kernel.execute("%%qwen\nKeep me", cell_id="keep")
+    kernel.execute("%%qwen\nDelete me", cell_id="gone")
+    kernel.execute("1", deleted=["gone"])
+    kernel.execute("%%qwen\nAfter", cell_id="after")
+    history = kernel.execute("%qwen history").stdout
+    assert "Keep me" in history and "Delete me" not in history
+
+
+@pytest.mark.parametrize(("option", "check"), [
+    ("--json", lambda body, run: body["response_format"] == {"type": "json_object"}),
+    ("-s 'Be terse.'", lambda body, run: body["messages"][0] == {"role": "system", "content": "Be terse."}),
+    ("-t 0.2 --max-tokens 50 --seed 3", lambda body, run: (body["temperature"], body["max_tokens"], body["seed"])
+     == (0.2, 50, 3)),
+    ("--no-think", lambda body, run: body["enable_thinking"] is False),
+    ("--search", lambda body, run: body["enable_search"] is True),
+    ("--region singapore", lambda body, run: True),  # base_url still wins: the emulator answered
+    ("-m qwen-turbo", lambda body, run: body["model"] == "qwen-turbo"),
+    ("--api dashscope", lambda body, run: "input" in body),
+    ("-f text", lambda body, run: set(run.final) == {"text/plain"}),
+    ("-q", lambda body, run: run.final == {}),
+])
+def test_options_reach_the_request(option, check, kernel, emu):
+    run = kernel.execute(f"%%qwen {option}\nReply in json: who are you?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert check(emu.received[-1]["body"], run)
+
+
+def test_json_result_and_code_format(kernel):
+    kernel.execute("%%qwen --json\nGive json")
+    assert kernel.execute("print(_qwen.json()['emulated'])").stdout.strip() == "True"
+    run = kernel.execute("%%qwen -f code\nWrite python code")
+    payload = run.reply["content"]["payload"]
+    assert payload and payload[0]["source"] == "set_next_input"
+    assert payload[0]["text"] == "print('hello from the emulator')" and payload[0]["replace"] is False
+
+
+def test_once_and_new(kernel):
+    kernel.execute("%%qwen\nRemember me")
+    kernel.execute("%%qwen --once\nA side question")
+    assert "side question" not in kernel.execute("%qwen history").stdout
+    kernel.execute("%%qwen --new\nFresh start")
+    history = kernel.execute("%qwen history").stdout
+    assert "Fresh start" in history and "Remember me" not in history
+
+
+def test_commands_chats_usage_export_log(kernel, tmp_path):
+    kernel.execute("%%qwen -c notes\nAlpha bravo charlie")
+    assert "notes: 1 turns" in kernel.execute("%qwen chats").stdout
+    assert "total:" in kernel.execute("%qwen usage").stdout
+    target = tmp_path / "notes.json"
+    kernel.execute(f"%qwen export notes {target}")
+    exported = json.loads(target.read_text())
+    assert [m["role"] for m in exported["messages"]] == ["user", "assistant"]
+    assert "bravo" in kernel.execute("%qwen log search bravo").stdout
+    assert "Usage: %qwen export" in kernel.execute("%qwen export notes").stderr
+    assert "%%qwen" in kernel.execute("%qwen help").stdout
+
+
+def test_config_traits(kernel, emu):
+    kernel.execute("%config QwenMagics.model = 'qwen-max'\n%config QwenMagics.system = 'Answer in French.'")
+    kernel.execute("%%qwen\nhi")
+    body = emu.received[-1]["body"]
+    assert body["model"] == "qwen-max" and body["messages"][0]["content"] == "Answer in French."
+    kernel.execute("%config QwenMagics.system = None")
+    bad = kernel.execute("%config QwenMagics.timeout = -1")
+    assert "timeout must be positive" in bad.stderr + json.dumps(bad.of("error"))
+
+
+def test_interrupt_stops_within_a_second_and_keeps_the_partial_answer(kernel, emu):
+    kernel.execute("%config QwenMagics.api = 'dashscope'")
+    interrupted_at: list[float] = []
+
+    def interrupt_on_text(msg):
+        if msg["msg_type"] == "update_display_data" and not interrupted_at:
+            interrupted_at.append(time.perf_counter())
+            threading.Thread(target=kernel.interrupt).start()
+
+    run = kernel.execute("%%qwen -m qwen-plus~long=4000,chunk=4,slow=0.01\nA long answer please",
+                         cell_id="slow", on_message=interrupt_on_text)
+    ended = run.messages[-1]["received"]
+    assert ended - interrupted_at[0] < 1.0
+    assert run.reply["content"]["status"] == "ok" and not run.of("error")
+    markdown = run.final["text/markdown"]
+    assert "⏹ Interrupted" in markdown and "emulated" in markdown
+    time.sleep(0.2)
+    assert emu.state.disconnected  # the HTTP stream was closed, not left running
+    check = kernel.execute("print(_qwen.interrupted, 0 < len(_qwen.text) < 4000)")
+    assert check.stdout.split() == ["True", "True"]
+    assert "[interrupted]" in kernel.execute("%qwen history").stdout
+    follow = kernel.execute("%%qwen\nAnd then?", cell_id="next")
+    assert follow.reply["content"]["status"] == "ok"
+    assert [m["role"] for m in emu.received[-1]["body"]["input"]["messages"]] == ["user", "assistant", "user"]
+
+
+def test_conversations_survive_a_kernel_restart(emulator, tmp_path):
+    kernel = start_kernel(emulator, tmp_path)
+    try:
+        kernel.execute("%%qwen -c trip\nPlan a trip to Hangzhou", cell_id="c1")
+        kernel.restart()
+        kernel.execute("%load_ext qwen_jupyter")
+        history = kernel.execute("%qwen history trip").stdout
+        assert "Plan a trip to Hangzhou" in history
+        kernel.execute("%%qwen -c trip\nAnd the food?", cell_id="c2")
+        assert len(emulator.received[-1]["body"]["messages"]) == 3
+    finally:
+        kernel.shutdown()
+
