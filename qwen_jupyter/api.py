@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from . import media as media_inputs
 from .backends import astream_events, stream_events
+from .errors import QwenError
 from .media import Media
 from .request import Message, Request, build_request
 from .result import QwenResult
-from .settings import Settings, settings_from_env
+from .settings import Secret, Settings, settings_from_env
 
 DEFAULT_MODEL = "qwen-plus"
+OFFLINE_ENV = "QWEN_JUPYTER_OFFLINE"
+OFFLINE_MODES = ("on", "off", "auto")
+
+
+def offline_mode(mode: str | None = None) -> str:
+    """on, off or auto: the argument, else QWEN_JUPYTER_OFFLINE, else auto."""
+    mode = mode or os.environ.get(OFFLINE_ENV) or "auto"
+    if mode not in OFFLINE_MODES:
+        raise QwenError(f"Offline mode must be on, off or auto; got {mode!r}.", code="InvalidOption")
+    return mode
+
+
+def connect(settings: Settings, offline: str | None = None) -> Settings:
+    """The settings to use: the built-in emulator when offline is on, or auto and no key or base_url is set."""
+    mode = offline_mode(offline)
+    no_target = settings.api_key is None and settings.base_url is None
+    if mode == "on" or (mode == "auto" and no_target):
+        from .emulator import DEFAULT_KEY, shared
+
+        return replace(settings, base_url=shared().url, api_key=Secret(DEFAULT_KEY))
+    return settings
 
 
 def ask(
@@ -66,12 +90,13 @@ def prepare(
     api_key: str | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
+    offline: str | None = None,
     **options: Any,
 ) -> tuple[Request, Settings]:
     """The request and settings chat() would use, without sending anything."""
-    settings = settings_from_env(
+    settings = connect(settings_from_env(
         api=api, region=region, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
-    )
+    ), offline)
     request = build_request(
         model or DEFAULT_MODEL, prompt, media=collect_media(image, video, audio, fps), system=system,
         history=tuple(history), thinking=think, thinking_budget=budget, **options,
@@ -83,8 +108,8 @@ def chat(prompt: str, **kwargs: Any) -> QwenResult:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed.
 
     Keyword arguments: model, image, video, audio, fps, think, budget, system, history, api, region, base_url,
-    api_key, timeout, max_retries, stream, temperature, top_p, max_tokens, seed, search, json_mode, tools,
-    and any other Model Studio parameter (sent as is).
+    api_key, timeout, max_retries, offline (on, off, auto: the emulator when no key is set), stream,
+    temperature, top_p, max_tokens, seed, search, json_mode, tools, and any other Model Studio parameter.
     """
     request, settings = prepare(prompt, **kwargs)
     return ask(request, settings)

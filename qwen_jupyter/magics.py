@@ -6,16 +6,15 @@ import difflib
 import getpass
 import json
 import re
-from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
 
 from . import kernel, media
-from .api import DEFAULT_MODEL, ask
+from .api import DEFAULT_MODEL, OFFLINE_MODES, ask, connect, offline_mode
 from .errors import QwenError
 from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
@@ -43,8 +42,9 @@ class QwenMagics(Magics):
     system = Unicode(None, allow_none=True, config=True, help="System prompt for every conversation.")
     timeout = Float(120.0, config=True, help="Seconds to wait for the service.")
     max_retries = Int(2, config=True, help="Retries for rate limits and server errors before the first token.")
-    offline = Enum(("on", "off", "auto"), "auto", config=True,
-                   help="on: always the built-in emulator; auto: the emulator when no key is set; off: never.")
+    offline = Enum(OFFLINE_MODES, "auto", config=True,
+                   help="on: always the built-in emulator; auto: the emulator when no key is set; off: never. "
+                        "Defaults to QWEN_JUPYTER_OFFLINE.")
     max_table_rows = Int(20, config=True, help="Rows of a DataFrame put into a prompt.")
     display_rate = Float(8.0, config=True, help="Display updates a second while streaming (IOPub allows 1000).")
     short_errors = Bool(True, config=True, help="Show failures as one line, not a traceback.")
@@ -61,6 +61,10 @@ class QwenMagics(Magics):
 
     def _note_deleted_cells(self, info: Any = None) -> None:
         self._deleted |= kernel.deleted_cells(self.shell)
+
+    @default("offline")
+    def _offline_default(self) -> str:
+        return offline_mode()
 
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> float:
@@ -198,16 +202,11 @@ class QwenMagics(Magics):
 
     def _settings(self, args: MagicArgs) -> Settings:
         """Settings for one request: the environment, then traits and `%qwen login`, then this cell's options."""
-        from .emulator import DEFAULT_KEY, shared
-
-        values: dict[str, Any] = {"api": args.api or self.api, "region": args.region or self.region,
-                                  "workspace": self.workspace, "timeout": self.timeout,
-                                  "max_retries": self.max_retries, "base_url": self.base_url, "api_key": self._key}
-        settings = settings_from_env(**values)
-        no_key = settings.api_key is None and settings.base_url is None
-        if self.offline == "on" or (self.offline == "auto" and no_key):
-            settings = replace(settings, base_url=shared().url, api_key=Secret(DEFAULT_KEY))
-        return settings
+        settings = settings_from_env(
+            api=args.api or self.api, region=args.region or self.region, workspace=self.workspace,
+            timeout=self.timeout, max_retries=self.max_retries, base_url=self.base_url, api_key=self._key,
+        )
+        return connect(settings, self.offline)
 
     # -- %qwen subcommands ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .media import Media
+from .models import model_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,14 @@ def user_message(text: str, media: tuple[Media, ...] | list[Media] = ()) -> Mess
     return Message("user", text, tuple(media))
 
 
+def _without_media(message: Message) -> Message:
+    """An earlier turn for a text-only model: its pictures become a note (text models refuse content lists)."""
+    if not message.media:
+        return message
+    kinds = ", ".join(sorted({m.kind for m in message.media}))
+    return replace(message, media=(), text=f"{message.text}\n[{len(message.media)} {kinds} input(s) omitted]")
+
+
 def build_request(
     model: str,
     prompt: str,
@@ -96,7 +105,8 @@ def build_request(
     messages: list[Message] = []
     if system:
         messages.append(Message("system", system))
-    messages.extend(m for m in history if m.role != "system")
+    text_only = not model_info(model).multimodal
+    messages.extend(_without_media(m) if text_only else m for m in history if m.role != "system")
     messages.append(user_message(prompt, media))
     tools = tuple(options.pop("tools", None) or ())
     known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}

@@ -14,6 +14,7 @@ def start_kernel(emulator, tmp_path) -> Kernel:
         "DASHSCOPE_API_KEY": KEY,
         "QWEN_JUPYTER_DB": str(tmp_path / "qwen.db"),
         "JPY_SESSION_NAME": str(tmp_path / "analysis.ipynb"),
+        "QWEN_JUPYTER_OFFLINE": "auto",
     })
     setup = kernel.execute("%load_ext qwen_jupyter")
     assert setup.reply["content"]["status"] == "ok", setup.stderr

@@ -1,0 +1,48 @@
+"""{…} in prompts: values, expressions, escapes, tables, pictures, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwen_jupyter.errors import QwenError
+from qwen_jupyter.interpolate import interpolate
+
+
+def test_names_expressions_format_specs_and_escapes():
+    text, images = interpolate("{n} items, {n * 2:05d}, {word!r}, {{literal}}", {"n": 3, "word": "hi"})
+    assert text == "3 items, 00006, 'hi', {literal}" and images == []
+
+
+def test_undefined_name_is_a_clear_error():
+    with pytest.raises(QwenError, match=r"'missing' is not defined \(used as \{missing\} in the prompt\)"):
+        interpolate("Hello {missing}", {})
+
+
+def test_failing_expression_and_bad_braces():
+    with pytest.raises(QwenError, match=r"\{1/0\} in the prompt failed: ZeroDivisionError"):
+        interpolate("{1/0}", {})
+    with pytest.raises(QwenError, match="unbalanced braces"):
+        interpolate("oops {", {})
+    with pytest.raises(QwenError, match="empty"):
+        interpolate("oops {}", {})
+
+
+def test_dataframes_become_truncated_tables():
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": range(30), "b|c": ["x\ny"] * 30})
+    text, _ = interpolate("{df}", {"df": frame}, max_rows=5)
+    lines = text.strip().splitlines()
+    assert lines[0] == "|  | a | b\\|c |" and lines[2] == "| 0 | 0 | x y |"
+    assert lines[-1] == "(showing 5 of 30 rows)"
+    series_text, _ = interpolate("{s}", {"s": pd.Series([1, 2], name="v")})
+    assert "| 1 | 2 |" in series_text
+
+
+def test_pictures_become_image_inputs():
+    import numpy as np
+    from PIL import Image
+
+    text, images = interpolate("Compare {a} with {b}", {"a": Image.new("RGB", (12, 12)),
+                                                         "b": np.zeros((12, 12, 3), "uint8")})
+    assert text == "Compare [image 1] with [image 2]" and len(images) == 2

@@ -1,0 +1,28 @@
+"""Request building: system first, history, the new turn; options split into fields and extras."""
+
+from __future__ import annotations
+
+from qwen_jupyter.media import Media
+from qwen_jupyter.request import Message, build_request
+
+PICTURE = Media("image", "https://example.com/cat.png", "cat.png")
+
+
+def test_order_and_options():
+    request = build_request("qwen-plus", "now", system="Be brief.", history=[Message("user", "before")],
+                            temperature=0.5, top_k=20, extra={"enable_code_interpreter": True})
+    assert [m.role for m in request.messages] == ["system", "user", "user"]
+    assert request.temperature == 0.5 and request.extra == {"enable_code_interpreter": True, "top_k": 20}
+
+
+def test_text_models_get_earlier_pictures_as_a_note():
+    history = [Message("user", "look", (PICTURE,)), Message("assistant", "a cat")]
+    request = build_request("qwen-plus", "and now?", history=history)
+    assert request.messages[0] == Message("user", "look\n[1 image input(s) omitted]")
+    vision = build_request("qwen-vl-max", "and now?", history=history)
+    assert vision.messages[0].media == (PICTURE,)
+
+
+def test_the_current_message_keeps_its_media():
+    request = build_request("qwen-plus", "look", media=[PICTURE])
+    assert request.messages[-1].media == (PICTURE,)
