@@ -60,9 +60,10 @@ for chunk in stream(MODEL):
 handle.update(Markdown(text))
 report(time.process_time() - t, first)
 """,
+    # --once: no history, so every run sends the same request as the other ways do
     "qwen_cell_view": """
 t = time.process_time()
-r = get_ipython().run_cell_magic("qwen", "-m " + MODEL, "go")
+r = get_ipython().run_cell_magic("qwen", "--once -m " + MODEL, "go")
 display(r)
 report(time.process_time() - t, r._fold.first_token_at)
 """,

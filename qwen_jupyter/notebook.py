@@ -32,8 +32,12 @@ class Session:
         self.results.append(result)
         error = result.error
         if self.store:
+            # The new message and how much context went with it: logging the whole history every time is O(n^2).
+            sent = result.messages
             self.store.log(self.notebook, chat, key, {
-                "model": result.model, "api": result.api, "messages": result.messages, "text": result.text,
+                "model": result.model, "api": result.api,
+                "messages": {"context_messages": len(sent) - 1, "message": sent[-1] if sent else None},
+                "text": result.text,
                 "reasoning": result.reasoning, "usage": vars_of(result), "request_id": result.request_id,
                 "error": error.summary() if error else None, "emulated": result.emulated,
             })
@@ -42,8 +46,9 @@ class Session:
         status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
         turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, vars_of(result))
         conversation = self.conversation(chat)
-        conversation.record(turn)
-        self._save(conversation)
+        position = conversation.record(turn)
+        if self.store:
+            self.store.save_turn(self.notebook, chat, position, turn)
         return turn
 
     def reset(self, name: str = DEFAULT_CHAT) -> None:

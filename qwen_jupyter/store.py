@@ -66,24 +66,28 @@ class Store:
             chats.setdefault(chat, Conversation(chat)).turns.append(turn)
         return chats
 
+    def save_turn(self, notebook: str, chat: str, position: int, turn: Turn) -> None:
+        """Insert or replace one turn (a re-run cell keeps its position): O(1) per answer, not O(conversation)."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (notebook, chat, position, turn.key, _message_json(turn.user), _message_json(turn.assistant),
+                 turn.model, turn.request_id, turn.status, json.dumps(turn.usage), time.time()),
+            )
+
     def save(self, notebook: str, conversation: Conversation) -> None:
-        """Replace the stored turns of one chat with the conversation's."""
-        now = time.time()
+        """Replace the stored turns of one chat with the conversation's (after turns were removed)."""
         with self.db:
             self.db.execute("DELETE FROM turns WHERE notebook = ? AND chat = ?", (notebook, conversation.name))
-            self.db.executemany(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(notebook, conversation.name, i, t.key, _message_json(t.user), _message_json(t.assistant),
-                  t.model, t.request_id, t.status, json.dumps(t.usage), now)
-                 for i, t in enumerate(conversation.turns)],
-            )
+        for position, turn in enumerate(conversation.turns):
+            self.save_turn(notebook, conversation.name, position, turn)
 
     def delete(self, notebook: str, chat: str) -> None:
         with self.db:
             self.db.execute("DELETE FROM turns WHERE notebook = ? AND chat = ?", (notebook, chat))
 
     def log(self, notebook: str, chat: str | None, key: str | None, entry: dict[str, Any]) -> None:
-        """Append one exchange to the log (the request as plain dicts; no key, no raw SDK objects)."""
+        """Append one exchange to the log: the new message and the answer (plain data; no key, no SDK objects)."""
         with self.db:
             self.db.execute(
                 "INSERT INTO log (notebook, chat, key, created, model, api, request, text, reasoning, usage, "
