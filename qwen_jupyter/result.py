@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -131,6 +132,12 @@ class QwenResult:
         if self._source is None:
             return
         source, self._source = self._source, None
+        # Every chunk is kept (raw), a dozen GC-tracked objects each; the cyclic collector would walk them, and
+        # the kernel's whole heap, again and again while the answer streams. Refcounting still frees everything
+        # else, and collection resumes when the stream ends (measured in benchmarks/RESULTS.md).
+        pause_gc = gc.isenabled()
+        if pause_gc:
+            gc.disable()
         try:
             for event in source:
                 self._fold.add(event, time.perf_counter())
@@ -143,6 +150,8 @@ class QwenResult:
             self._fail(interrupted_error())
             raise
         finally:
+            if pause_gc:
+                gc.enable()
             close = getattr(source, "close", None)
             if close:
                 close()  # closes the SDK stream and its connection

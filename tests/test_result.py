@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from qwen_jupyter.events import Finished, Started, TextDelta, ToolCallDelta, Usage
 from qwen_jupyter.result import QwenResult
 
@@ -62,3 +64,28 @@ def test_repr_is_short_and_stable():
     result = QwenResult([Started("qwen-plus", "r1", emulated=True), TextDelta("x" * 200), Usage(1, 2, 3),
                          Finished("stop")])
     assert repr(result.wait()) == f"<QwenResult model='qwen-plus' text={'x' * 57 + '...'!r} tokens=3 emulated>"
+
+
+def test_garbage_collection_is_paused_only_while_streaming():
+    import gc
+
+    seen = []
+
+    def source():
+        seen.append(gc.isenabled())
+        yield TextDelta("a")
+        yield Finished("stop")
+
+    assert gc.isenabled()
+    result = QwenResult(source())
+    for _ in result:
+        seen.append(gc.isenabled())
+    assert seen == [False, False, False] and gc.isenabled()
+
+    def failing():
+        yield TextDelta("a")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        QwenResult(failing()).wait()
+    assert gc.isenabled()

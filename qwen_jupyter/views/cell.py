@@ -12,6 +12,7 @@ notebook, nbviewer, GitHub and nbval see.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import time
 import uuid
@@ -20,10 +21,9 @@ from typing import Any
 
 from ..events import Event, ReasoningDelta, TextDelta
 from ..media import Media
+from .blocks import Block
 from .markdown import reasoning_block, result_markdown, result_text, safe_markdown
 
-MIN_BLOCK = 200   # characters before a boundary is worth sealing at
-MAX_BLOCK = 2000  # characters after which a block is split even without a blank line
 THUMB_SIZE = 128
 
 
@@ -42,62 +42,6 @@ class _Bucket:
             self.tokens -= count
             return True
         return False
-
-
-class _Output:
-    """One streaming output: its kind, its text, and what was last shown."""
-
-    def __init__(self, kind: str, first: bool) -> None:
-        self.kind = kind
-        self.first = first  # the first block of its kind gets the "Reasoning" title
-        self.parts: list[str] = []
-        self.size = 0
-        self.display_id: str | None = None
-        self.shown = 0  # self.size when last published
-        self.in_fence = False
-        self.fence = "```"
-        self.line_start = True
-        self.pending_newline = False
-        self.boundary = 0  # offset just after the last safe boundary
-
-    @property
-    def text(self) -> str:
-        if len(self.parts) > 1:
-            self.parts = ["".join(self.parts)]
-        return self.parts[0] if self.parts else ""
-
-    def add(self, text: str) -> None:
-        """Append text, tracking code fences and the last blank line outside one (O(len(text)))."""
-        offset = self.size
-        self.parts.append(text)
-        self.size += len(text)
-        for i, char in enumerate(text):
-            if char == "\n":
-                if self.pending_newline and not self.in_fence:
-                    self.boundary = offset + i + 1
-                self.pending_newline = True
-                self.line_start = True
-                continue
-            if self.line_start and char == "`" and text.startswith("```", i):
-                self.in_fence = not self.in_fence
-                if self.in_fence:
-                    end = text.find("\n", i)
-                    self.fence = text[i:end] if end != -1 else text[i:]
-            if not char.isspace():
-                self.pending_newline = False
-            self.line_start = False
-
-    def split_point(self) -> int | None:
-        """Where to seal: the last blank line, else (when long) the last newline or space."""
-        if self.boundary >= MIN_BLOCK:
-            return self.boundary
-        if self.size < MAX_BLOCK:
-            return None
-        text = self.text
-        cut = text.rfind("\n", 0, self.size - 1)
-        if cut <= 0:
-            cut = text.rfind(" ", 0, self.size - 1)
-        return cut + 1 if cut > 0 else self.size
 
 
 class CellView:
@@ -119,8 +63,8 @@ class CellView:
         self.inputs = inputs
         self.plain = plain  # -f text: show the answer as plain text, not Markdown
         self.bucket = _Bucket(rate, burst, clock)
-        self.outputs: list[_Output] = []
-        self._behind: _Output | None = None
+        self.outputs: list[Block] = []
+        self._behind: Block | None = None
         self.messages = 0
         self._header = thumbnails(inputs)
         self._header_shown = not self._header
@@ -141,7 +85,7 @@ class CellView:
         self._show(bundle, display_id, update=True)
         return display_id
 
-    def _bundle(self, output: _Output, text: str) -> dict[str, str]:
+    def _bundle(self, output: Block, text: str) -> dict[str, str]:
         if self.plain:
             return {"text/plain": text}
         markdown = safe_markdown(text)
@@ -169,7 +113,7 @@ class CellView:
             first = not any(o.kind == kind for o in self.outputs)
             if self.outputs and self.outputs[-1].shown < self.outputs[-1].size:
                 self._behind = self.outputs[-1]
-            self.outputs.append(_Output(kind, first))
+            self.outputs.append(Block(kind, first))
         self.outputs[-1].add(text)
 
     def _tick(self) -> None:
@@ -199,7 +143,7 @@ class CellView:
         if live.shown < live.size and self.bucket.take(1):
             self._publish(live, live.text)
 
-    def _publish(self, output: _Output, text: str) -> None:
+    def _publish(self, output: Block, text: str) -> None:
         bundle = self._bundle(output, text)
         if output.display_id is None:
             output.display_id = self._create(bundle)
@@ -207,19 +151,11 @@ class CellView:
             self._show(bundle, output.display_id, update=True)
         output.shown = output.size
 
-    def _seal(self, live: _Output, cut: int) -> None:
+    def _seal(self, live: Block, cut: int) -> None:
         """Give the live output its final text up to `cut`; the rest starts a new live output."""
-        text = live.text
-        head, rest = text[:cut], text[cut:]
-        reopen = ""
-        if live.in_fence and live.boundary < cut:  # split inside a code block: close it here, reopen below
-            head += "\n```"
-            reopen = live.fence + "\n"
-        live.parts, live.size = [head], len(head)
-        self._publish(live, head)
-        successor = _Output(live.kind, first=False)
+        successor = live.split(cut)
+        self._publish(live, live.text)
         self.outputs.append(successor)
-        successor.add(reopen + rest)
 
     def run(self, result: Any) -> None:
         """Stream a result (KeyboardInterrupt propagates after the result marks itself interrupted)."""
@@ -246,12 +182,12 @@ def thumbnails(inputs: tuple[Media, ...]) -> str:
     cells = []
     for media in inputs:
         if media.kind == "image":
-            src = _small(media.url)
-            label = media.label.replace('"', "")
+            src = html.escape(_small(media.url), quote=True)
+            label = html.escape(media.label, quote=True)
             cells.append(f'<img src="{src}" title="{label}" alt="{label}" '
                          f'style="max-height:{THUMB_SIZE}px;max-width:{THUMB_SIZE * 2}px;margin-right:.4em">')
         else:
-            cells.append(f'<span style="color:#888">[{media.kind}: {media.label.replace("<", "")}]</span>')
+            cells.append(f'<span style="color:#888">[{media.kind}: {html.escape(media.label)}]</span>')
     return "".join(cells)
 
 

@@ -242,3 +242,56 @@ def test_conversations_survive_a_kernel_restart(emulator, tmp_path):
     finally:
         kernel.shutdown()
 
+
+
+def test_video_frames_and_audio_options(kernel, emu, tmp_path):
+    audio = tmp_path / "note.wav"
+    audio.write_bytes(b"RIFF0000WAVEfmt ")
+    kernel.execute("frames = ['https://example.com/f%d.jpg' % i for i in range(4)]")
+    run = kernel.execute("%%qwen -m qwen-vl-max --video {frames}\nWhat happens?")
+    assert "I received 1 video" in run.final["text/markdown"]
+    assert emu.received[-1]["body"]["messages"][-1]["content"][0]["video"][3] == "https://example.com/f3.jpg"
+    run = kernel.execute(f"%%qwen -m qwen3-omni-flash --audio {audio}\nTranscribe")
+    assert "I received 1 audio clip" in run.final["text/markdown"]
+
+
+def test_search_sources_are_listed(kernel):
+    run = kernel.execute("%%qwen --api dashscope --search\nToday's news")
+    markdown = run.final["text/markdown"]
+    assert "**Sources**" in markdown and "(https://example.com/emulated/1)" in markdown
+    assert "[1] Emulated source 1" in run.final["text/plain"]
+
+
+@pytest.mark.parametrize(("fault", "code"), [("403", "access_denied"), ("404", "model_not_found"),
+                                            ("500", "internal_error")])
+def test_more_service_errors(fault, code, kernel):
+    kernel.execute("%config QwenMagics.max_retries = 0")
+    run = kernel.execute(f"%%qwen -m qwen-plus~{fault}\nhi")
+    kernel.execute("%config QwenMagics.max_retries = 2")
+    assert 'class="qwen-error"' in run.final["text/markdown"] and code in run.final["text/markdown"]
+
+
+def test_login_asks_without_echo_and_never_shows_the_key(kernel):
+    secret = "sk-login-secret-0123456789"
+    client = kernel.client
+    message = client.session.msg("execute_request", {
+        "code": "%qwen login", "silent": False, "store_history": True, "user_expressions": {},
+        "allow_stdin": True, "stop_on_error": True}, metadata={"cellId": "login"})
+    client.shell_channel.send(message)
+    request = client.get_stdin_msg(timeout=20)
+    assert request["content"]["password"] is True  # the front end hides what is typed
+    client.input(secret)
+    outputs = []
+    while True:
+        msg = client.get_iopub_msg(timeout=20)
+        if msg["parent_header"].get("msg_id") == message["header"]["msg_id"]:
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            outputs.append(msg)
+    client.get_shell_msg(timeout=10)
+    assert "Key set for this kernel session" in json.dumps(outputs, default=str)
+    later = kernel.execute("%qwen config\nm = get_ipython().magics_manager.registry['QwenMagics']\n"
+                           "print(repr(m._key), m._key)\n%history -g login")
+    everything = json.dumps(outputs, default=str) + json.dumps(later.messages, default=str)
+    assert "key set" in later.stdout and secret not in everything
+    kernel.execute("get_ipython().magics_manager.registry['QwenMagics']._key = None")

@@ -1,0 +1,292 @@
+"""QwenPanel: a chat in the notebook (anywidget) that shares the engine and the conversations of %%qwen.
+
+Streaming sends deltas, not whole values: text deltas with sequence numbers, and each finished Markdown block
+once as sanitized HTML. The `live` trait (the turn in progress) is refreshed when its size has doubled and at
+least a few seconds passed, and at the end, so a view that missed messages or opened later repairs itself while
+the bytes of a turn stay O(answer). The displayed output also carries a Markdown transcript (updated after each
+turn) for nbviewer, GitHub and JupyterLab without a kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+import pathlib
+import threading
+import time
+import uuid
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..api import ask, connect
+from ..conversation import Turn
+from ..events import Event, Failed, Finished, ReasoningDelta, TextDelta
+from ..media import Media, image
+from ..notebook import DEFAULT_CHAT, Session
+from ..request import build_request
+from ..result import QwenResult
+from ..settings import Settings
+from ..views.blocks import Block
+from ..views.cell import thumbnails
+from ..views.html import markdown_html
+from ..views.markdown import footer, safe_markdown
+
+MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max"]
+DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
+REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
+
+
+class QwenPanel(anywidget.AnyWidget):
+    """A chat UI: transcript, input, model picker, thinking, images, search, stop, new conversation."""
+
+    _esm = pathlib.Path(__file__).parent / "panel.js"
+    _css = pathlib.Path(__file__).parent / "panel.css"
+
+    chat = traitlets.Unicode(DEFAULT_CHAT).tag(sync=True)
+    model = traitlets.Unicode("qwen-plus").tag(sync=True)
+    models = traitlets.List(traitlets.Unicode(), MODELS).tag(sync=True)
+    thinking = traitlets.Bool(False).tag(sync=True)
+    budget = traitlets.Int(0).tag(sync=True)  # 0: the model's default
+    search = traitlets.Bool(False).tag(sync=True)
+    turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
+    live = traitlets.Dict().tag(sync=True)  # the turn in progress: sealed HTML and tails, refreshed now and then
+    busy = traitlets.Bool(False).tag(sync=True)
+    total_tokens = traitlets.Int(0).tag(sync=True)
+    draft = traitlets.Unicode("").tag(sync=True)  # the input box, so a re-rendered view keeps what was typed
+
+    def __init__(self, session: Session, settings: Any, *, chat: str = DEFAULT_CHAT, model: str | None = None,
+                 on_result: Any = None, **kwargs: Any) -> None:
+        super().__init__(chat=chat, **({"model": model} if model else {}), **kwargs)
+        self.session = session
+        self._settings = settings  # a callable returning Settings (the magic's, so %config applies)
+        self._on_result = on_result  # the magic binds _qwen
+        self.last: QwenResult | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._handle: Any = None
+        self._sequence = 0
+        self.on_msg(self._on_message)
+        self._load_turns()
+
+    # -- display -------------------------------------------------------------------------------------------------
+
+    def _bundle(self) -> dict[str, Any]:
+        return {
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                         "model_id": self.model_id},
+            "text/markdown": self.transcript(),
+            "text/plain": f"QwenPanel(chat={self.chat!r}, turns={len(self.turns)})",
+        }
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return self._bundle()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def transcript(self) -> str:
+        """The conversation as Markdown (the static fallback of the panel's output)."""
+        conversation = self.session.chats.get(self.chat)
+        lines = [f"**Qwen chat `{self.chat}`**"]
+        for turn in conversation.turns if conversation else ():
+            lines.append(f"**You:** {safe_markdown(turn.user.text)}")
+            if turn.assistant.reasoning:
+                lines.append("> " + safe_markdown(turn.assistant.reasoning).replace("\n", "\n> "))
+            lines.append(f"**{turn.model}:** {safe_markdown(turn.assistant.text)}")
+        return "\n\n".join(lines)
+
+    def _load_turns(self) -> None:
+        conversation = self.session.chats.get(self.chat)
+        self.turns = [_rendered_turn(t) for t in conversation.turns] if conversation else []
+        self.total_tokens = conversation.tokens() if conversation else 0
+
+    # -- messages from the front end -----------------------------------------------------------------------------
+
+    def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
+        kind = content.get("type")
+        if kind == "send":
+            pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
+            self.ask(content.get("text", ""), images=pictures)
+        elif kind == "stop":
+            self.stop()
+        elif kind == "new":
+            self.new_conversation()
+
+    # -- the Python API (the front end uses the same) -------------------------------------------------------------
+
+    def ask(self, text: str, images: list[Any] = ()) -> QwenResult | None:
+        """Ask in this panel's chat; the answer streams into the panel from a worker thread."""
+        if self.busy or not (text.strip() or images):
+            return None
+        media: list[Media] = [image(item) for item in images]
+        key = "panel:" + uuid.uuid4().hex
+        conversation = self.session.conversation(self.chat)
+        request = build_request(
+            self.model, text, media=media, history=conversation.context_for(key),
+            thinking=self.thinking if self.thinking else None, thinking_budget=self.budget or None,
+            search=self.search,
+        )
+        settings: Settings = connect(self._settings())
+        result = ask(request, settings)
+        self.last = result
+        if self._on_result:
+            self._on_result(result)
+        self.busy = True
+        self.draft = ""
+        self._stop.clear()
+        turn_id = key
+        self.live = {"id": turn_id, "user": text, "images": thumbnails(tuple(media)),
+                     "answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": "",
+                     "status": "streaming"}
+        self._thread = threading.Thread(target=self._stream, args=(result, turn_id, request, key), daemon=True)
+        self._thread.start()
+        return result
+
+    def stop(self) -> None:
+        """Stop the answer that is streaming (it is kept, marked interrupted)."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the current answer has finished streaming."""
+        if self._thread:
+            self._thread.join(timeout)
+
+    def new_conversation(self) -> None:
+        """Empty this panel's chat (the same chat %%qwen -c NAME uses)."""
+        self.session.reset(self.chat)
+        self._load_turns()
+        self._update_display()
+
+    # -- streaming (worker thread) -------------------------------------------------------------------------------
+
+    def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
+        streams = {"answer": _Stream("answer"), "reasoning": _Stream("reasoning")}
+        last_delta = last_refresh = time.monotonic()
+        refreshed_size = 0
+        try:
+            for event in result:
+                if self._stop.is_set():
+                    break  # closing the iterator marks the result interrupted and closes the HTTP stream
+                stream = _stream_for(streams, event)
+                if stream is None:
+                    continue
+                stream.add(event.text)
+                now = time.monotonic()
+                if now - last_delta < DELTA_INTERVAL:
+                    continue
+                last_delta = now
+                self._flush(turn_id, streams)
+                # Refresh the whole live turn only after a flush (so it matches what was sent) and only when it
+                # has doubled since the last refresh: geometric, so a turn's refreshes add up to O(answer).
+                size = sum(s.size for s in streams.values())
+                if now - last_refresh >= REFRESH_INTERVAL and size >= 2 * max(refreshed_size, 512):
+                    last_refresh, refreshed_size = now, size
+                    self.live = {**self.live, **_live_state(streams)}
+        finally:
+            result.wait()
+            self._flush(turn_id, streams)
+            self._finish(result, request, key)
+
+    def _flush(self, turn_id: str, streams: dict[str, _Stream]) -> None:
+        for stream in streams.values():
+            for message in stream.messages():
+                self._sequence += 1
+                self.send({**message, "turn": turn_id, "seq": self._sequence})
+
+    def _finish(self, result: QwenResult, request: Any, key: str) -> None:
+        turn = self.session.record(self.chat, key, request.messages[-1], result)
+        rendered = _rendered_turn(turn) if turn else None
+        if rendered is None:  # nothing came back: show the request and the error, but keep no turn
+            rendered = {"id": key, "user": request.messages[-1].text, "answer_html": "",
+                        "reasoning_html": "", "status": "error"}
+        rendered["images"] = self.live.get("images", "")
+        rendered["footer"] = footer(result)
+        if result.error:
+            rendered["error"] = result.error.summary()
+            rendered["status"] = "interrupted" if result.interrupted else rendered.get("status", "error")
+        self.turns = [*self.turns, rendered]
+        self.live = {}
+        self.total_tokens = self.session.conversation(self.chat).tokens()
+        self.busy = False
+        self._update_display()
+
+    def _update_display(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)
+
+
+class _Stream:
+    """One kind of text in the live turn: deltas to send, and finished blocks to send once as HTML."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.block = Block(kind, first=True)
+        self.sealed_html: list[str] = []
+        self.pending = ""
+        self.size = 0
+
+    def add(self, text: str) -> None:
+        self.block.add(text)
+        self.pending += text
+        self.size += len(text)
+
+    def messages(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.pending:
+            out.append({"type": "delta", "kind": self.kind, "text": self.pending})
+            self.pending = ""
+        cut = self.block.split_point()
+        if cut is not None and cut < self.block.size:
+            rest = self.block.split(cut)
+            html = markdown_html(self.block.text)
+            self.sealed_html.append(html)
+            self.block = rest
+            out.append({"type": "block", "kind": self.kind, "html": html, "tail": rest.text})
+        return out
+
+
+def _stream_for(streams: dict[str, _Stream], event: Event) -> _Stream | None:
+    match event:
+        case TextDelta():
+            return streams["answer"]
+        case ReasoningDelta():
+            return streams["reasoning"]
+        case Finished() | Failed():
+            return None
+    return None
+
+
+def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
+    return {f"{kind}_html": "".join(s.sealed_html) for kind, s in streams.items()} | {
+        f"{kind}_tail": s.block.text for kind, s in streams.items()}
+
+
+def _rendered_turn(turn: Turn) -> dict[str, Any]:
+    return {"id": turn.key, "user": turn.user.text, "images": "",
+            "reasoning_html": markdown_html(turn.assistant.reasoning), "answer_html": markdown_html(turn.assistant.text),
+            "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
+            "footer": turn.model, "status": turn.status}
+
+
+def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:
+    """A panel on the magic's session and settings, so both share conversations and %config."""
+    from ..parse import MagicArgs
+
+    return QwenPanel(magics.session, lambda: magics._settings(MagicArgs(prompt="")), chat=chat,
+                     model=model or magics.model, on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r))
+
+
+def Panel(chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:  # noqa: N802 - reads like a class
+    """qwen_jupyter.Panel(chat=NAME, model=...): the panel for this notebook (loads the extension if needed)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("The panel needs IPython or Jupyter.")
+    if "QwenMagics" not in shell.magics_manager.registry:
+        shell.run_line_magic("load_ext", "qwen_jupyter")
+    return open_panel(shell.magics_manager.registry["QwenMagics"], chat, model)
+
