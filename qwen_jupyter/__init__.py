@@ -11,7 +11,14 @@ from .errors import QwenError
 from .result import QwenResult
 
 __version__ = "0.1.0"
-__all__ = ["QwenError", "QwenResult", "achat", "chat", "load_ipython_extension", "session"]
+__all__ = ["Panel", "QwenError", "QwenResult", "achat", "chat", "load_ipython_extension", "session"]
+
+
+def Panel(chat: str = "default", model: str | None = None):  # noqa: N802 - reads like the class it returns
+    """A chat panel on this notebook's conversation `chat` (the same one `%%qwen -c chat` continues)."""
+    from .panel import Panel as make_panel  # anywidget loads only when a panel is asked for
+
+    return make_panel(chat, model)
 
 
 def session():

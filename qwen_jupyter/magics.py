@@ -129,6 +129,7 @@ class QwenMagics(Magics):
 
         %qwen history        %qwen chats        %qwen reset NAME       %qwen usage
         %qwen login          %qwen export NAME FILE    %qwen log search TERM    %qwen offline on|off|auto
+        %qwen panel [NAME]   a chat panel on the same conversations
         """
         subcommand = split_subcommand(line) if cell is None else None
         if subcommand:
@@ -210,13 +211,18 @@ class QwenMagics(Magics):
 
     # -- %qwen subcommands ---------------------------------------------------------------------------------------
 
-    def _subcommand(self, name: str, rest: str) -> None:
+    def _subcommand(self, name: str, rest: str) -> Any:
         handlers = {
             "help": lambda _: print(self.qwen.__doc__), "login": self._login, "history": self._history,
             "chats": self._chats, "reset": self._reset, "export": self._export, "usage": self._usage,
-            "log": self._log, "offline": self._offline, "config": self._config,
+            "log": self._log, "offline": self._offline, "config": self._config, "panel": self._panel,
         }
-        handlers[name](rest)
+        return handlers[name](rest)
+
+    def _panel(self, rest: str) -> Any:
+        from .panel import open_panel  # anywidget loads only when a panel is asked for
+
+        return open_panel(self, rest or DEFAULT_CHAT)
 
     def _login(self, rest: str) -> None:
         key = getpass.getpass("DashScope API key (kept in this kernel only): ").strip()

@@ -6,7 +6,8 @@ import re
 from argparse import Namespace
 from dataclasses import dataclass
 
-SUBCOMMANDS = ("help", "login", "history", "chats", "reset", "export", "usage", "log", "offline", "config")
+SUBCOMMANDS = ("help", "login", "history", "chats", "reset", "export", "usage", "log", "offline", "config",
+               "panel")
 FORMATS = ("markdown", "text", "code")
 
 

@@ -149,6 +149,9 @@ class QwenResult:
         except GeneratorExit:  # the consumer stopped early: the answer is cut short, like an interrupt
             self._fail(interrupted_error())
             raise
+        except Exception as exc:  # a bug, not a service failure: keep the result consistent, then let it show
+            self._fail(QwenError(f"Unexpected {type(exc).__name__}: {exc}", code="Unexpected"))
+            raise
         finally:
             if pause_gc:
                 gc.enable()

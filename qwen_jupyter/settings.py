@@ -50,6 +50,8 @@ class Settings:
     headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        if self.api_key is not None and not isinstance(self.api_key, Secret):
+            object.__setattr__(self, "api_key", Secret(self.api_key))  # a plain string never reaches a repr
         if self.api not in APIS:
             raise QwenError(f"Unknown api {self.api!r}; choose one of {', '.join(APIS)}.", code="InvalidOption")
         if self.region not in REGIONS:
@@ -109,6 +111,4 @@ def settings_from_env(**overrides: object) -> Settings:
     if os.environ.get(KEY_ENV):
         values["api_key"] = Secret(os.environ[KEY_ENV])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(values.get("api_key"), str) and not isinstance(values["api_key"], Secret):
-        values["api_key"] = Secret(values["api_key"])
     return Settings(**values)  # type: ignore[arg-type]

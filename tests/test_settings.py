@@ -54,3 +54,9 @@ def test_secret_never_shows_its_value():
     secret = Secret("sk-abcdef123456")
     assert "abcdef" not in repr(secret) + str(secret) + f"{secret}" + repr(Settings(api_key=secret))
     assert secret.reveal() == "sk-abcdef123456"
+
+
+def test_a_plain_string_key_is_wrapped():
+    settings = Settings(api_key="sk-plain-123456")
+    assert isinstance(settings.api_key, Secret) and settings.key() == "sk-plain-123456"
+    assert "plain" not in repr(settings)

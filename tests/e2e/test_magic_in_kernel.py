@@ -295,3 +295,15 @@ def test_login_asks_without_echo_and_never_shows_the_key(kernel):
     everything = json.dumps(outputs, default=str) + json.dumps(later.messages, default=str)
     assert "key set" in later.stdout and secret not in everything
     kernel.execute("get_ipython().magics_manager.registry['QwenMagics']._key = None")
+
+
+def test_panel_and_magic_share_a_conversation(kernel, emu):
+    run = kernel.execute("%qwen panel shared")
+    assert run.final["text/plain"] == "QwenPanel(chat='shared', turns=0)"
+    check = kernel.execute(
+        "import qwen_jupyter\np = qwen_jupyter.Panel(chat='shared')\nr = p.ask('Hello from the panel')\np.wait(30)\n"
+        "print(_qwen is p.last, r.error)")
+    assert check.stdout.split() == ["True", "None"]
+    assert "Hello from the panel" in kernel.execute("%qwen history shared").stdout
+    kernel.execute("%%qwen -c shared\nAnd from a cell")
+    assert [m["role"] for m in emu.received[-1]["body"]["messages"]] == ["user", "assistant", "user"]

@@ -1,0 +1,86 @@
+"""The panel in real JupyterLab: type, send, watch reasoning and answer stream side by side, stop, attach an image,
+and prove that model HTML does not run. Screenshots go to out/browser/."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from .conftest import OUTPUT, TOKEN
+
+pytestmark = pytest.mark.e2e
+
+KERNEL_IDLE = ("() => { const t = document.querySelector('#jp-main-statusbar')?.textContent || '';"
+               " return t.includes('| Idle') && !t.includes('No Kernel'); }")
+SLOW = "qwen-plus~long=6000,chunk=4,slow=0.01"
+
+
+def _notebook(folder):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "%load_ext qwen_jupyter\nimport qwen_jupyter\n"
+        f"panel = qwen_jupyter.Panel(chat='demo', model={SLOW!r})\npanel")]
+    nbformat.write(notebook, folder / "panel.ipynb")
+
+
+def _text(page, selector):
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent).join('')")
+
+
+def test_panel_streams_stops_takes_images_and_stays_safe(lab, page, tmp_path):
+    _notebook(lab["notebooks"])
+    page.goto(f"{lab['url']}/lab/workspaces/qwen-panel/tree/panel.ipynb?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    page.wait_for_function(KERNEL_IDLE)
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
+
+    # Think, type, Shift+Enter: reasoning and answer stream side by side.
+    page.check(".qwen-panel .qp-think")
+    page.fill(".qwen-panel .qp-input", "Why is the sky blue?")
+    page.press(".qwen-panel .qp-input", "Shift+Enter")
+    page.wait_for_function("() => document.querySelector('.qp-turn .qp-answer .qp-tail')?.textContent.length > 40"
+                           " || document.querySelector('.qp-turn .qp-answer .qp-html')?.textContent.length > 40")
+    reasoning = page.locator(".qp-turn .qp-reasoning").first.bounding_box()
+    answer = page.locator(".qp-turn .qp-answer").first.bounding_box()
+    assert "Okay, the user asks" in _text(page, ".qp-turn .qp-reasoning")
+    assert reasoning["x"] + reasoning["width"] <= answer["x"] + 1  # beside, not above
+    assert reasoning["y"] < answer["y"] + answer["height"] and answer["y"] < reasoning["y"] + reasoning["height"]
+    page.screenshot(path=str(OUTPUT / "panel-streaming.png"))
+
+    # Stop on a slow stream: the text stops growing and the turn is marked interrupted.
+    page.click(".qwen-panel .qp-stop")
+    page.wait_for_selector(".qp-turn.qp-interrupted")
+    stopped = _text(page, ".qp-turn .qp-answer")
+    page.wait_for_timeout(1000)
+    assert _text(page, ".qp-turn .qp-answer") == stopped and 0 < len(stopped) < 6000
+    assert "Interrupted" in _text(page, ".qp-turn .qp-error") or "interrupted" in _text(page, ".qp-turn .qp-error")
+
+    # Attach an image: a thumbnail before sending, and beside the question after.
+    from PIL import Image
+
+    picture = tmp_path / "orange.png"
+    Image.new("RGB", (64, 48), "orange").save(picture)
+    page.select_option(".qwen-panel .qp-model", "qwen-vl-max")
+    page.uncheck(".qwen-panel .qp-think")
+    page.set_input_files(".qwen-panel .qp-file", str(picture))
+    page.wait_for_selector(".qwen-panel .qp-pending img.qp-thumb")
+    page.fill(".qwen-panel .qp-input", "What is in this picture?")
+    page.click(".qwen-panel .qp-send")
+    page.wait_for_function("() => [...document.querySelectorAll('.qp-turn')].length >= 2 && "
+                           "document.querySelectorAll('.qp-turn')[1].textContent.includes('I received 1 image')")
+    assert page.locator(".qp-turn").nth(1).locator(".qp-user-images img").count() == 1
+
+    # Model text that tries to run HTML is shown, not executed.
+    page.fill(".qwen-panel .qp-input", '<img src=x onerror="window.__pwned=1"> [go](javascript:window.__pwned=2)')
+    page.click(".qwen-panel .qp-send")
+    page.wait_for_function("() => document.querySelectorAll('.qp-turn').length >= 3 && "
+                           "document.querySelectorAll('.qp-turn')[2].querySelector('.qp-footer').textContent")
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator(".qwen-panel img[onerror], .qwen-panel a[href^='javascript']").count() == 0
+    assert "<img src=x" in _text(page, ".qp-turn:nth-child(3) .qp-answer")
+    assert "3 turns" not in page.content()  # sanity: the transcript is the widget, not a static fallback
+    page.screenshot(path=str(OUTPUT / "panel.png"), full_page=True)
+    assert not page.errors

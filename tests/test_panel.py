@@ -1,0 +1,143 @@
+"""The panel's Python side against the emulator: deltas and blocks, stop, images, hostile text, fallback."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from qwen_jupyter.api import ask  # noqa: F401 - the panel streams through the same engine
+from qwen_jupyter.notebook import Session
+from qwen_jupyter.panel import QwenPanel
+from qwen_jupyter.settings import Settings
+from qwen_jupyter.store import Store
+
+from .conftest import KEY
+
+
+def _tags(html: str) -> list[tuple[str, dict]]:
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, dict]] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, dict(attrs)))
+
+    Parser().feed(html)
+    return found
+
+
+class RecordingPanel(QwenPanel):
+    """The real panel, keeping a copy of each custom message it sends to the front end."""
+
+    def __init__(self, *args, **kwargs):
+        self.sent_messages: list[dict] = []
+        super().__init__(*args, **kwargs)
+
+    def send(self, content, buffers=None):
+        self.sent_messages.append(content)
+        super().send(content, buffers)
+
+
+@pytest.fixture
+def make_panel(emu):
+    def make(model="qwen-plus", chat="default", session=None):
+        session = session or Session("panel-test.ipynb", Store(":memory:"))
+        return RecordingPanel(session, lambda: Settings(base_url=emu.url, api_key=KEY), chat=chat, model=model)
+
+    return make
+
+
+def test_answer_streams_as_deltas_and_sealed_blocks(make_panel):
+    panel = make_panel("qwen-plus~long=3000,chunk=5,slow=0.0005")
+    result = panel.ask("Tell me a story")
+    panel.wait(30)
+    assert result.error is None and not panel.busy and panel.live == {}
+    messages = panel.sent_messages
+    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+    deltas = "".join(m["text"] for m in messages if m["type"] == "delta")
+    assert deltas == result.text
+    blocks = [m for m in messages if m["type"] == "block"]
+    assert blocks and all(m["html"].startswith("<p>") for m in blocks)
+    sent = sum(len(json.dumps(m)) for m in messages)
+    assert sent < 4 * len(result.text)  # deltas once, blocks once: O(answer)
+    turn = panel.turns[-1]
+    assert "The emulator streams this text" in turn["answer_html"] and turn["status"] == "ok"
+    assert "emulated" in turn["footer"] and panel.total_tokens > 0 and panel.last is result
+
+
+def test_reasoning_and_answer_arrive_separately(make_panel):
+    panel = make_panel()
+    panel.thinking = True
+    result = panel.ask("Why is the sky blue?")
+    panel.wait(30)
+    kinds = {m["kind"] for m in panel.sent_messages}
+    assert kinds == {"reasoning", "answer"} and result.reasoning
+    assert "Okay, the user asks" in panel.turns[-1]["reasoning_html"]
+
+
+def test_stop_ends_the_stream_and_keeps_the_partial_answer(make_panel, emu):
+    panel = make_panel("qwen-plus~long=20000,chunk=4,slow=0.002")
+    result = panel.ask("A long answer")
+    deadline = time.monotonic() + 10
+    while not any(m["type"] == "delta" for m in panel.sent_messages) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopped_at = time.monotonic()
+    panel.stop()
+    panel.wait(10)
+    assert time.monotonic() - stopped_at < 1.0
+    assert result.interrupted and 0 < len(result.text) < 20000
+    assert panel.turns[-1]["status"] == "interrupted" and not panel.busy
+    time.sleep(0.2)
+    assert emu.state.disconnected
+
+
+def test_images_are_sent_and_shown_as_thumbnails(make_panel, emu):
+    from PIL import Image
+
+    panel = make_panel("qwen-vl-max")
+    result = panel.ask("What is this?", images=[Image.new("RGB", (30, 30), "red")])
+    panel.wait(30)
+    assert "I received 1 image" in result.text
+    assert emu.received[-1]["body"]["messages"][-1]["content"][0]["type"] == "image_url"
+    assert panel.turns[-1]["images"].startswith('<img src="data:image/png;base64,')
+
+
+def test_hostile_model_text_is_sanitized(make_panel):
+    panel = make_panel()
+    panel.ask('<img src=x onerror="alert(1)"> [x](javascript:alert(1)) <script>alert(2)</script>')
+    panel.wait(30)
+    html = panel.turns[-1]["answer_html"] + "".join(m.get("html", "") for m in panel.sent_messages)
+    tags = _tags(html)
+    assert {tag for tag, _ in tags} <= {"p", "strong", "ul", "li"}  # no img, script or link was created
+    assert all(not any(name.startswith("on") for name in attrs) for _, attrs in tags)
+    assert "&lt;img src=x" in html and "javascript:alert(1)" in html  # shown as text, not lost
+
+
+def test_conversation_is_shared_and_the_output_has_a_static_transcript(make_panel):
+    session = Session("shared.ipynb", Store(":memory:"))
+    first = make_panel(chat="trip", session=session)
+    first.ask("Plan a trip to Hangzhou")
+    first.wait(30)
+    second = make_panel(chat="trip", session=session)  # e.g. %qwen panel trip, or %%qwen -c trip
+    assert len(second.turns) == 1
+    result = second.ask("And the food?")
+    second.wait(30)
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "user"]
+    bundle = second._repr_mimebundle_()
+    assert bundle["text/plain"] == "QwenPanel(chat='trip', turns=2)"
+    assert "**You:** Plan a trip to Hangzhou" in bundle["text/markdown"]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == second.model_id
+    second.new_conversation()
+    assert second.turns == [] and session.chats.get("trip") is None
+
+
+def test_controls_reach_the_request(make_panel, emu):
+    panel = make_panel()
+    panel.thinking, panel.budget, panel.search = True, 40, True
+    panel.ask("news please")
+    panel.wait(30)
+    body = emu.received[-1]["body"]
+    assert body["enable_thinking"] is True and body["thinking_budget"] == 40 and body["enable_search"] is True
