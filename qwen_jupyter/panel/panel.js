@@ -52,6 +52,9 @@ function fill(root, turn) {
 
 function render({ model, el: host }) {
   const panel = el("div", "qwen-panel");
+  // Keys typed in the panel are the panel's: Lumino (JupyterLab, Notebook 7) would otherwise take Shift+Enter
+  // to run the notebook cell.
+  panel.dataset.lmSuppressShortcuts = "true";
   const transcript = el("div", "qp-transcript");
   const pending = el("div", "qp-pending");
   const input = el("textarea", "qp-input");

@@ -25,9 +25,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(emulator, tmp_path_factory):
-    """JupyterLab serving a temporary folder; kernels reach only the emulator."""
+def serve(app: str, emulator, tmp_path_factory):
+    """JupyterLab or Notebook 7 serving a temporary folder; kernels reach only the emulator."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it with apt)")
     home = tmp_path_factory.mktemp("lab")
@@ -51,7 +50,7 @@ def lab(emulator, tmp_path_factory):
     (overrides / "overrides.json").write_text(
         '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}')
     port = _free_port()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+    command = [sys.executable, "-m", app, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={notebooks}"]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -67,7 +66,7 @@ def lab(emulator, tmp_path_factory):
                 if server.poll() is not None:
                     raise RuntimeError((home / "jupyter.log").read_text()) from None
                 time.sleep(0.25)
-        yield {"url": url, "notebooks": notebooks, "log": home / "jupyter.log"}
+        yield {"url": url, "notebooks": notebooks, "log": home / "jupyter.log", "app": app}
     finally:
         server.terminate()
         try:
@@ -77,8 +76,18 @@ def lab(emulator, tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def lab(emulator, tmp_path_factory):
+    yield from serve("jupyterlab", emulator, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def notebook7(emulator, tmp_path_factory):
+    yield from serve("notebook", emulator, tmp_path_factory)
+
+
 @pytest.fixture
-def page(lab, tmp_path):
+def page(tmp_path):
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -92,7 +101,7 @@ def page(lab, tmp_path):
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(60_000)
         page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.on("pageerror", lambda error: page.errors.append(f"{error}\n{error.stack or ''}"))
         try:
             yield page
         finally:
