@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-for name in ("DASHSCOPE_API_KEY", "QWEN_JUPYTER_BASE_URL"):
+for name in ("DASHSCOPE_API_KEY", "QWEN_JUPYTER_BASE_URL", "QWEN_JUPYTER_CASSETTE", "QWEN_JUPYTER_CASSETTE_MODE"):
     os.environ.pop(name, None)
 os.environ["QWEN_JUPYTER_OFFLINE"] = "auto"
 os.environ["QWEN_JUPYTER_DB"] = os.path.join(tempfile.mkdtemp(prefix="qwen-tests-"), "qwen.db")

@@ -18,6 +18,8 @@ from .settings import Secret, Settings, settings_from_env
 DEFAULT_MODEL = "qwen-plus"
 OFFLINE_ENV = "QWEN_JUPYTER_OFFLINE"
 OFFLINE_MODES = ("on", "off", "auto")
+CASSETTE_ENV, CASSETTE_MODE_ENV = "QWEN_JUPYTER_CASSETTE", "QWEN_JUPYTER_CASSETTE_MODE"
+CASSETTE_MODES = ("auto", "record", "replay", "lenient", "off")
 
 
 def offline_mode(mode: str | None = None) -> str:
@@ -28,14 +30,32 @@ def offline_mode(mode: str | None = None) -> str:
     return mode
 
 
-def connect(settings: Settings, offline: str | None = None) -> Settings:
-    """The settings to use: the built-in emulator when offline is on, or auto and no key or base_url is set."""
-    mode = offline_mode(offline)
-    no_target = settings.api_key is None and settings.base_url is None
-    if mode == "on" or (mode == "auto" and no_target):
-        from .emulator import DEFAULT_KEY, shared
+def connect(settings: Settings, offline: str | None = None, cassette: str | None = None,
+            cassette_mode: str | None = None) -> Settings:
+    """The settings to use: live, the built-in emulator, a cassette's replay, or live through a recorder.
 
-        return replace(settings, base_url=shared().url, api_key=Secret(DEFAULT_KEY))
+    Offline `on`, or `auto` with no key or base_url, sends requests to the emulator. A cassette then answers them
+    (`auto` and `replay`: strict; `lenient`: generated replies where it has none); `record` passes the requests
+    to wherever they would have gone and saves the answers; `off` ignores the cassette.
+    """
+    from . import emulator
+
+    mode = offline_mode(offline)
+    cassette = cassette or os.environ.get(CASSETTE_ENV) or None
+    cassette_mode = cassette_mode or os.environ.get(CASSETTE_MODE_ENV) or "auto"
+    if cassette_mode not in CASSETTE_MODES:
+        raise QwenError(f"Cassette mode must be one of {', '.join(CASSETTE_MODES)}; got {cassette_mode!r}.",
+                        code="InvalidOption")
+    emulated = mode == "on" or (mode == "auto" and settings.api_key is None and settings.base_url is None)
+    if cassette and (cassette_mode in ("replay", "lenient") or (cassette_mode == "auto" and emulated)):
+        server = emulator.replayer(cassette, lenient=cassette_mode == "lenient")
+        return replace(settings, base_url=server.url, api_key=Secret(emulator.DEFAULT_KEY))
+    if emulated:
+        settings = replace(settings, base_url=emulator.shared().url, api_key=Secret(emulator.DEFAULT_KEY))
+    if cassette and cassette_mode == "record":
+        key = settings.api_key.reveal() if settings.api_key else ""
+        proxy = emulator.recording_proxy(cassette, settings.host, secrets=(key,))
+        settings = replace(settings, base_url=proxy.url)
     return settings
 
 
@@ -91,12 +111,14 @@ def prepare(
     timeout: float | None = None,
     max_retries: int | None = None,
     offline: str | None = None,
+    cassette: str | None = None,
+    cassette_mode: str | None = None,
     **options: Any,
 ) -> tuple[Request, Settings]:
     """The request and settings chat() would use, without sending anything."""
     settings = connect(settings_from_env(
         api=api, region=region, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
-    ), offline)
+    ), offline, cassette, cassette_mode)
     request = build_request(
         model or DEFAULT_MODEL, prompt, media=collect_media(image, video, audio, fps), system=system,
         history=tuple(history), thinking=think, thinking_budget=budget, **options,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import getpass
 import json
+import os
 import re
 from typing import Any
 
@@ -14,7 +15,16 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
 
 from . import kernel, media
-from .api import DEFAULT_MODEL, OFFLINE_MODES, ask, connect, offline_mode
+from .api import (
+    CASSETTE_ENV,
+    CASSETTE_MODE_ENV,
+    CASSETTE_MODES,
+    DEFAULT_MODEL,
+    OFFLINE_MODES,
+    ask,
+    connect,
+    offline_mode,
+)
 from .errors import QwenError
 from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
@@ -45,6 +55,11 @@ class QwenMagics(Magics):
     offline = Enum(OFFLINE_MODES, "auto", config=True,
                    help="on: always the built-in emulator; auto: the emulator when no key is set; off: never. "
                         "Defaults to QWEN_JUPYTER_OFFLINE.")
+    cassette = Unicode(None, allow_none=True, config=True,
+                       help="Cassette file (JSON lines) to record into or replay from (QWEN_JUPYTER_CASSETTE).")
+    cassette_mode = Enum(CASSETTE_MODES, "auto", config=True,
+                         help="auto: replay when offline, live otherwise; record; replay (strict); lenient; off. "
+                              "Defaults to QWEN_JUPYTER_CASSETTE_MODE.")
     max_table_rows = Int(20, config=True, help="Rows of a DataFrame put into a prompt.")
     display_rate = Float(8.0, config=True, help="Display updates a second while streaming (IOPub allows 1000).")
     short_errors = Bool(True, config=True, help="Show failures as one line, not a traceback.")
@@ -65,6 +80,15 @@ class QwenMagics(Magics):
     @default("offline")
     def _offline_default(self) -> str:
         return offline_mode()
+
+    @default("cassette")
+    def _cassette_default(self) -> str | None:
+        return os.environ.get(CASSETTE_ENV) or None
+
+    @default("cassette_mode")
+    def _cassette_mode_default(self) -> str:
+        mode = os.environ.get(CASSETTE_MODE_ENV) or "auto"
+        return mode if mode in CASSETTE_MODES else "auto"
 
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> float:
@@ -130,6 +154,7 @@ class QwenMagics(Magics):
         %qwen history        %qwen chats        %qwen reset NAME       %qwen usage
         %qwen login          %qwen export NAME FILE    %qwen log search TERM    %qwen offline on|off|auto
         %qwen panel [NAME]   a chat panel on the same conversations
+        %qwen record PATH    %qwen replay PATH [--lenient]    %qwen cassette PATH    %qwen live
         """
         subcommand = split_subcommand(line) if cell is None else None
         if subcommand:
@@ -207,7 +232,7 @@ class QwenMagics(Magics):
             api=args.api or self.api, region=args.region or self.region, workspace=self.workspace,
             timeout=self.timeout, max_retries=self.max_retries, base_url=self.base_url, api_key=self._key,
         )
-        return connect(settings, self.offline)
+        return connect(settings, self.offline, self.cassette, self.cassette_mode)
 
     # -- %qwen subcommands ---------------------------------------------------------------------------------------
 
@@ -216,6 +241,7 @@ class QwenMagics(Magics):
             "help": lambda _: print(self.qwen.__doc__), "login": self._login, "history": self._history,
             "chats": self._chats, "reset": self._reset, "export": self._export, "usage": self._usage,
             "log": self._log, "offline": self._offline, "config": self._config, "panel": self._panel,
+            "record": self._record, "replay": self._replay, "cassette": self._cassette, "live": self._live,
         }
         return handlers[name](rest)
 
@@ -287,6 +313,30 @@ class QwenMagics(Magics):
             raise UsageError("Usage: %qwen offline on|off|auto")
         self.offline = rest
         print(f"Offline mode: {rest}.")
+
+    def _record(self, rest: str) -> None:
+        if not rest:
+            raise UsageError("Usage: %qwen record PATH")
+        self.cassette, self.cassette_mode = rest, "record"
+        print(f"Recording every request and its answer into {rest} (the key is never written).")
+
+    def _replay(self, rest: str) -> None:
+        words = rest.split()
+        paths = [w for w in words if not w.startswith("--")]
+        if len(paths) != 1 or set(words) - {*paths, "--lenient"}:
+            raise UsageError("Usage: %qwen replay PATH [--lenient]")
+        self.cassette, self.cassette_mode = paths[0], "lenient" if "--lenient" in words else "replay"
+        print(f"Answers come from {paths[0]}" + (" (generated where it has none)." if "--lenient" in words else "."))
+
+    def _cassette(self, rest: str) -> None:
+        if not rest:
+            raise UsageError("Usage: %qwen cassette PATH")
+        self.cassette = rest  # the mode stays (auto unless QWEN_JUPYTER_CASSETTE_MODE says record, for example)
+        print(f"Cassette {rest} ({self.cassette_mode}): offline, answers come from it; with a key, from Model Studio.")
+
+    def _live(self, rest: str) -> None:
+        self.cassette_mode = "off"
+        print("Live: no cassette is recorded or replayed.")
 
     def _config(self, rest: str) -> None:
         settings = self._settings(MagicArgs(prompt=""))

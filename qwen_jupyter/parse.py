@@ -7,7 +7,7 @@ from argparse import Namespace
 from dataclasses import dataclass
 
 SUBCOMMANDS = ("help", "login", "history", "chats", "reset", "export", "usage", "log", "offline", "config",
-               "panel")
+               "panel", "record", "replay", "cassette", "live")
 FORMATS = ("markdown", "text", "code")
 
 

@@ -115,6 +115,7 @@ class QwenResult:
         on_complete: Callable[[QwenResult], None] | None = None,
     ) -> None:
         self._source: Iterator[Event] | None = iter(events)
+        self._live: Iterator[Event] | None = None
         self._events: list[Event] = []
         self._fold = _Fold()
         self._fold.model = model
@@ -128,9 +129,12 @@ class QwenResult:
     # -- streaming -------------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Event]:
-        yield from self._events
-        if self._source is None:
-            return
+        if self._source is not None:
+            self._live = self._stream()  # the one pass over the source; wait() finishes it if abandoned
+            return self._live
+        return iter(list(self._events))  # finished, or being streamed elsewhere: what has arrived
+
+    def _stream(self) -> Iterator[Event]:
         source, self._source = self._source, None
         # Every chunk is kept (raw), a dozen GC-tracked objects each; the cyclic collector would walk them, and
         # the kernel's whole heap, again and again while the answer streams. Refcounting still frees everything
@@ -146,7 +150,7 @@ class QwenResult:
         except KeyboardInterrupt:
             self._fail(interrupted_error())
             raise
-        except GeneratorExit:  # the consumer stopped early: the answer is cut short, like an interrupt
+        except GeneratorExit:  # stop(): the answer is cut short, like an interrupt
             self._fail(interrupted_error())
             raise
         except Exception as exc:  # a bug, not a service failure: keep the result consistent, then let it show
@@ -189,11 +193,22 @@ class QwenResult:
             self._on_complete(self)
 
     def wait(self) -> QwenResult:
-        """Consume the stream if it is still running; returns self."""
+        """Read the stream to its end (also one a loop left early); returns self."""
+        if self._ended_at is not None:  # done (or finishing: on_complete reads fields from inside the stream)
+            return self
         if self._source is not None:
-            for _ in self:
+            iter(self)
+        if self._live is not None:
+            for _ in self._live:
                 pass
         return self
+
+    def stop(self) -> None:
+        """End the stream now: the connection closes and the partial answer is kept, marked interrupted."""
+        if self._source is not None:
+            iter(self)
+        if self._live is not None:
+            self._live.close()
 
     @property
     def done(self) -> bool:

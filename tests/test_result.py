@@ -37,7 +37,15 @@ def test_streams_once_then_replays():
     assert produced == ["a", "b"] and result.usage.total_tokens == 3
 
 
-def test_stopping_early_keeps_partial_text_and_marks_interrupted():
+def test_a_loop_left_early_is_finished_by_wait():
+    result = QwenResult([Started("m", "r"), TextDelta("one "), TextDelta("two"), Finished("stop")])
+    for event in result:
+        if isinstance(event, TextDelta):
+            break
+    assert result.text == "one two" and result.error is None
+
+
+def test_stop_keeps_partial_text_and_marks_interrupted():
     closed = []
 
     def source():
@@ -51,7 +59,7 @@ def test_stopping_early_keeps_partial_text_and_marks_interrupted():
     result = QwenResult(source())
     for event in result:
         if isinstance(event, TextDelta) and event.text == "two ":
-            break
+            result.stop()
     assert result.text == "one two " and result.interrupted and closed == [True]
 
 

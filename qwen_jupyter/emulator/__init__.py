@@ -9,35 +9,38 @@ such as `qwen-plus~drop=5`. See faults.py for the list.
 
 from __future__ import annotations
 
-import asyncio
+import os
 import threading
 from typing import Any
 
 from aiohttp import web
 
+from .cassette import Cassette
 from .faults import parse
+from .loopback import LoopbackServer
 from .server import make_app
 from .state import State
 
 DEFAULT_KEY = "sk-emulator"  # the emulator accepts any "sk-…" key; this one is just a convention
 
 
-class Emulator:
-    """The emulator on 127.0.0.1, in a background thread with its own event loop."""
+class Emulator(LoopbackServer):
+    """The emulator on 127.0.0.1, in a background thread with its own event loop.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port
+    With a cassette it replays recorded traffic: `lenient` answers requests it has no recording for with a
+    generated reply (saying so) instead of an error; `pace` scales the recorded timing (0: as fast as possible).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, cassette: str | None = None,
+                 lenient: bool = False, pace: float = 0.0) -> None:
+        super().__init__(host, port)
         self.state = State()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        if cassette is not None:
+            self.state.cassette = Cassette.load(cassette)
+            self.state.lenient, self.state.pace = lenient, pace
 
-    @property
-    def url(self) -> str:
-        """The host root, to use as base_url."""
-        return f"http://{self.host}:{self.port}"
+    def make_app(self) -> web.Application:
+        return make_app(self.state)
 
     @property
     def received(self) -> list[dict[str, Any]]:
@@ -48,50 +51,6 @@ class Emulator:
         """Apply a fault spec to the next `times` requests."""
         parse(spec)  # fail here, not inside the server, on a typo
         self.state.queued.append((spec, times))
-
-    def start(self) -> Emulator:
-        """Start serving; returns once the port is bound."""
-        self._thread = threading.Thread(target=self._run, name="qwen-emulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._failure:
-            raise self._failure
-        return self
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._runner = web.AppRunner(make_app(self.state), access_log=None, handle_signals=False,
-                                       shutdown_timeout=0.1)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, self.host, self.port)
-            loop.run_until_complete(site.start())
-            self.port = self._runner.addresses[0][1]
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._failure = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        for task in asyncio.all_tasks(loop):  # handlers still streaming to clients that are gone
-            task.cancel()
-        loop.run_until_complete(asyncio.sleep(0))
-        loop.close()
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        if self._loop and self._thread and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 _shared: Emulator | None = None
@@ -105,6 +64,36 @@ def shared() -> Emulator:
         if _shared is None:
             _shared = Emulator().start()
         return _shared
+
+
+_servers: dict[tuple, LoopbackServer] = {}
+
+
+def replayer(cassette: str, lenient: bool = False, pace: float = 0.0) -> Emulator:
+    """An emulator replaying a cassette, one per file version and options (started on first use)."""
+    key = ("replay", os.path.abspath(cassette), _mtime(cassette), lenient, pace)
+    with _shared_lock:
+        if key not in _servers:
+            _servers[key] = Emulator(cassette=cassette, lenient=lenient, pace=pace).start()
+        return _servers[key]  # type: ignore[return-value]
+
+
+def recording_proxy(cassette: str, upstream: str, secrets: tuple[str, ...] = ()) -> LoopbackServer:
+    """A proxy recording into a cassette, one per file and upstream (started on first use)."""
+    from .proxy import RecordingProxy
+
+    key = ("record", os.path.abspath(cassette), upstream)
+    with _shared_lock:
+        if key not in _servers:
+            _servers[key] = RecordingProxy(upstream, cassette, secrets).start()
+        return _servers[key]
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -15,6 +15,9 @@ class State:
         self.received: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}
         self.disconnected: list[str] = []  # request ids whose client closed the stream before the end
+        self.cassette: Any = None  # a Cassette to replay
+        self.lenient = False
+        self.pace = 0.0
 
     def next_fault(self) -> str:
         if not self.queued:

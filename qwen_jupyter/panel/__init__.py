@@ -169,7 +169,8 @@ class QwenPanel(anywidget.AnyWidget):
         try:
             for event in result:
                 if self._stop.is_set():
-                    break  # closing the iterator marks the result interrupted and closes the HTTP stream
+                    result.stop()  # marks the result interrupted and closes the HTTP stream
+                    break
                 stream = _stream_for(streams, event)
                 if stream is None:
                     continue

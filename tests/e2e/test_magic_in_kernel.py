@@ -307,3 +307,23 @@ def test_panel_and_magic_share_a_conversation(kernel, emu):
     assert "Hello from the panel" in kernel.execute("%qwen history shared").stdout
     kernel.execute("%%qwen -c shared\nAnd from a cell")
     assert [m["role"] for m in emu.received[-1]["body"]["messages"]] == ["user", "assistant", "user"]
+
+
+def test_record_then_replay_through_the_magic(kernel, emu, tmp_path):
+    cassette = tmp_path / "lesson.jsonl"
+    kernel.execute(f"%qwen record {cassette}")
+    live = kernel.execute("%%qwen --once\nWho are you?")
+    assert "I am a large language model" in live.final["text/markdown"]
+    before = len(emu.received)
+    kernel.execute(f"%qwen replay {cassette}")
+    replayed = kernel.execute("%%qwen --once\nWho are you?")
+    assert len(emu.received) == before  # answered from the cassette, not the service
+    assert "I am a large language model" in replayed.final["text/markdown"]
+    missing = kernel.execute("%%qwen --once\nSomething never recorded")
+    assert "cassette_miss" in missing.final["text/markdown"] and "closest is recording #1" in missing.final["text/markdown"]
+    kernel.execute(f"%qwen replay {cassette} --lenient")
+    lenient = kernel.execute("%%qwen --once\nSomething never recorded")
+    assert "Not in the cassette" in lenient.final["text/markdown"]
+    kernel.execute("%qwen live")
+    kernel.execute("%%qwen --once\nWho are you?")
+    assert len(emu.received) == before + 1

@@ -1,0 +1,164 @@
+"""Cassettes: recorded Model Studio traffic, one JSON object a line, replayed by the emulator.
+
+    {"cassette": "qwen-jupyter", "version": 1}
+    {"interaction": 1, "method": "POST", "path": "/compatible-mode/v1/chat/completions", "body": {...},
+     "status": 200, "headers": {"content-type": "text/event-stream"}}
+    {"interaction": 1, "t": 0.0123, "data": "data: {...}\\n\\n"}
+    ...
+    {"interaction": 1, "end": 1.52}
+
+Requests match by what they mean: the route and the JSON body (model, messages, options), not headers or ids.
+The key and any other secret header never reach the file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT = {"cassette": "qwen-jupyter", "version": 1}
+SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key")
+KEPT_HEADERS = ("content-type", "retry-after", "x-request-id")
+
+
+@dataclass
+class Interaction:
+    number: int
+    method: str
+    path: str
+    body: Any
+    status: int
+    headers: dict[str, str]
+    chunks: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return request_key(self.method, self.path, self.body)
+
+
+def request_key(method: str, path: str, body: Any) -> str:
+    """What makes two requests the same: route and body, canonically ordered."""
+    return json.dumps([method.upper(), path.rstrip("/"), body], sort_keys=True, ensure_ascii=False)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def differences(recorded: Any, sent: Any, where: str = "") -> list[str]:
+    """Where two request bodies differ, as short readable lines."""
+    if isinstance(recorded, dict) and isinstance(sent, dict):
+        out: list[str] = []
+        for name in sorted(set(recorded) | set(sent)):
+            path = f"{where}.{name}" if where else name
+            if name not in sent:
+                out.append(f"{path}: recorded {_short(recorded[name])}, not sent")
+            elif name not in recorded:
+                out.append(f"{path}: sent {_short(sent[name])}, not recorded")
+            else:
+                out += differences(recorded[name], sent[name], path)
+        return out
+    if isinstance(recorded, list) and isinstance(sent, list):
+        out = [f"{where}: {len(recorded)} recorded, {len(sent)} sent"] if len(recorded) != len(sent) else []
+        for index, (a, b) in enumerate(zip(recorded, sent, strict=False)):
+            out += differences(a, b, f"{where}[{index}]")
+        return out
+    return [] if recorded == sent else [f"{where}: recorded {_short(recorded)}, sent {_short(sent)}"]
+
+
+class Cassette:
+    """The interactions of one cassette file, looked up by request; repeated requests replay in order."""
+
+    def __init__(self, interactions: list[Interaction]) -> None:
+        self.interactions = interactions
+        self._by_key: dict[str, list[Interaction]] = {}
+        for interaction in interactions:
+            self._by_key.setdefault(interaction.key, []).append(interaction)
+        self._served: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str) -> Cassette:
+        """Read a cassette file (a missing file is an empty cassette)."""
+        interactions: dict[int, Interaction] = {}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                lines = fh.read().splitlines()
+        except FileNotFoundError:
+            return cls([])
+        for line in lines:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            number = item.get("interaction")
+            if number is None:
+                continue
+            if "method" in item:
+                interactions[number] = Interaction(number, item["method"], item["path"], item.get("body"),
+                                                   item["status"], item.get("headers", {}))
+            elif "data" in item:
+                interactions[number].chunks.append((item.get("t", 0.0), item["data"]))
+        return cls([interactions[n] for n in sorted(interactions)])
+
+    def find(self, method: str, path: str, body: Any) -> Interaction | None:
+        """The recorded answer to this request (the next one, when it was recorded several times)."""
+        key = request_key(method, path, body)
+        with self._lock:
+            found = self._by_key.get(key)
+            if not found:
+                return None
+            index = self._served.get(key, 0)
+            self._served[key] = index + 1
+            return found[min(index, len(found) - 1)]
+
+    def closest(self, method: str, path: str, body: Any) -> tuple[Interaction | None, list[str]]:
+        """The recorded request most like this one, and how they differ."""
+        same_route = [i for i in self.interactions if i.path.rstrip("/") == path.rstrip("/")] or self.interactions
+        best, best_diff = None, None
+        for interaction in same_route:
+            diff = differences(interaction.body, body)
+            if best_diff is None or len(diff) < len(best_diff):
+                best, best_diff = interaction, diff
+        return best, best_diff or []
+
+
+class Recorder:
+    """Appends interactions to a cassette file as they happen (a crash keeps what was recorded)."""
+
+    def __init__(self, path: str, secrets: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.secrets = tuple(s for s in secrets if s)
+        self._lock = threading.Lock()
+        existing = Cassette.load(path).interactions
+        self._next = max((i.number for i in existing), default=0) + 1
+        if not existing:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(FORMAT) + "\n")
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "sk-***")
+        return text
+
+    def _write(self, item: dict[str, Any]) -> None:
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(self._clean(json.dumps(item, ensure_ascii=False)) + "\n")
+
+    def start(self, method: str, path: str, body: Any, status: int, headers: dict[str, str]) -> int:
+        """Record a request and its response's status; returns the interaction number for its chunks."""
+        with self._lock:
+            number, self._next = self._next, self._next + 1
+        kept = {k.lower(): v for k, v in headers.items()
+                if k.lower() in KEPT_HEADERS and k.lower() not in SECRET_HEADERS}
+        self._write({"interaction": number, "method": method, "path": path, "body": body, "status": status,
+                     "headers": kept})
+        return number
+
+    def chunk(self, number: int, elapsed: float, data: str) -> None:
+        self._write({"interaction": number, "t": round(elapsed, 4), "data": data})
+
+    def end(self, number: int, elapsed: float) -> None:
+        self._write({"interaction": number, "end": round(elapsed, 4)})
