@@ -34,8 +34,15 @@ def deleted_cells(shell: Any) -> set[str]:
 
 
 def notebook_id(shell: Any) -> str:
-    """The notebook's path when the kernel knows it, else a stable id for this working directory."""
-    path = os.environ.get("JPY_SESSION_NAME") or shell.user_ns.get("__session__")
+    """The notebook's path when the front end tells the kernel (JupyterLab, Notebook 7, VS Code).
+
+    A kernel whose front end names no notebook (nbclient, nbval, some IDEs) keeps its chats to itself, so two
+    notebooks never read each other's conversations; plain IPython keeps them per working directory.
+    """
+    path = (os.environ.get("JPY_SESSION_NAME") or shell.user_ns.get("__session__")
+            or shell.user_ns.get("__vsc_ipynb_file__"))
     if path:
         return str(path)
+    if getattr(shell, "kernel", None) is not None:
+        return f"kernel:{os.getpid()}"
     return "ipython:" + os.getcwd()

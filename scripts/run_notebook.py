@@ -46,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live", action="store_true", help="with --record: from Model Studio (needs the key)")
     args = parser.parse_args(argv)
     for path in args.notebooks:
+        if args.record:  # record, then run again from the new cassette: the outputs are what a replay shows
+            with tempfile.TemporaryDirectory() as scratch:
+                execute(path, os.path.join(scratch, "qwen.db"), record=True, live=args.live)
+            os.environ.pop("QWEN_JUPYTER_CASSETTE_MODE")
         with tempfile.TemporaryDirectory() as scratch:
-            notebook = execute(path, os.path.join(scratch, "qwen.db"), args.record, args.live)
+            notebook = execute(path, os.path.join(scratch, "qwen.db"))
         if args.inplace:
             nbformat.write(notebook, path)
             print(f"refreshed {path}")

@@ -13,6 +13,7 @@ The key and any other secret header never reach the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -38,9 +39,22 @@ class Interaction:
         return request_key(self.method, self.path, self.body)
 
 
+def fingerprint(value: Any) -> Any:
+    """The body with inline media (long data URLs) replaced by a digest: cassettes stay small, matching exact."""
+    if isinstance(value, dict):
+        return {k: fingerprint(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fingerprint(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > 256:
+        head, _, data = value.partition(",")
+        digest = hashlib.sha256(data.encode()).hexdigest()[:16]
+        return f"{head.removesuffix(';base64')};sha256={digest};bytes={len(data)}"
+    return value
+
+
 def request_key(method: str, path: str, body: Any) -> str:
-    """What makes two requests the same: route and body, canonically ordered."""
-    return json.dumps([method.upper(), path.rstrip("/"), body], sort_keys=True, ensure_ascii=False)
+    """What makes two requests the same: route and body (media by digest), canonically ordered."""
+    return json.dumps([method.upper(), path.rstrip("/"), fingerprint(body)], sort_keys=True, ensure_ascii=False)
 
 
 def _short(value: Any) -> str:
@@ -119,7 +133,7 @@ class Cassette:
         same_route = [i for i in self.interactions if i.path.rstrip("/") == path.rstrip("/")] or self.interactions
         best, best_diff = None, None
         for interaction in same_route:
-            diff = differences(interaction.body, body)
+            diff = differences(interaction.body, fingerprint(body))
             if best_diff is None or len(diff) < len(best_diff):
                 best, best_diff = interaction, diff
         return best, best_diff or []
@@ -153,8 +167,8 @@ class Recorder:
             number, self._next = self._next, self._next + 1
         kept = {k.lower(): v for k, v in headers.items()
                 if k.lower() in KEPT_HEADERS and k.lower() not in SECRET_HEADERS}
-        self._write({"interaction": number, "method": method, "path": path, "body": body, "status": status,
-                     "headers": kept})
+        self._write({"interaction": number, "method": method, "path": path, "body": fingerprint(body),
+                     "status": status, "headers": kept})
         return number
 
     def chunk(self, number: int, elapsed: float, data: str) -> None:

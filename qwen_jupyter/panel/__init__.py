@@ -19,7 +19,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..api import ask, connect
+from ..api import ask
 from ..conversation import Turn
 from ..events import Event, Failed, Finished, ReasoningDelta, TextDelta
 from ..media import Media, image
@@ -129,7 +129,7 @@ class QwenPanel(anywidget.AnyWidget):
             thinking=self.thinking if self.thinking else None, thinking_budget=self.budget or None,
             search=self.search,
         )
-        settings: Settings = connect(self._settings())
+        settings: Settings = self._settings()  # already routed (live, emulator, cassette) by the magic
         result = ask(request, settings)
         self.last = result
         if self._on_result:

@@ -99,3 +99,21 @@ def test_differences_read_well():
 
 def test_a_missing_cassette_is_empty(tmp_path):
     assert Cassette.load(str(tmp_path / "none.jsonl")).interactions == []
+
+
+def test_inline_images_are_stored_as_digests_and_still_match(emu, tmp_path):
+    from PIL import Image
+
+    picture = Image.effect_noise((96, 96), 60).convert("RGB")  # a few KB, as real pictures are
+    path = tmp_path / "images.jsonl"
+    with RecordingProxy(emu.url, str(path)) as proxy:
+        original = qwen_jupyter.chat("Describe", image=picture, model="qwen-vl-max", base_url=proxy.url,
+                                     api_key=KEY).wait()
+    text = path.read_text()
+    assert "base64," not in text and ";sha256=" in text
+    with Emulator(cassette=str(path)) as replaying:
+        replayed = qwen_jupyter.chat("Describe", image=picture, model="qwen-vl-max", base_url=replaying.url,
+                                     api_key="sk-x").wait()
+        other = qwen_jupyter.chat("Describe", image=Image.new("RGB", (64, 64), "red"), model="qwen-vl-max",
+                                  base_url=replaying.url, api_key="sk-x").wait()
+    assert replayed.text == original.text and other.error.code == "cassette_miss"
