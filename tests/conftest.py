@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_jupyter.emulator import Emulator
 from qwen_jupyter.settings import Settings
 
 APIS = ("openai", "responses", "dashscope")
@@ -12,9 +11,9 @@ KEY = "sk-test-0123456789abcdef0123456789abcdef"  # a fake key tests look for in
 
 
 @pytest.fixture(scope="session")
-def emulator():
-    with Emulator() as emu:
-        yield emu
+def emulator(qwen_emulator):
+    """The packaged plugin's fixture (qwen_jupyter.testing), as users' own tests get it."""
+    return qwen_emulator
 
 
 @pytest.fixture
