@@ -16,7 +16,6 @@ class ModelInfo:
     stream_only: bool = False       # refuses non-streamed calls
     image_generation: bool = False  # answers with images (sync multimodal endpoint)
     image_task: bool = False        # answers through the asynchronous image-synthesis task API
-    omni: bool = False              # compatible-mode only, streamed text and audio
 
 
 def _version(name: str) -> float:
@@ -28,7 +27,7 @@ def model_info(model: str) -> ModelInfo:
     """Capabilities of a model id, from its family name (unknown names get safe text-model defaults)."""
     name = model.lower()
     if "omni" in name:
-        return ModelInfo(model, multimodal=True, stream_only=True, omni=True)
+        return ModelInfo(model, multimodal=True, stream_only=True)  # Omni: compatible mode, streamed only
     if name.startswith("wanx") or (name.startswith("wan2") and "t2i" in name):
         return ModelInfo(model, image_task=True)
     if name.startswith(("qwen-image", "wan2.6-image", "wan2.7-image")):

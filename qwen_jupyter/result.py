@@ -286,11 +286,6 @@ class QwenResult:
         return [m.to_dict() for m in self._sent]
 
     @property
-    def sent(self) -> tuple[Message, ...]:
-        """The conversation that was sent, as Message objects."""
-        return self._sent
-
-    @property
     def events(self) -> tuple[Event, ...]:
         return tuple(self.wait()._events)
 
@@ -305,8 +300,6 @@ class QwenResult:
         """Seconds from the request to the first text or reasoning token."""
         first = self.wait()._fold.first_token_at
         return None if first is None else first - self._started_at
-
-    ttft = time_to_first_token
 
     @property
     def tokens_per_second(self) -> float | None:
