@@ -64,15 +64,17 @@ class _Fold:
         self.error: QwenError | None = None
         self.first_token_at: float | None = None
 
-    def add(self, event: Event, now: float) -> None:
+    def add(self, event: Event) -> None:
         match event:
             case Chunk(raw=raw):
                 self.raw.append(raw)
             case TextDelta(text=text):
-                self.first_token_at = self.first_token_at or now
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter()
                 self.text.append(text)
             case ReasoningDelta(text=text):
-                self.first_token_at = self.first_token_at or now
+                if self.first_token_at is None:
+                    self.first_token_at = time.perf_counter()
                 self.reasoning.append(text)
             case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
                 call = self.calls.setdefault(index, [None, None, ""])
@@ -144,7 +146,7 @@ class QwenResult:
             gc.disable()
         try:
             for event in source:
-                self._fold.add(event, time.perf_counter())
+                self._fold.add(event)
                 self._events.append(event)
                 yield event
         except KeyboardInterrupt:
@@ -171,7 +173,7 @@ class QwenResult:
         result._source = None
         try:
             async for event in events:
-                result._fold.add(event, time.perf_counter())
+                result._fold.add(event)
                 result._events.append(event)
         finally:
             result._complete()
@@ -180,7 +182,7 @@ class QwenResult:
     def _fail(self, error: QwenError) -> None:
         if self._fold.error is None:
             failed = Failed(error)
-            self._fold.add(failed, time.perf_counter())
+            self._fold.add(failed)
             self._events.append(failed)
 
     def _complete(self) -> None:

@@ -70,7 +70,8 @@ def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
         produced = False
         try:
             for event in backend.stream(request, settings):
-                produced = produced or _is_output(event)
+                if not produced:
+                    produced = _is_output(event)
                 yield event
             return
         except QwenError as exc:
@@ -90,7 +91,8 @@ async def astream_events(request: Request, settings: Settings) -> AsyncIterator[
         produced = False
         try:
             async for event in backend.astream(request, settings):
-                produced = produced or _is_output(event)
+                if not produced:
+                    produced = _is_output(event)
                 yield event
             return
         except QwenError as exc:

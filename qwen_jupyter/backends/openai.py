@@ -99,9 +99,14 @@ def usage_event(usage: Any) -> Usage:
     )
 
 
+def _extra(obj: Any) -> dict[str, Any]:
+    """Fields the SDK does not declare (Qwen's reasoning_content, search_info); a dict lookup, not getattr."""
+    return getattr(obj, "__pydantic_extra__", None) or {}
+
+
 def _search_event(obj: Any) -> SearchResults | None:
     # Not in Alibaba's compatible-mode docs, but some deployments send native-style search_info: use it if so.
-    info = (obj.model_extra or {}).get("search_info") if hasattr(obj, "model_extra") else None
+    info = _extra(obj).get("search_info")
     if not info:
         return None
     return SearchResults(
@@ -120,7 +125,7 @@ def chunk_events(chunk: Any) -> list[Event]:
         events.append(search)
     for choice in chunk.choices:
         delta = choice.delta
-        reasoning = getattr(delta, "reasoning_content", None)
+        reasoning = _extra(delta).get("reasoning_content")
         if reasoning:
             events.append(ReasoningDelta(reasoning))
         if delta.content:
@@ -150,7 +155,7 @@ def completion_events(completion: Any) -> list[Event]:
         events.append(search)
     choice = completion.choices[0]
     message = choice.message
-    reasoning = getattr(message, "reasoning_content", None)
+    reasoning = _extra(message).get("reasoning_content")
     if reasoning:
         events.append(ReasoningDelta(reasoning))
     if message.content:
@@ -174,7 +179,8 @@ class _Tracker:
         self.model, self.headers, self.started, self.finished = model, headers, False, False
 
     def events(self, chunk_id: str | None, events: list[Event]) -> list[Event]:
-        self.finished = self.finished or any(isinstance(e, Finished) for e in events)
+        if not self.finished and len(events) > 1:  # most chunks are [Chunk, TextDelta]
+            self.finished = any(isinstance(e, Finished) for e in events)
         if self.started:
             return events
         self.started = True

@@ -33,6 +33,12 @@ class Block:
         offset = self.size
         self.parts.append(text)
         self.size += len(text)
+        if "\n" not in text and "`" not in text:  # most pieces: no line ends, no fences
+            if text:
+                self.line_start = False
+                if not text.isspace():
+                    self.pending_newline = False
+            return
         for i, char in enumerate(text):
             if char == "\n":
                 if self.pending_newline and not self.in_fence:
