@@ -123,12 +123,15 @@ NOTES = """Notes:
 
 - The floor itself moves by up to 25% between runs on this 2-core machine (3.4 s to 4.4 s for 16,000 chunks);
   rounds are interleaved and compared pairwise for that reason. Messages, bytes and latency are stable.
-- The CPU target (1.10x) is not met in a kernel: 1.20x to 1.25x here, where re-sending the whole Markdown ten
-  times a second costs 1.12x to 1.14x. A cProfile of `%%qwen` inside the kernel puts about 6% of the cell's time
-  in qwen_jupyter code (event mapping 2%, the fold under 1%, the view 2.5% including publishing); the openai
-  SDK's own chunk parsing (pydantic `construct`) and socket reads dominate, as in the bare loop. Not keeping the
-  raw chunks (an experiment, not an option) did not change the ratio measurably. The rest of the gap is not yet
-  explained.
+- CPU: 1.04x the floor at 16,000 chunks (target met) and 1.14x at 4,000, where re-sending the whole Markdown ten
+  times a second measured 1.10x in the same rounds. The fixed cost of a `%%qwen` cell is 3-5 ms (measured on a
+  400-character answer), so the difference at 4,000 is per chunk or noise; earlier runs of the same code ranged
+  over +-0.1. Layer by layer (medians of interleaved rounds, 8,000 chunks): our backend 0.99x, plus the result
+  fold 1.07x, plus the cell view 1.16x. A cProfile in the kernel puts about 6% of the cell's time in
+  qwen_jupyter code; the openai SDK's chunk parsing (pydantic `construct`) and socket reads dominate, as in the
+  bare loop. Not keeping the raw chunks (an experiment, not an option) made no measurable difference.
+- Found and fixed on the way: `getattr` on an undeclared pydantic field raised and caught an AttributeError on
+  every text chunk; per-chunk scans for the finish event; a character loop over every piece of text.
 - The cyclic garbage collector was the largest overhead found: a result keeps every chunk (`raw`, a dozen
   GC-tracked objects each) and the session keeps every result, so collections during later streams walked them
   all (1.5x at 16,000 chunks). Collection is paused while a stream runs and resumes when it ends.
