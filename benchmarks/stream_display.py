@@ -123,8 +123,11 @@ NOTES = """Notes:
 
 - The floor itself moves by up to 25% between runs on this 2-core machine (3.4 s to 4.4 s for 16,000 chunks);
   rounds are interleaved and compared pairwise for that reason. Messages, bytes and latency are stable.
-- CPU: 1.04x the floor at 16,000 chunks (target met) and 1.14x at 4,000, where re-sending the whole Markdown ten
-  times a second measured 1.10x in the same rounds. The fixed cost of a `%%qwen` cell is 3-5 ms (measured on a
+- CPU: 1.04x the floor at 16,000 chunks and 1.14x at 4,000, where re-sending the whole Markdown ten times a
+  second measured 1.10x in the same rounds. Seconds are noisy here, so instructions were counted too
+  (`bash benchmarks/instructions.sh`, valgrind's callgrind, the emulator in its own process): the same stream
+  through qwen-jupyter's backend, result and cell view costs 1.07x to 1.08x the instructions of the bare openai
+  loop at 4,000 chunks and 1.09x at 16,000 (see below). The fixed cost of a `%%qwen` cell is 3-5 ms (measured on a
   400-character answer), so the difference at 4,000 is per chunk or noise; earlier runs of the same code ranged
   over +-0.1. Layer by layer (medians of interleaved rounds, 8,000 chunks): our backend 0.99x, plus the result
   fold 1.07x, plus the cell view 1.16x. A cProfile in the kernel puts about 6% of the cell's time in
