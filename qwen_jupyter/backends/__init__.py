@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
 from ..errors import QwenError, redact
@@ -32,6 +32,28 @@ def get_backend(api: str) -> Backend:
     """The backend for an API name; the SDK behind it is imported only now (it costs ~0.6 s)."""
     module = importlib.import_module(f"{__name__}.{_MODULES[api]}")
     return module.BACKEND
+
+
+def service_error(message: str, *, code: str | None, status: int, request_id: str | None,
+                  headers: Mapping[str, str], settings: Settings) -> QwenError:
+    """A QwenError for an error the service answered: Retry-After from its headers, a region hint on 401."""
+    error = QwenError(message, code=code, status=status, request_id=request_id, retry_after=_retry_after(headers))
+    if status == 401:
+        error.hint = (
+            f"The key was refused by {settings.describe()}. Keys are bound to their region: "
+            "check DASHSCOPE_API_KEY and QwenMagics.region."
+        )
+    return error
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return float(lowered[name]) / scale
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 def backoff(attempt: int, error: QwenError) -> float:

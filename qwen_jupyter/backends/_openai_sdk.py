@@ -10,7 +10,7 @@ import openai
 from ..errors import QwenError
 from ..events import Started
 from ..settings import Settings
-from . import EMULATOR_HEADER
+from . import EMULATOR_HEADER, service_error
 
 
 def _options(settings: Settings, base_url: str) -> dict[str, Any]:
@@ -35,15 +35,6 @@ def started(model: str, headers: Any, request_id: str | None = None) -> Started:
     return Started(model, headers.get("x-request-id") or request_id, emulated=EMULATOR_HEADER in headers)
 
 
-def _retry_after(headers: Any) -> float | None:
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return float(headers[name]) / scale
-        except (KeyError, TypeError, ValueError):
-            continue
-    return None
-
-
 def translate(exc: Exception, settings: Settings) -> QwenError:
     """A QwenError for anything the openai SDK or its transport raised."""
     if isinstance(exc, openai.APIStatusError):
@@ -53,19 +44,11 @@ def translate(exc: Exception, settings: Settings) -> QwenError:
             body = {}
         inner = body.get("error") if isinstance(body.get("error"), dict) else body
         code = inner.get("code") or exc.code or inner.get("type")
-        error = QwenError(
-            (inner.get("message") or exc.message).strip(),
-            code=code,
-            status=exc.status_code,
+        return service_error(
+            (inner.get("message") or exc.message).strip(), code=code, status=exc.status_code,
             request_id=body.get("request_id") or inner.get("request_id") or exc.request_id,
-            retry_after=_retry_after(exc.response.headers),
+            headers=exc.response.headers, settings=settings,
         )
-        if exc.status_code == 401:
-            error.hint = (
-                f"The key was refused by {settings.describe()}. Keys are bound to their region: "
-                "check DASHSCOPE_API_KEY and QwenMagics.region."
-            )
-        return error
     if isinstance(exc, openai.APITimeoutError):
         return QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout")
     if isinstance(exc, openai.APIConnectionError):

@@ -33,7 +33,7 @@ from ..media import Media
 from ..models import model_info
 from ..request import Message, Request
 from ..settings import Settings
-from . import EMULATOR_HEADER
+from . import EMULATOR_HEADER, service_error
 
 # The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
 logging.getLogger("dashscope").addFilter(lambda record: record.getMessage() != "Request failed")
@@ -114,27 +114,11 @@ def error_from_response(response: Any, settings: Settings) -> QwenError:
     if response.code == "Unknown" and status == 400:  # the SDK's word for a frame that is not JSON
         return QwenError("The service sent a malformed chunk.", code="MalformedChunk", status=status,
                          request_id=response.request_id or None)
-    error = QwenError(
-        str(response.message or "The request failed."),
-        code=response.code or None,
-        status=status,
-        request_id=response.request_id or None,
-        retry_after=_retry_after(getattr(response, "headers", None) or {}),
+    return service_error(
+        str(response.message or "The request failed."), code=response.code or None, status=status,
+        request_id=response.request_id or None, headers=getattr(response, "headers", None) or {},
+        settings=settings,
     )
-    if status == 401:
-        error.hint = (
-            f"The key was refused by {settings.describe()}. Keys are bound to their region: "
-            "check DASHSCOPE_API_KEY and QwenMagics.region."
-        )
-    return error
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        return float(lowered["retry-after"])
-    except (KeyError, ValueError):
-        return None
 
 
 def _text(content: Any) -> str:
