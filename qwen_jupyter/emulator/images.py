@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import FAULT_ERRORS
+from .http import authorized, response_headers
 from .state import STATE
 
 SIZE = 96
@@ -67,8 +68,8 @@ async def submit(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await request.json()
     request_id = str(uuid.uuid4())
-    headers = {"x-request-id": request_id, "X-Qwen-Emulator": "1"}
-    if not request.headers.get("Authorization", "").startswith("Bearer sk-"):
+    headers = response_headers(request_id)
+    if not authorized(request):
         error = FAULT_ERRORS["401"]
         return web.json_response({"code": error.code, "message": error.message, "request_id": request_id},
                                  status=401, headers=headers)
@@ -90,7 +91,7 @@ async def task(request: web.Request) -> web.Response:
     state = request.app[STATE]
     task_id = request.match_info["task_id"]
     request_id = str(uuid.uuid4())
-    headers = {"x-request-id": request_id, "X-Qwen-Emulator": "1"}
+    headers = response_headers(request_id)
     found = state.tasks.get(task_id)
     if found is None:
         output = {"task_id": task_id, "task_status": "UNKNOWN"}

@@ -16,12 +16,11 @@ from . import compat, images, native, responses
 from .cassette import Cassette, Interaction
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import HEADER, Fault, parse, split_model
+from .http import VERSION, authorized, response_headers
 from .replies import Conversation, Reply, plan
 from .state import STATE, State
 
-EMULATOR_HEADER = "X-Qwen-Emulator"
-REPLAY_HEADER = "X-Qwen-Replay"  # the number of the cassette recording that answered  # every response carries it: the toolkit labels such answers "emulated"
-VERSION = "1"
+REPLAY_HEADER = "X-Qwen-Replay"  # the number of the cassette recording that answered
 
 
 @dataclass
@@ -62,12 +61,7 @@ HANDLERS = {
 
 
 def _headers(context: Context) -> dict[str, str]:
-    return {"x-request-id": context.request_id, EMULATOR_HEADER: VERSION}
-
-
-def _authorized(request: web.Request) -> bool:
-    auth = request.headers.get("Authorization", "")
-    return auth.startswith("Bearer sk-") and len(auth) > len("Bearer sk-")
+    return response_headers(context.request_id)
 
 
 def _error_response(handler: Handler, error: ApiError, context: Context) -> web.Response:
@@ -99,7 +93,7 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         parse(state.next_fault(), fault)
     except ValueError as exc:
         return _error_response(handler, invalid(str(exc)), context)
-    if not _authorized(request) or fault.status == "401":
+    if not authorized(request) or fault.status == "401":
         return _error_response(handler, FAULT_ERRORS["401"], context)
     if fault.status:
         error = FAULT_ERRORS[fault.status]
