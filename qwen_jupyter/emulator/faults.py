@@ -30,6 +30,7 @@ class Fault:
     slow: float = 0.0                # seconds between chunks
     long: int | None = None          # answer with this many characters
     chunk: int | None = None         # characters per chunk
+    echo: bool = False               # answer (and reason, name sources, fail) with the prompt's own text
 
     @property
     def any(self) -> bool:
@@ -40,6 +41,7 @@ _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "err
             "midstream-error": "error_at"}
 _INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk"}
 _FLOATS = {"retry_after", "stall_seconds", "slow"}
+_FLAGS = {"echo"}
 
 
 def parse(spec: str | None, into: Fault | None = None) -> Fault:
@@ -54,6 +56,8 @@ def parse(spec: str | None, into: Fault | None = None) -> Fault:
             setattr(fault, name, int(value or 0))
         elif name in _FLOATS:
             setattr(fault, name, float(value or 0))
+        elif name in _FLAGS:
+            setattr(fault, name, True)
         else:
             known = sorted({f.name for f in fields(Fault)} | set(STATUS_FAULTS))
             raise ValueError(f"unknown emulator fault {item!r}; known: {', '.join(known)}")

@@ -195,6 +195,17 @@ def plan(conversation: Conversation, long: int | None = None) -> Reply:
     return reply
 
 
+def echo(reply: Reply, conversation: Conversation) -> None:
+    """The `echo` fault: every text the model controls is the prompt, verbatim (for tests of hostile output)."""
+    prompt = conversation.turns[-1].text
+    reply.text = prompt if not reply.tool_calls else ""
+    if conversation.thinking:
+        reply.reasoning = prompt
+    reply.tool_calls = [(call_id, prompt, json.dumps({"text": prompt})) for call_id, _, _ in reply.tool_calls]
+    for source in reply.search_results:
+        source["title"] = prompt
+
+
 def _generated(conversation: Conversation, prompt: str) -> str:
     turns = conversation.turns
     earlier = sum(1 for t in turns[:-1] if t.role in ("user", "assistant"))
