@@ -12,7 +12,7 @@ from .backends import astream_events, stream_events
 from .errors import QwenError
 from .media import Media
 from .request import Message, Request, build_request
-from .result import QwenResult
+from .result import ANSWER_LIMIT, QwenResult
 from .settings import Secret, Settings, settings_from_env
 
 DEFAULT_MODEL = "qwen-plus"
@@ -60,12 +60,13 @@ def connect(settings: Settings, offline: str | None = None, cassette: str | None
 
 
 def ask(
-    request: Request, settings: Settings, on_complete: Callable[[QwenResult], None] | None = None
+    request: Request, settings: Settings, on_complete: Callable[[QwenResult], None] | None = None,
+    max_answer_chars: int = ANSWER_LIMIT,
 ) -> QwenResult:
     """Send a built request; the result streams as it is iterated or read."""
     return QwenResult(
         stream_events(request, settings), messages=request.messages, model=request.model, api=settings.api,
-        on_complete=on_complete,
+        on_complete=on_complete, max_answer_chars=max_answer_chars,
     )
 
 
@@ -131,15 +132,19 @@ def chat(prompt: str, **kwargs: Any) -> QwenResult:
 
     Keyword arguments: model, image, video, audio, fps, think, budget, system, history, api, region, base_url,
     api_key, timeout, max_retries, offline (on, off, auto: the emulator when no key is set), stream,
-    temperature, top_p, max_tokens, seed, search, json_mode, tools, and any other Model Studio parameter.
+    temperature, top_p, max_tokens, seed, search, json_mode, tools, max_answer_chars (a runaway stream is
+    stopped past it), and any other Model Studio parameter.
     """
+    limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
     request, settings = prepare(prompt, **kwargs)
-    return ask(request, settings)
+    return ask(request, settings, max_answer_chars=limit)
 
 
 async def achat(prompt: str, **kwargs: Any) -> QwenResult:
     """The async form of chat(): awaits the whole answer and returns the finished result."""
+    limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
     request, settings = prepare(prompt, **kwargs)
     return await QwenResult.gather(
-        astream_events(request, settings), messages=request.messages, model=request.model, api=settings.api
+        astream_events(request, settings), messages=request.messages, model=request.model, api=settings.api,
+        max_answer_chars=limit,
     )

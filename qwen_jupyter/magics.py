@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from . import kernel, media
 from .api import (
@@ -30,7 +30,7 @@ from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
 from .parse import FORMATS, MagicArgs, braced_expression, magic_args, split_subcommand
 from .request import build_request
-from .result import QwenResult
+from .result import ANSWER_LIMIT, QwenResult
 from .settings import APIS, REGIONS, Secret, Settings, settings_from_env
 from .store import Store
 
@@ -62,6 +62,10 @@ class QwenMagics(Magics):
                               "Defaults to QWEN_JUPYTER_CASSETTE_MODE.")
     max_table_rows = Int(20, config=True, help="Rows of a DataFrame put into a prompt.")
     display_rate = Float(8.0, config=True, help="Display updates a second while streaming (IOPub allows 1000).")
+    max_answer_chars = Int(ANSWER_LIMIT, config=True,
+                           help="Characters of answer and reasoning after which a runaway stream is stopped.")
+    image_hosts = List(Unicode(), config=True,
+                       help="Hosts whose https images an answer may show inline; others are links (no fetch).")
     short_errors = Bool(True, config=True, help="Show failures as one line, not a traceback.")
     db_path = Unicode(None, allow_none=True, config=True, help="SQLite file for conversations (QWEN_JUPYTER_DB).")
 
@@ -96,7 +100,7 @@ class QwenMagics(Magics):
             raise TraitError("QwenMagics.timeout must be positive.")
         return proposal["value"]
 
-    @validate("max_retries", "thinking_budget", "max_table_rows")
+    @validate("max_retries", "thinking_budget", "max_table_rows", "max_answer_chars")
     def _check_count(self, proposal: Any) -> int | None:
         value = proposal["value"]
         if value is not None and value < 0:
@@ -212,8 +216,9 @@ class QwenMagics(Magics):
                 blocks = _CODE_BLOCK.findall(result.text)
                 self.shell.set_next_input("\n".join(b.rstrip() for b in blocks) or result.text, replace=False)
 
-        result = ask(request, self._settings(args), on_complete=completed)
-        result.view_options = {"rate": self.display_rate, "plain": args.format == "text"}
+        result = ask(request, self._settings(args), on_complete=completed, max_answer_chars=self.max_answer_chars)
+        result.view_options = {"rate": self.display_rate, "plain": args.format == "text",
+                               "image_hosts": tuple(self.image_hosts)}
         namespace["_qwen"] = result
         if args.out:
             namespace[args.out] = result

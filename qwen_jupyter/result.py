@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -40,9 +38,18 @@ class TokenUsage:
     cached_tokens: int | None = None
 
 
+ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
+
+
 def interrupted_error() -> QwenError:
     """The error a result carries when the person stopped the stream."""
     return QwenError("The answer was interrupted.", code="Interrupted")
+
+
+def too_long_error(limit: int) -> QwenError:
+    """The error a result carries when a runaway stream passed the answer-size limit."""
+    return QwenError(f"The answer passed {limit:,} characters, so the stream was stopped.", code="AnswerTooLong",
+                     hint="Raise QwenMagics.max_answer_chars (or chat(max_answer_chars=...)) if this is expected.")
 
 
 class _Fold:
@@ -63,6 +70,7 @@ class _Fold:
         self.retries: list[QwenError] = []
         self.error: QwenError | None = None
         self.first_token_at: float | None = None
+        self.size = 0  # characters of answer and reasoning so far
 
     def add(self, event: Event) -> None:
         match event:
@@ -72,10 +80,12 @@ class _Fold:
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                 self.text.append(text)
+                self.size += len(text)
             case ReasoningDelta(text=text):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
                 self.reasoning.append(text)
+                self.size += len(text)
             case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
                 call = self.calls.setdefault(index, [None, None, ""])
                 call[0] = call[0] or call_id  # a later empty id never replaces a known one
@@ -115,7 +125,9 @@ class QwenResult:
         model: str | None = None,
         api: str | None = None,
         on_complete: Callable[[QwenResult], None] | None = None,
+        max_answer_chars: int = ANSWER_LIMIT,
     ) -> None:
+        self._limit = max_answer_chars
         self._source: Iterator[Event] | None = iter(events)
         self._live: Iterator[Event] | None = None
         self._events: list[Event] = []
@@ -138,17 +150,15 @@ class QwenResult:
 
     def _stream(self) -> Iterator[Event]:
         source, self._source = self._source, None
-        # Every chunk is kept (raw), a dozen GC-tracked objects each; the cyclic collector would walk them, and
-        # the kernel's whole heap, again and again while the answer streams. Refcounting still frees everything
-        # else, and collection resumes when the stream ends (measured in benchmarks/RESULTS.md).
-        pause_gc = gc.isenabled()
-        if pause_gc:
-            gc.disable()
+        fold, events, limit = self._fold, self._events, self._limit
         try:
             for event in source:
-                self._fold.add(event)
-                self._events.append(event)
+                fold.add(event)
+                events.append(event)
                 yield event
+                if fold.size > limit:
+                    self._fail(too_long_error(limit))
+                    return
         except KeyboardInterrupt:
             self._fail(interrupted_error())
             raise
@@ -159,8 +169,6 @@ class QwenResult:
             self._fail(QwenError(f"Unexpected {type(exc).__name__}: {exc}", code="Unexpected"))
             raise
         finally:
-            if pause_gc:
-                gc.enable()
             close = getattr(source, "close", None)
             if close:
                 close()  # closes the SDK stream and its connection
@@ -175,7 +183,13 @@ class QwenResult:
             async for event in events:
                 result._fold.add(event)
                 result._events.append(event)
+                if result._fold.size > result._limit:
+                    result._fail(too_long_error(result._limit))
+                    break
         finally:
+            close = getattr(events, "aclose", None)
+            if close:
+                await close()  # closes the SDK stream and its connection
             result._complete()
         return result
 
@@ -341,19 +355,14 @@ class QwenResult:
             parts.append("emulated")
         return f"<QwenResult {' '.join(parts)}>"
 
-    def _repr_markdown_(self) -> str:
-        from .views.markdown import result_markdown
-
-        return result_markdown(self)
-
     def _ipython_display_(self) -> None:
         """Stream into the cell when displayed (the magic's return value, or chat() at the end of a cell)."""
         from .views.cell import CellView
 
         inputs = tuple(m for message in self._sent[-1:] for m in message.media)
         view = CellView(inputs, **self.view_options)
-        if not self.done:
-            # On an interrupt the result marks itself interrupted and keeps the partial answer: show that.
-            with contextlib.suppress(KeyboardInterrupt):
-                view.run(self)
-        view.finish(self)
+        try:
+            if not self.done:
+                view.run(self)  # an interrupt stops the stream, shows what came, then propagates
+        finally:
+            view.finish(self)

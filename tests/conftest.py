@@ -40,3 +40,24 @@ def settings(emu):
         return Settings(api=api, base_url=emu.url, api_key=KEY, **extra)
 
     return make
+
+
+@pytest.fixture
+def reliability():
+    """The run's reliability ledger (tests/reliability.py): record what a test tried and how it went."""
+    from .reliability import LEDGER
+
+    return LEDGER
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from .reliability import LEDGER, REPORT
+
+    if not LEDGER.rows:
+        return
+    text = LEDGER.markdown()
+    terminalreporter.write_sep("=", "reliability")
+    terminalreporter.write_line(text)
+    full_run = not config.option.keyword and not config.option.markexpr and config.args_source.name != "ARGS"
+    if full_run and exitstatus == 0:
+        REPORT.write_text(text + "\n")

@@ -60,7 +60,7 @@ def test_answer_streams_as_deltas_and_sealed_blocks(make_panel):
     deltas = "".join(m["text"] for m in messages if m["type"] == "delta")
     assert deltas == result.text
     blocks = [m for m in messages if m["type"] == "block"]
-    assert blocks and all(m["html"].startswith("<p>") for m in blocks)
+    assert blocks and all(m["html"].startswith('<div class="qwen-text') for m in blocks)
     sent = sum(len(json.dumps(m)) for m in messages)
     assert sent < 4 * len(result.text)  # deltas once, blocks once: O(answer)
     turn = panel.turns[-1]
@@ -102,7 +102,7 @@ def test_images_are_sent_and_shown_as_thumbnails(make_panel, emu):
     panel.wait(30)
     assert "I received 1 image" in result.text
     assert emu.received[-1]["body"]["messages"][-1]["content"][0]["type"] == "image_url"
-    assert panel.turns[-1]["images"].startswith('<img src="data:image/png;base64,')
+    assert panel.turns[-1]["images"].startswith('<div class="qwen-inputs"><img src="data:image/png;base64,')
 
 
 def test_hostile_model_text_is_sanitized(make_panel):
@@ -111,7 +111,7 @@ def test_hostile_model_text_is_sanitized(make_panel):
     panel.wait(30)
     html = panel.turns[-1]["answer_html"] + "".join(m.get("html", "") for m in panel.sent_messages)
     tags = _tags(html)
-    assert {tag for tag, _ in tags} <= {"p", "strong", "ul", "li"}  # no img, script or link was created
+    assert {tag for tag, _ in tags} <= {"div", "p", "strong", "ul", "li"}  # no img, script or link was created
     assert all(not any(name.startswith("on") for name in attrs) for _, attrs in tags)
     assert "&lt;img src=x" in html and "javascript:alert(1)" in html  # shown as text, not lost
 
@@ -128,7 +128,8 @@ def test_conversation_is_shared_and_the_output_has_a_static_transcript(make_pane
     assert [m["role"] for m in result.messages] == ["user", "assistant", "user"]
     bundle = second._repr_mimebundle_()
     assert bundle["text/plain"] == "QwenPanel(chat='trip', turns=2)"
-    assert "**You:** Plan a trip to Hangzhou" in bundle["text/markdown"]
+    assert "<b>You:</b> Plan a trip to Hangzhou" in bundle["text/markdown"]
+    assert bundle["text/html"] == bundle["text/markdown"] and "\n" not in bundle["text/html"]
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == second.model_id
     second.new_conversation()
     assert second.turns == [] and session.chats.get("trip") is None

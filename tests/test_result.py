@@ -74,26 +74,62 @@ def test_repr_is_short_and_stable():
     assert repr(result.wait()) == f"<QwenResult model='qwen-plus' text={'x' * 57 + '...'!r} tokens=3 emulated>"
 
 
-def test_garbage_collection_is_paused_only_while_streaming():
+def test_streaming_never_touches_the_garbage_collector():
     import gc
 
-    seen = []
-
     def source():
-        seen.append(gc.isenabled())
+        assert gc.isenabled()
         yield TextDelta("a")
+        yield TextDelta("b")
         yield Finished("stop")
 
-    assert gc.isenabled()
     result = QwenResult(source())
     for _ in result:
-        seen.append(gc.isenabled())
-    assert seen == [False, False, False] and gc.isenabled()
-
-    def failing():
-        yield TextDelta("a")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        QwenResult(failing()).wait()
+        break  # a loop left early: the generator stays suspended, referenced by the result
     assert gc.isenabled()
+    result.wait()
+    assert gc.isenabled() and result.text == "ab"
+
+
+def _endless(closed: list[bool]):
+    try:
+        while True:
+            yield TextDelta("x" * 50)
+    finally:
+        closed.append(True)
+
+
+def test_an_interrupt_in_the_consumer_ends_an_endless_stream_at_once():
+    from qwen_jupyter.views.cell import CellView
+
+    class InterruptingDisplay:
+        """A display whose second publication is interrupted, as Ctrl-C lands in display code."""
+
+        calls = 0
+
+        def display(self, bundle, raw=True, display_id=None):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+
+        update_display = display
+
+        def clear_output(self, wait=False):
+            pass
+
+    closed: list[bool] = []
+    result = QwenResult(_endless(closed))
+    view = CellView(publisher=InterruptingDisplay(), rate=1e6, burst=1e6)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            view.run(result)
+        finally:
+            view.finish(result)  # must not resume the endless stream
+    assert closed == [True] and result.interrupted and result.done
+
+
+def test_a_runaway_answer_is_stopped_at_the_size_limit():
+    closed: list[bool] = []
+    result = QwenResult(_endless(closed), max_answer_chars=10_000)
+    assert result.error.code == "AnswerTooLong" and "10,000 characters" in result.error.message
+    assert 10_000 < len(result.text) <= 10_050 and closed == [True]

@@ -21,6 +21,7 @@ import traitlets
 
 from ..api import ask
 from ..conversation import Turn
+from ..errors import redact
 from ..events import Event, Failed, Finished, ReasoningDelta, TextDelta
 from ..media import Media, image
 from ..notebook import DEFAULT_CHAT, Session
@@ -29,8 +30,8 @@ from ..result import QwenResult
 from ..settings import Settings
 from ..views.blocks import Block
 from ..views.cell import thumbnails
-from ..views.html import markdown_html
-from ..views.markdown import footer, safe_markdown
+from ..views.html import escape, fragment, markdown_html, one_block
+from ..views.layout import footer
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max"]
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
@@ -75,6 +76,7 @@ class QwenPanel(anywidget.AnyWidget):
         return {
             "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
                                                          "model_id": self.model_id},
+            "text/html": self.transcript(),
             "text/markdown": self.transcript(),
             "text/plain": f"QwenPanel(chat={self.chat!r}, turns={len(self.turns)})",
         }
@@ -88,15 +90,15 @@ class QwenPanel(anywidget.AnyWidget):
         self._handle = display(self._bundle(), raw=True, display_id=True)
 
     def transcript(self) -> str:
-        """The conversation as Markdown (the static fallback of the panel's output)."""
+        """The conversation as sanitized HTML on one line (the static fallback of the panel's output)."""
         conversation = self.session.chats.get(self.chat)
-        lines = [f"**Qwen chat `{self.chat}`**"]
+        parts = [f"<p><b>Qwen chat <code>{escape(self.chat)}</code></b></p>"]
         for turn in conversation.turns if conversation else ():
-            lines.append(f"**You:** {safe_markdown(turn.user.text)}")
+            parts.append(f"<p><b>You:</b> {escape(turn.user.text)}</p>")
             if turn.assistant.reasoning:
-                lines.append("> " + safe_markdown(turn.assistant.reasoning).replace("\n", "\n> "))
-            lines.append(f"**{turn.model}:** {safe_markdown(turn.assistant.text)}")
-        return "\n\n".join(lines)
+                parts.append(f"<blockquote>{fragment(markdown_html(turn.assistant.reasoning))}</blockquote>")
+            parts.append(f"<p><b>{escape(turn.model)}:</b></p>{fragment(markdown_html(turn.assistant.text))}")
+        return one_block(f'<div class="qwen-transcript">{"".join(parts)}</div>')
 
     def _load_turns(self) -> None:
         conversation = self.session.chats.get(self.chat)
@@ -141,7 +143,7 @@ class QwenPanel(anywidget.AnyWidget):
         self.live = {"id": turn_id, "user": text, "images": thumbnails(tuple(media)),
                      "answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": "",
                      "status": "streaming"}
-        self._thread = threading.Thread(target=self._stream, args=(result, turn_id, request, key), daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(result, turn_id, request, key), daemon=True)
         self._thread.start()
         return result
 
@@ -161,6 +163,23 @@ class QwenPanel(anywidget.AnyWidget):
         self._update_display()
 
     # -- streaming (worker thread) -------------------------------------------------------------------------------
+
+    def _work(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
+        """The worker: stream, then record; whatever fails on the way, the turn ends and the panel takes the next."""
+        try:
+            self._stream(result, turn_id, request, key)
+        except Exception as exc:  # a bug or a storage failure below us must not leave the panel busy for good
+            self._recover(turn_id, request, exc)
+
+    def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
+        message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
+        partial = self.last.text if self.last is not None and self.last.done else ""
+        self.turns = [*self.turns, {"id": turn_id, "user": request.messages[-1].text,
+                                    "answer_html": fragment(markdown_html(partial)), "reasoning_html": "",
+                                    "status": "error", "error": message, "footer": ""}]
+        self.live = {}
+        self.busy = False
+        self._update_display()
 
     def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
         streams = {"answer": _Stream("answer"), "reasoning": _Stream("reasoning")}
@@ -242,7 +261,7 @@ class _Stream:
         cut = self.block.split_point()
         if cut is not None and cut < self.block.size:
             rest = self.block.split(cut)
-            html = markdown_html(self.block.text)
+            html = fragment(markdown_html(self.block.text))
             self.sealed_html.append(html)
             self.block = rest
             out.append({"type": "block", "kind": self.kind, "html": html, "tail": rest.text})
@@ -267,7 +286,8 @@ def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
 
 def _rendered_turn(turn: Turn) -> dict[str, Any]:
     return {"id": turn.key, "user": turn.user.text, "images": "",
-            "reasoning_html": markdown_html(turn.assistant.reasoning), "answer_html": markdown_html(turn.assistant.text),
+            "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)),
+            "answer_html": fragment(markdown_html(turn.assistant.text)),
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
             "footer": turn.model, "status": turn.status}
 

@@ -22,7 +22,8 @@ from typing import Any
 from ..events import Event, ReasoningDelta, TextDelta
 from ..media import Media
 from .blocks import Block
-from .markdown import reasoning_block, result_markdown, result_text, safe_markdown
+from .html import fragment, markdown_html
+from .layout import MUTED, final_bundle, plain, reasoning_html, result_text
 
 THUMB_SIZE = 128
 
@@ -34,10 +35,15 @@ class _Bucket:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.tokens, self.stamp = burst, clock()
 
-    def take(self, count: int) -> bool:
+    def ready(self) -> bool:
+        """Whether one message could go now."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+        return self.tokens >= 1
+
+    def take(self, count: int) -> bool:
+        self.ready()
         if self.tokens >= count:
             self.tokens -= count
             return True
@@ -56,12 +62,14 @@ class CellView:
         clock: Callable[[], float] = time.perf_counter,
         publisher: Any = None,
         plain: bool = False,
+        image_hosts: tuple[str, ...] = (),
     ) -> None:
         if publisher is None:
             from IPython import display as publisher
         self.display = publisher
         self.inputs = inputs
         self.plain = plain  # -f text: show the answer as plain text, not Markdown
+        self.image_hosts = image_hosts  # hosts whose images an answer may show (none by default)
         self.bucket = _Bucket(rate, burst, clock)
         self.outputs: list[Block] = []
         self._behind: Block | None = None
@@ -87,11 +95,10 @@ class CellView:
 
     def _bundle(self, output: Block, text: str) -> dict[str, str]:
         if self.plain:
-            return {"text/plain": text}
-        markdown = safe_markdown(text)
+            return {"text/plain": plain(text)}
         if output.kind == "reasoning":
-            markdown = reasoning_block(markdown, "Reasoning" if output.first else None)
-        return {"text/markdown": markdown}
+            return {"text/html": reasoning_html(text, "Reasoning" if output.first else None, self.image_hosts)}
+        return {"text/html": fragment(markdown_html(text, self.image_hosts))}
 
     # -- streaming ---------------------------------------------------------------------------------------------
 
@@ -117,10 +124,12 @@ class CellView:
         self.outputs[-1].add(text)
 
     def _tick(self) -> None:
-        """At most one publishing step, when the budget has room for it."""
+        """At most one publishing step, when the budget has room for it (checked first: it costs nothing)."""
+        if not self.bucket.ready():
+            return
         if not self._header_shown:
             if self.bucket.take(2):
-                self._create({"text/markdown": self._header})
+                self._create({"text/html": self._header})
                 self._header_shown = True
             return
         # An output left behind by a change of kind (reasoning -> answer) is finished: show all of it once.
@@ -131,16 +140,15 @@ class CellView:
                 self._behind = None
             return
         live = self.outputs[-1]
-        if live.display_id is None:
-            if self.bucket.take(2):
-                self._publish(live, live.text)
+        if not live.size:
             return
+        cost = 1 if live.display_id else 2
         cut = live.split_point()
-        if cut is not None and cut < live.size:
-            if self.bucket.take(1):
+        if cut is not None:
+            if self.bucket.take(cost):
                 self._seal(live, cut)
             return
-        if live.shown < live.size and self.bucket.take(1):
+        if live.shown < live.size and self.bucket.take(cost):
             self._publish(live, live.text)
 
     def _publish(self, output: Block, text: str) -> None:
@@ -158,9 +166,13 @@ class CellView:
         self.outputs.append(successor)
 
     def run(self, result: Any) -> None:
-        """Stream a result (KeyboardInterrupt propagates after the result marks itself interrupted)."""
-        for event in result:
-            self.on_event(event)
+        """Stream a result; an interrupt, wherever it lands, ends the stream at once and then propagates."""
+        try:
+            for event in result:
+                self.on_event(event)
+        except KeyboardInterrupt:
+            result.stop()  # the connection closes; the partial answer is kept, marked interrupted
+            raise
 
     def finish(self, result: Any) -> None:
         """Replace the streaming outputs with the final one (reasoning beside the answer, error, footer)."""
@@ -168,13 +180,11 @@ class CellView:
             self.display.clear_output(wait=True)
             self.messages += 1
         self.messages += 1
-        bundle = {"text/plain": result_text(result)} if self.plain else final_bundle(result, self._header)
+        if self.plain:
+            bundle = {"text/plain": result_text(result)}
+        else:
+            bundle = final_bundle(result, self._header, self.image_hosts)
         self.display.display(bundle, raw=True)
-
-
-def final_bundle(result: Any, header: str = "") -> dict[str, str]:
-    """The finished result as a raw bundle with the same keys every time: Markdown and plain text."""
-    return {"text/markdown": result_markdown(result, header), "text/plain": result_text(result)}
 
 
 def thumbnails(inputs: tuple[Media, ...]) -> str:
@@ -187,8 +197,8 @@ def thumbnails(inputs: tuple[Media, ...]) -> str:
             cells.append(f'<img src="{src}" title="{label}" alt="{label}" '
                          f'style="max-height:{THUMB_SIZE}px;max-width:{THUMB_SIZE * 2}px;margin-right:.4em">')
         else:
-            cells.append(f'<span style="color:#888">[{media.kind}: {html.escape(media.label)}]</span>')
-    return "".join(cells)
+            cells.append(f'<span style="color:{MUTED}">[{html.escape(media.kind)}: {html.escape(media.label)}]</span>')
+    return f'<div class="qwen-inputs">{"".join(cells)}</div>' if cells else ""
 
 
 def _small(url: str) -> str:

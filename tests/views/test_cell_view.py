@@ -6,6 +6,8 @@ from qwen_jupyter.events import Finished, ReasoningDelta, Started, TextDelta, Us
 from qwen_jupyter.result import QwenResult
 from qwen_jupyter.views.cell import CellView
 
+from .safety import text as shown_text
+
 
 class Recorder:
     """Stands in for IPython.display: records what would be published, and when."""
@@ -31,8 +33,8 @@ class Recorder:
         self.outputs.clear()
         self.order.clear()
 
-    def shown_markdown(self) -> str:
-        return "".join(self.outputs[k].get("text/markdown", "") for k in self.order if k in self.outputs)
+    def shown_html(self) -> str:
+        return "".join(self.outputs[k].get("text/html", "") for k in self.order if k in self.outputs)
 
 
 class Clock:
@@ -78,13 +80,13 @@ def test_bytes_grow_linearly_with_the_answer():
     for count in (40, 160):
         text = _paragraphs(count)
         recorder, _, _ = _run(text)
-        sent = sum(len(b.get("text/markdown", "")) + len(b.get("text/plain", "")) for _, _, b, _ in recorder.sent)
+        sent = sum(len(value) for _, _, bundle, _ in recorder.sent for value in bundle.values())
         assert sent < 5 * len(text)
 
 
 def test_first_token_is_shown_at_once():
     recorder, _, _ = _run("Hello world", chunk=5, step=0.5)
-    first = next(entry for entry in recorder.sent if entry[2].get("text/markdown"))
+    first = next(entry for entry in recorder.sent if entry[2].get("text/html"))
     assert first[0] == 0.5  # published when the first token arrived, not a tick later
 
 
@@ -94,7 +96,7 @@ def test_every_streaming_output_starts_empty_and_the_final_replaces_them():
     assert all(bundle == {} for _, _, bundle, _ in displays[:-1])
     assert [kind for _, kind, _, _ in recorder.sent[-2:]] == ["clear", "display"]
     assert recorder.order == ["final0"]
-    assert "qwen-columns" in recorder.shown_markdown()
+    assert "qwen-columns" in recorder.shown_html()
 
 
 def test_streamed_blocks_concatenate_to_the_answer_while_streaming():
@@ -107,8 +109,7 @@ def test_streamed_blocks_concatenate_to_the_answer_while_streaming():
         view.on_event(event)
     clock.now += 1
     view._tick()  # let the last tail out
-    shown = recorder.shown_markdown().replace("\n\n\n\n", "\n\n")
-    assert shown.split() == text.split()
+    assert shown_text(recorder.shown_html()).split() == text.split()
 
 
 def test_a_long_code_block_is_split_with_its_fence_closed_and_reopened():
@@ -119,10 +120,10 @@ def test_a_long_code_block_is_split_with_its_fence_closed_and_reopened():
     for i in range(0, len(code), 10):
         clock.now += 0.05
         view.on_event(TextDelta(code[i:i + 10]))
-    blocks = [recorder.outputs[k]["text/markdown"] for k in recorder.order if recorder.outputs[k]]
+    blocks = [recorder.outputs[k]["text/html"] for k in recorder.order if recorder.outputs[k]]
     assert len(blocks) > 1
-    assert all(block.count("```") % 2 == 0 for block in blocks[:-1])
-    assert blocks[1].startswith("```python")
+    assert all(block.count("<pre><code") == 1 and "```" not in block for block in blocks)  # each block is code
+    assert "x_0 = 0" in blocks[0] and "x_399 = 399" in blocks[-1]
 
 
 def test_reasoning_streams_in_its_own_style_before_the_answer():
@@ -131,6 +132,32 @@ def test_reasoning_streams_in_its_own_style_before_the_answer():
     view = CellView(clock=clock, publisher=recorder)
     for event in _stream("The answer.", 3, 0.2, clock, reasoning="First I think."):
         view.on_event(event)
-    shown = [recorder.outputs[k].get("text/markdown", "") for k in recorder.order]
+    shown = [recorder.outputs[k].get("text/html", "") for k in recorder.order]
     assert 'class="qwen-reasoning"' in shown[0] and "First I think." in shown[0]
     assert "The answer." in shown[-1] and "qwen-reasoning" not in shown[-1]
+
+
+def _display_bytes(text: str, chunk: int) -> tuple[int, int]:
+    """Bytes of every display message, and the largest single one, for text streamed in fixed chunks."""
+    clock = Clock()
+    recorder = Recorder(clock)
+    view = CellView(clock=clock, publisher=recorder)
+    result = QwenResult(_stream(text, chunk, 0.0005, clock))
+    view.run(result)
+    view.finish(result)
+    sizes = [sum(len(value) for value in bundle.values()) for _, _, bundle, _ in recorder.sent[:-1]]
+    return sum(sizes), max(sizes)
+
+
+def test_text_without_break_points_is_sealed_by_size():
+    unbroken = "QUJD" * 50_000  # 200 kB of base64-like text: no space, no newline
+    sent, largest = _display_bytes(unbroken, 40)
+    assert sent < 5 * len(unbroken)
+    assert largest < len(unbroken) / 5  # no update carries the whole answer
+
+
+def test_paragraphs_that_end_exactly_at_each_chunk_are_sealed():
+    paragraph = "word " * 50 + "\n\n"
+    text = paragraph * 800  # every chunk is one paragraph ending on its blank line
+    sent, _ = _display_bytes(text, len(paragraph))
+    assert sent < 5 * len(text)
