@@ -230,6 +230,33 @@ def test_interrupt_stops_within_a_second_and_keeps_the_partial_answer(kernel, em
     assert [m["role"] for m in emu.received[-1]["body"]["input"]["messages"]] == ["user", "assistant", "user"]
 
 
+def test_interrupt_ends_a_fast_long_stream_at_once(kernel, emu, reliability):
+    # The old view swallowed an interrupt that landed in display code and resumed the same stream in finish().
+    interrupted_at: list[float] = []
+
+    def interrupt_on_text(msg):
+        if msg["msg_type"] == "update_display_data" and not interrupted_at:
+            interrupted_at.append(time.perf_counter())
+            threading.Thread(target=kernel.interrupt).start()
+
+    run = kernel.execute("%%qwen -m qwen-plus~long=20000000,chunk=2000\nAn endless answer", cell_id="fast",
+                         on_message=interrupt_on_text, timeout=120)
+    stopped = run.messages[-1]["received"] - interrupted_at[0] < 2.0
+    check = kernel.execute("print(_qwen.interrupted, len(_qwen.text) < 20000000)")
+    reliability.add("Faults", "interrupt during a fast 20 MB stream", tried=1,
+                    failed=int(not stopped or check.stdout.split() != ["True", "True"]))
+    assert stopped and check.stdout.split() == ["True", "True"]
+
+
+def test_a_runaway_answer_stops_at_the_configured_size(kernel):
+    kernel.execute("%config QwenMagics.max_answer_chars = 50000")
+    run = kernel.execute("%%qwen -m qwen-plus~long=400000,chunk=500\nGo on forever")
+    kernel.execute("%config QwenMagics.max_answer_chars = 4000000")
+    assert "AnswerTooLong" in run.final["text/html"] and "50,000 characters" in run.final["text/html"]
+    check = kernel.execute("print(_qwen.error.code, 50000 < len(_qwen.text) <= 50500)")
+    assert check.stdout.split() == ["AnswerTooLong", "True"]
+
+
 def test_conversations_survive_a_kernel_restart(emulator, tmp_path):
     kernel = start_kernel(emulator, tmp_path)
     try:
