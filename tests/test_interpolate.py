@@ -18,13 +18,35 @@ def test_undefined_name_is_a_clear_error():
         interpolate("Hello {missing}", {})
 
 
-def test_failing_expression_and_bad_braces():
-    with pytest.raises(QwenError, match=r"\{1/0\} in the prompt failed: ZeroDivisionError"):
-        interpolate("{1/0}", {})
-    with pytest.raises(QwenError, match="unbalanced braces"):
-        interpolate("oops {", {})
-    with pytest.raises(QwenError, match="empty"):
-        interpolate("oops {}", {})
+def test_a_failing_expression_is_a_clear_error():
+    with pytest.raises(QwenError, match=r"\{n / zero\} in the prompt failed: ZeroDivisionError"):
+        interpolate("{n / zero}", {"n": 1, "zero": 0})
+
+
+NAMESPACE = {"name": "Ada", "n": 3, "rows": [1, 2], "price": 2.5}
+VERBATIM = [
+    'Reply as JSON like {"label": "pos"}',
+    "d = {'a': 1}",
+    '{"items": [{"id": 1}, {"id": 2}], "name": "x"}',
+    "a set {1, 2}, a string {\"x\"}, a number {0}, prose {the user}, empty {}",
+    "unbalanced { and } braces",
+    "```python\nprint(f\"hello {name}\")\nd = {'k': n}\n```",
+    "~~~\n{name} {{n}}\n~~~",
+    "Use `{name}` and ``{n}`` literally",
+    "```\nan unclosed fence keeps {name} too",
+]
+
+
+@pytest.mark.parametrize("text", VERBATIM)
+def test_pasted_json_dicts_prose_and_markdown_code_are_sent_as_typed(text):
+    assert interpolate(text, NAMESPACE) == (text, [])
+
+
+def test_only_expressions_with_a_variable_are_filled_in():
+    text, _ = interpolate("Hi {name}: {len(rows)} rows at {price:.2f}, {name!r}, {{literal}}, `{name}`", NAMESPACE)
+    assert text == "Hi Ada: 2 rows at 2.50, 'Ada', {literal}, `{name}`"
+    text, _ = interpolate("```\ncode {name}\n```\nthen {name}", NAMESPACE)
+    assert text == "```\ncode {name}\n```\nthen Ada"
 
 
 def test_dataframes_become_truncated_tables():
