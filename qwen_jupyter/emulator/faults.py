@@ -31,6 +31,8 @@ class Fault:
     long: int | None = None          # answer with this many characters
     chunk: int | None = None         # characters per chunk
     echo: bool = False               # answer (and reason, name sources, fail) with the prompt's own text
+    echo_code: bool = False          # an error's code is the prompt's text (a server reflecting what it got)
+    redirect: int | None = None      # answer with this 3xx status, pointing back at the same URL
 
     @property
     def any(self) -> bool:
@@ -39,9 +41,9 @@ class Fault:
 
 _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "error-at": "error_at",
             "midstream-error": "error_at"}
-_INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk"}
+_INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect"}
 _FLOATS = {"retry_after", "stall_seconds", "slow"}
-_FLAGS = {"echo"}
+_FLAGS = {"echo", "echo_code"}
 
 
 def parse(spec: str | None, into: Fault | None = None) -> Fault:

@@ -95,10 +95,15 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         return _error_response(handler, invalid(str(exc)), context)
     if not authorized(request) or fault.status == "401":
         return _error_response(handler, FAULT_ERRORS["401"], context)
+    if fault.redirect:
+        return web.Response(status=fault.redirect, headers={**_headers(context), "Location": str(request.url)})
     if fault.status:
         error = FAULT_ERRORS[fault.status]
         if fault.echo:  # the error's message is the prompt: hostile text in an error box
             error = replace(error, message=_prompt(handler, body, request, model) or error.message)
+        if fault.echo_code:  # a server that puts what it was sent (a key, say) into the error's code
+            prompt = _prompt(handler, body, request, model) or error.code
+            error = replace(error, code=prompt, compat_code=prompt)
         if fault.status == "429":
             error = replace(error, retry_after=fault.retry_after if fault.retry_after is not None else 1)
         return _error_response(handler, error, context)
