@@ -13,7 +13,7 @@ from .errors import QwenError
 from .media import Media
 from .request import Message, Request, build_request
 from .result import ANSWER_LIMIT, QwenResult
-from .settings import Secret, Settings, settings_from_env
+from .settings import Secret, Settings, settings_from_env, warn_plain_http
 
 DEFAULT_MODEL = "qwen-plus"
 OFFLINE_ENV = "QWEN_JUPYTER_OFFLINE"
@@ -39,6 +39,7 @@ def connect(settings: Settings, offline: str | None = None, cassette: str | None
     to wherever they would have gone and saves the answers; `off` ignores the cassette.
     """
     from . import emulator
+    from .emulator.cassette import CassetteError
 
     mode = offline_mode(offline)
     cassette = cassette or os.environ.get(CASSETTE_ENV) or None
@@ -48,13 +49,17 @@ def connect(settings: Settings, offline: str | None = None, cassette: str | None
                         code="InvalidOption")
     emulated = mode == "on" or (mode == "auto" and settings.api_key is None and settings.base_url is None)
     if cassette and (cassette_mode in ("replay", "lenient") or (cassette_mode == "auto" and emulated)):
-        server = emulator.replayer(cassette, lenient=cassette_mode == "lenient")
+        try:
+            server = emulator.replayer(cassette, lenient=cassette_mode == "lenient")
+        except CassetteError as exc:
+            raise QwenError(str(exc), code="BadCassette", hint="") from None
         return replace(settings, base_url=server.url, api_key=Secret(emulator.DEFAULT_KEY))
     if emulated:
         settings = replace(settings, base_url=emulator.shared().url, api_key=Secret(emulator.DEFAULT_KEY))
     if cassette and cassette_mode == "record":
-        key = settings.api_key.reveal() if settings.api_key else ""
-        proxy = emulator.recording_proxy(cassette, settings.host, secrets=(key,))
+        if settings.api_key:
+            warn_plain_http(settings.host)  # the proxy forwards the key there
+        proxy = emulator.recording_proxy(cassette, settings.host)
         settings = replace(settings, base_url=proxy.url)
     return settings
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import threading
+
 # Model Studio codes (native and compatible-mode spellings) that are worth another try after a pause.
 _RETRYABLE_CODES = (
     "Throttling",
@@ -37,6 +40,7 @@ _HINTS = {
     "Timeout": "The request took longer than the timeout; raise QwenMagics.timeout or retry.",
     "IncompleteStream": "The connection ended before the model finished; the partial answer is kept.",
     "Interrupted": "Stopped by you; the partial answer is kept.",
+    "Redirect": "Model Studio does not redirect: check base_url (https://…) and QwenMagics.region.",
 }
 
 
@@ -44,8 +48,11 @@ _HINTS = {
 LOCAL_CODES = {"InvalidInput", "InvalidOption", "UndefinedName", "BadExpression", "BadTemplate", "NoApiKey"}
 
 
+_REDACTED_FIELDS = {"message", "code", "request_id", "hint"}
+
+
 class QwenError(Exception):
-    """A failure talking to Model Studio (or a bad input), explained in one sentence."""
+    """A failure talking to Model Studio (or a bad input), explained in one sentence; it never holds a key."""
 
     def __init__(
         self,
@@ -57,7 +64,7 @@ class QwenError(Exception):
         hint: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.message = message
         self.code = code
         self.status = status
@@ -86,6 +93,18 @@ class QwenError(Exception):
     def __repr__(self) -> str:
         return f"QwenError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # Every field a server can fill, on every assignment: a key it echoes back is never kept.
+        if name in _REDACTED_FIELDS and isinstance(value, str):
+            value = redact(value)
+        super().__setattr__(name, value)
+
+    def detached(self) -> QwenError:
+        """This error without its cause, context and traceback: the SDK objects there may hold the key."""
+        self.__cause__ = self.__context__ = None
+        self.__suppress_context__ = True
+        return self.with_traceback(None)
+
     def __reduce__(self):
         kwargs = {k: getattr(self, k) for k in ("code", "status", "request_id", "hint", "retry_after")}
         return (_rebuild, (self.message, kwargs))
@@ -105,8 +124,61 @@ def _hint_for(code: str | None) -> str | None:
     return _HINTS.get(code) or _HINTS.get(code.split(".")[0])
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove a secret (the API key) from text that is about to be shown or stored."""
-    if secret and len(secret) >= 6 and secret in text:
-        return text.replace(secret, "sk-***")
-    return text
+# Every key this process has used (environment, %qwen login, api_key=): redact() removes any of them.
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+MIN_SECRET, MIN_PARTIAL = 8, 8  # shorter "keys" (sk-x) are placeholders; a run of 8 key characters is a leak
+EMULATOR_KEY = "sk-emulator"  # the emulator's documented stand-in key: public, so never redacted
+_MASK_CHARS = "*x•.…"  # what masked forms put between a key's prefix and suffix: sk-ab****cd, sk-ab…cd
+_MASK = r"(?:[*x•.]{2,}|…+)"
+
+
+def remember_secret(secret: str) -> None:
+    """Redact this key (and its masked and partial forms) from everything shown or stored from now on."""
+    global _patterns
+    if len(secret) < MIN_SECRET or secret == EMULATOR_KEY:
+        return
+    with _secrets_lock:
+        if secret not in _secrets:
+            _secrets.add(secret)
+            _patterns = _compile(_secrets)
+
+
+def _trie(words: list[tuple[str, int]]) -> str:
+    """A regex matching the longest of `words` (each accepted from its given length on), without backtracking
+    through alternatives: a trie, so a scan of 10 MB costs a few character tests per position."""
+    root: dict = {}
+    for word, shortest in words:
+        node = root
+        for depth, char in enumerate(word, 1):
+            node = node.setdefault(char, {})
+            if depth >= shortest:
+                node[""] = {}
+    return _node_regex(root)
+
+
+def _node_regex(node: dict) -> str:
+    branches = [re.escape(char) + _node_regex(child) for char, child in sorted(node.items()) if char]
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})" if branches else ""
+    return f"(?:{body})?" if "" in node and body else body
+
+
+def _compile(secrets: set[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Two regexes: runs of 8 or more characters that a key or its mask can contain (one fast scan in C), and
+    the forms of the keys, looked for only inside those runs."""
+    keys = sorted(secrets)
+    prefixes = _trie([(key, 3) for key in keys])
+    suffixes = _trie([(key[i:], len(key) - i) for key in keys for i in range(len(key) - 2)])
+    partial = _trie([(key[i:], MIN_PARTIAL) for key in keys for i in range(len(key) - MIN_PARTIAL + 1)])
+    alphabet = "".join(re.escape(c) for c in sorted(set("".join(keys)) | set(_MASK_CHARS)))
+    return re.compile(f"[{alphabet}]{{8,}}"), re.compile(f"{prefixes}{_MASK}{suffixes}|{partial}")
+
+
+def redact(text: str) -> str:
+    """Text without any key this process used: whole, masked (sk-ab****cd) or in part (8 or more characters)."""
+    patterns = _patterns
+    if patterns is None or not text:
+        return text
+    runs, forms = patterns
+    return runs.sub(lambda run: forms.sub("sk-***", run.group()), text)

@@ -68,6 +68,9 @@ class QwenMagics(Magics):
                        help="Hosts whose https images an answer may show inline; others are links (no fetch).")
     short_errors = Bool(True, config=True, help="Show failures as one line, not a traceback.")
     db_path = Unicode(None, allow_none=True, config=True, help="SQLite file for conversations (QWEN_JUPYTER_DB).")
+    keep_images = Bool(False, config=True,
+                       help="Store input images in the database, so they are sent again after a restart "
+                            "(off: a digest is stored and earlier images become a note).")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -112,7 +115,7 @@ class QwenMagics(Magics):
         """This notebook's conversations and results (opened on first use)."""
         notebook = kernel.notebook_id(self.shell)
         if self._session is None or self._session.notebook != notebook:
-            self._session = Session(notebook, Store(self.db_path or None))
+            self._session = Session(notebook, Store(self.db_path or None, keep_images=self.keep_images))
         return self._session
 
     @magic_arguments()

@@ -28,27 +28,24 @@ class Session:
         return self.chats.setdefault(name, Conversation(name))
 
     def record(self, chat: str, key: str, user: Message, result: QwenResult) -> Turn | None:
-        """Log the exchange and keep it as the cell's turn, unless it produced nothing (then nothing changes)."""
+        """Keep the exchange as the cell's turn (unless it produced nothing: then nothing changes) and log it."""
         self.results.append(result)
         error = result.error
+        turn = None
+        if error is None or result.text or result.reasoning or result.tool_calls:
+            status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
+            turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, vars_of(result))
+        position = self.conversation(chat).record(turn) if turn else 0
         if self.store:
             # The new message and how much context went with it: logging the whole history every time is O(n^2).
             sent = result.messages
-            self.store.log(self.notebook, chat, key, {
+            self.store.record(self.notebook, chat, key, {
                 "model": result.model, "api": result.api,
                 "messages": {"context_messages": len(sent) - 1, "message": sent[-1] if sent else None},
                 "text": result.text,
                 "reasoning": result.reasoning, "usage": vars_of(result), "request_id": result.request_id,
                 "error": error.summary() if error else None, "emulated": result.emulated,
-            })
-        if error is not None and not (result.text or result.reasoning or result.tool_calls):
-            return None  # a refused or failed request leaves the conversation as it was
-        status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
-        turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, vars_of(result))
-        conversation = self.conversation(chat)
-        position = conversation.record(turn)
-        if self.store:
-            self.store.save_turn(self.notebook, chat, position, turn)
+            }, (position, turn) if turn else None)
         return turn
 
     def reset(self, name: str = DEFAULT_CHAT) -> None:

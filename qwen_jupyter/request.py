@@ -84,8 +84,9 @@ def user_message(text: str, media: tuple[Media, ...] | list[Media] = ()) -> Mess
     return Message("user", text, tuple(media))
 
 
-def _without_media(message: Message) -> Message:
-    """An earlier turn for a text-only model: its pictures become a note (text models refuse content lists)."""
+def without_media(message: Message) -> Message:
+    """An earlier turn for a text-only model (text models refuse content lists), or one whose pictures were not
+    stored: its media become a note."""
     if not message.media:
         return message
     kinds = ", ".join(sorted({m.kind for m in message.media}))
@@ -106,7 +107,7 @@ def build_request(
     if system:
         messages.append(Message("system", system))
     text_only = not model_info(model).multimodal
-    messages.extend(_without_media(m) if text_only else m for m in history if m.role != "system")
+    messages.extend(without_media(m) if text_only else m for m in history if m.role != "system")
     messages.append(user_message(prompt, media))
     tools = tuple(options.pop("tools", None) or ())
     known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import warnings
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from .errors import QwenError
+from .errors import QwenError, remember_secret
 
 # Region name -> (public host, region id used in workspace hosts). Frankfurt and Tokyo have workspace hosts only.
 REGIONS: dict[str, tuple[str | None, str]] = {
@@ -22,7 +25,11 @@ KEY_ENV = "DASHSCOPE_API_KEY"
 
 
 class Secret(str):
-    """A string whose repr and str never show the value (the API key)."""
+    """A string whose repr and str never show the value (the API key); errors, logs and cassettes redact it."""
+
+    def __new__(cls, value: str) -> Secret:
+        remember_secret(value)
+        return super().__new__(cls, value)
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -91,6 +98,7 @@ class Settings:
     def key(self) -> str:
         """The key to send, or a clear error when there is none."""
         if self.api_key:
+            warn_plain_http(self.host)
             return self.api_key.reveal()
         raise QwenError(
             "No API key: set DASHSCOPE_API_KEY, run %qwen login, or use the emulator.",
@@ -101,6 +109,29 @@ class Settings:
     def describe(self) -> str:
         """Where requests go, for error hints (never the key)."""
         return f"{self.api} API at {self.host}"
+
+
+_warned_hosts: set[str] = set()
+
+
+def warn_plain_http(url: str) -> None:
+    """Warn once per host before a key goes unencrypted (plain http) to a host that is not this machine."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "http" or host in _warned_hosts or _is_loopback(host):
+        return
+    _warned_hosts.add(host)
+    warnings.warn(f"The API key is sent over plain http to {host}; anyone on the network can read it. "
+                  "Use https:// in base_url.", UserWarning, stacklevel=3)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def settings_from_env(**overrides: object) -> Settings:

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from qwen_jupyter.errors import QwenError, redact
+from qwen_jupyter.errors import QwenError, redact, remember_secret
 
 
 @pytest.mark.parametrize(("status", "code", "retryable"), [
@@ -43,4 +43,5 @@ def test_pickles_with_all_fields():
 
 
 def test_redact_removes_the_key():
-    assert redact("bad key sk-abcdef123 given", "sk-abcdef123") == "bad key sk-*** given"
+    remember_secret("sk-abcdef123")
+    assert redact("bad key sk-abcdef123 given") == "bad key sk-*** given"

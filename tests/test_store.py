@@ -1,16 +1,22 @@
-"""Store: turns round-trip with media and tool calls; the log is searchable; migrations run once."""
+"""Store: turns round-trip; the log is searchable; migrations run once; damage and locks lose no control."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+
+from qwen_jupyter.api import ask
 from qwen_jupyter.conversation import Conversation, Turn
 from qwen_jupyter.media import Media
-from qwen_jupyter.request import Message, ToolCall
+from qwen_jupyter.notebook import Session
+from qwen_jupyter.request import Message, ToolCall, build_request
 from qwen_jupyter.store import Store
 
 
 def test_turns_round_trip(tmp_path):
     path = str(tmp_path / "q.db")
-    store = Store(path)
+    store = Store(path, keep_images=True)
     user = Message("user", "look", (Media("image", "data:image/png;base64,AAAA", "cat.png"),))
     answer = Message("assistant", "a cat", reasoning="hmm", tool_calls=(ToolCall("c1", "f", "{}"),))
     store.save("nb.ipynb", Conversation("default", [Turn("cell-1", user, answer, "qwen-vl-max", "r1", "ok",
@@ -37,3 +43,93 @@ def test_in_memory_store():
     store = Store(":memory:")
     store.save("nb", Conversation("x", []))
     assert store.load("nb") == {}
+
+
+def _turn(key: str, text: str = "hi") -> Turn:
+    return Turn(key, Message("user", text), Message("assistant", f"answer to {text}"), "qwen-plus")
+
+
+def _filled(path: str, logs: int = 0) -> None:
+    store = Store(path)
+    store.save_turn("nb.ipynb", "default", 0, _turn("c1"))
+    store.save_turn("nb.ipynb", "maths", 0, _turn("c2", "2+2"))
+    for n in range(logs):
+        store.log("nb.ipynb", "default", "c1", {"messages": [], "text": f"answer {n} " + "x" * 400})
+    store.close()
+
+
+def test_a_database_with_a_damaged_header_is_moved_aside(tmp_path, capsys, reliability):
+    path = str(tmp_path / "q.db")
+    _filled(path)
+    with open(path, "r+b") as fh:
+        fh.write(b"this is not a database at all!!" * 4)
+    store = Store(path)
+    notice = capsys.readouterr().err
+    assert notice.count("\n") == 1 and "could not be read" in notice
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("q.db.damaged-")]
+    assert len(aside) == 1 and aside[0].name in notice
+    store.save_turn("nb.ipynb", "default", 0, _turn("c3"))
+    assert [t.key for t in store.load("nb.ipynb")["default"].turns] == ["c3"]
+    reliability.add("Faults", "database with a damaged header", tried=1, failed=0)
+
+
+def test_a_truncated_database_is_moved_aside(tmp_path, capsys, reliability):
+    path = str(tmp_path / "q.db")
+    _filled(path, logs=200)
+    with open(path, "r+b") as fh:
+        fh.truncate(os.path.getsize(path) * 2 // 3)
+    session = Session("nb.ipynb", Store(path))
+    notice = capsys.readouterr().err
+    assert notice.count("\n") == 1 and "moved it to q.db.damaged-" in notice and session.chats == {}
+    session.store.save_turn("nb.ipynb", "default", 0, _turn("c3"))
+    assert list(Store(path).load("nb.ipynb")) == ["default"]
+    reliability.add("Faults", "truncated database", tried=1, failed=0)
+
+
+def test_a_damaged_page_is_moved_aside_naming_the_chats_lost(tmp_path, capsys, reliability):
+    path = str(tmp_path / "q.db")
+    _filled(path, logs=200)
+    with open(path, "r+b") as fh:
+        fh.seek(os.path.getsize(path) * 2 // 3 // 4096 * 4096)
+        fh.write(b"\xff" * 4096)  # a page of the log, in the middle of the file
+    Store(path)
+    notice = capsys.readouterr().err
+    assert notice.count("\n") == 1 and "chats lost: nb.ipynb: default, maths" in notice
+    reliability.add("Faults", "database with a damaged page", tried=1, failed=0)
+
+
+def test_a_locked_database_keeps_the_turn_and_writes_it_later(emu, settings, tmp_path, capsys, reliability):
+    path = str(tmp_path / "q.db")
+    session = Session("nb.ipynb", Store(path, wait=0.3))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the database for longer than we wait
+    tried = failed = 0
+    for cell in ("c1", "c2"):
+        request = build_request("qwen-plus", f"question in {cell}")
+        result = ask(request, settings()).wait()
+        assert session.record("default", cell, request.messages[-1], result) is not None
+        tried += 1
+    notice = capsys.readouterr().err
+    assert notice.count("\n") == 1 and "locked" in notice
+    other.execute("ROLLBACK")
+    # A short lock is waited out.
+    other.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.1, other.execute, ("ROLLBACK",)).start()
+    request = build_request("qwen-plus", "question in c3")
+    session.record("default", "c3", request.messages[-1], ask(request, settings()).wait())
+    tried += 1
+    stored = Store(path).load("nb.ipynb")["default"].turns
+    logged = other.execute("SELECT count(*) FROM log").fetchone()[0]
+    failed = 3 - len(stored)
+    reliability.add("Faults", "locked database", tried=tried, failed=failed)
+    assert [t.key for t in stored] == ["c1", "c2", "c3"] and logged == 3 and failed == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_log_search_treats_wildcards_literally(tmp_path, reliability):
+    store = Store(str(tmp_path / "q.db"))
+    for text in ("100% sure", "snake_case", "plain"):
+        store.log("nb", "default", "k", {"messages": [], "text": text})
+    found = {term: [r["text"] for r in store.search("nb", term)] for term in ("%", "_", "\\", "0%", "plain")}
+    reliability.add("Bad inputs", "LIKE wildcards in %qwen log search", tried=3, failed=0)
+    assert found == {"%": ["100% sure"], "_": ["snake_case"], "\\": [], "0%": ["100% sure"], "plain": ["plain"]}

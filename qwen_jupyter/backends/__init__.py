@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
-from ..errors import QwenError, redact
+from ..errors import QwenError
 from ..events import Chunk, Event, Failed, Retrying, Started
 from ..request import Request
 from ..settings import Settings
@@ -36,7 +36,15 @@ def get_backend(api: str) -> Backend:
 
 def service_error(message: str, *, code: str | None, status: int, request_id: str | None,
                   headers: Mapping[str, str], settings: Settings) -> QwenError:
-    """A QwenError for an error the service answered: Retry-After from its headers, a region hint on 401."""
+    """A QwenError for an error the service answered: Retry-After from its headers, a region hint on 401.
+
+    A redirect lands here too: the clients are told not to follow one, so the key and the prompt go only to the
+    configured host.
+    """
+    if 300 <= status < 400:
+        location = next((v for k, v in headers.items() if k.lower() == "location"), "another address")
+        return QwenError(f"{settings.host} answered {status}, a redirect to {location}, which is not followed.",
+                         code="Redirect", status=status, request_id=request_id)
     error = QwenError(message, code=code, status=status, request_id=request_id, retry_after=_retry_after(headers))
     if status == 401:
         error.hint = (
@@ -67,15 +75,9 @@ def _is_output(event: Event) -> bool:
     return not isinstance(event, (Started, Chunk, Retrying))
 
 
-def _scrubbed(error: QwenError, settings: Settings) -> QwenError:
-    key = settings.api_key.reveal() if settings.api_key else None
-    error.message = redact(error.message, key)
-    return error
-
-
 def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Settings) -> Failed | Retrying:
     """Give up (Failed) once output has arrived, the error is final, or retries are spent; else retry."""
-    error = _scrubbed(exc, settings)
+    error = exc.detached()  # the SDK exception behind it (and its frames) may hold the key
     if produced and error.code == "ConnectionError":
         error = QwenError("The connection dropped before the answer was complete.", code="IncompleteStream",
                           request_id=error.request_id)

@@ -15,13 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
+from ..errors import EMULATOR_KEY
 from .cassette import Cassette
 from .faults import parse
 from .loopback import LoopbackServer
 from .server import make_app
 from .state import State
 
-DEFAULT_KEY = "sk-emulator"  # the emulator accepts any "sk-…" key; this one is just a convention
+DEFAULT_KEY = EMULATOR_KEY  # the emulator accepts any "sk-…" key; this one is just a convention
 
 
 class Emulator(LoopbackServer):
@@ -36,7 +37,7 @@ class Emulator(LoopbackServer):
         super().__init__(host, port)
         self.state = State()
         if cassette is not None:
-            self.state.cassette = Cassette.load(cassette)
+            self.state.cassette = Cassette.load(cassette, lenient=lenient)
             self.state.lenient, self.state.pace = lenient, pace
 
     def make_app(self) -> web.Application:
@@ -78,14 +79,15 @@ def replayer(cassette: str, lenient: bool = False, pace: float = 0.0) -> Emulato
         return _servers[key]  # type: ignore[return-value]
 
 
-def recording_proxy(cassette: str, upstream: str, secrets: tuple[str, ...] = ()) -> LoopbackServer:
-    """A proxy recording into a cassette, one per file and upstream (started on first use)."""
+def recording_proxy(cassette: str, upstream: str) -> LoopbackServer:
+    """A proxy recording into a cassette, one per file and upstream (started on first use); every key the process
+    uses, now or later (%qwen login), is redacted from what it writes."""
     from .proxy import RecordingProxy
 
     key = ("record", os.path.abspath(cassette), upstream)
     with _shared_lock:
         if key not in _servers:
-            _servers[key] = RecordingProxy(upstream, cassette, secrets).start()
+            _servers[key] = RecordingProxy(upstream, cassette).start()
         return _servers[key]
 
 

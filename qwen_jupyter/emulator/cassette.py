@@ -8,16 +8,22 @@
     {"interaction": 1, "end": 1.52}
 
 Requests match by what they mean: the route and the JSON body (model, messages, options), not headers or ids.
-The key and any other secret header never reach the file.
+The key and any other secret header never reach the file, nor does inline media (a digest stands for it).
+A line that cannot be read is an error naming the file and line (lenient replay skips it with a warning); an
+interaction with no end line was cut off while recording and is left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..errors import redact
 
 FORMAT = {"cassette": "qwen-jupyter", "version": 1}
 SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key")
@@ -40,12 +46,12 @@ class Interaction:
 
 
 def fingerprint(value: Any) -> Any:
-    """The body with inline media (long data URLs) replaced by a digest: cassettes stay small, matching exact."""
+    """The body with inline media (data URLs) replaced by a digest: cassettes stay small and hold no pictures."""
     if isinstance(value, dict):
         return {k: fingerprint(v) for k, v in value.items()}
     if isinstance(value, list):
         return [fingerprint(v) for v in value]
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 256:
+    if isinstance(value, str) and value.startswith("data:") and "," in value:  # a digest has no comma
         head, _, data = value.partition(",")
         digest = hashlib.sha256(data.encode()).hexdigest()[:16]
         return f"{head.removesuffix(';base64')};sha256={digest};bytes={len(data)}"
@@ -83,6 +89,10 @@ def differences(recorded: Any, sent: Any, where: str = "") -> list[str]:
     return [] if recorded == sent else [f"{where}: recorded {_short(recorded)}, sent {_short(sent)}"]
 
 
+class CassetteError(ValueError):
+    """A cassette line that cannot be read."""
+
+
 class Cassette:
     """The interactions of one cassette file, looked up by request; repeated requests replay in order."""
 
@@ -95,27 +105,30 @@ class Cassette:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: str) -> Cassette:
-        """Read a cassette file (a missing file is an empty cassette)."""
-        interactions: dict[int, Interaction] = {}
+    def load(cls, path: str, lenient: bool = False) -> Cassette:
+        """Read a cassette file (a missing file is an empty cassette); a bad line raises CassetteError, or with
+        `lenient` is skipped with a warning."""
         try:
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.read().splitlines()
+            with open(path, "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             return cls([])
-        for line in lines:
+        interactions: dict[int, Interaction] = {}
+        ended: set[int] = set()
+        lines = data.split(b"\n")
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            item = json.loads(line)
-            number = item.get("interaction")
-            if number is None:
-                continue
-            if "method" in item:
-                interactions[number] = Interaction(number, item["method"], item["path"], item.get("body"),
-                                                   item["status"], item.get("headers", {}))
-            elif "data" in item:
-                interactions[number].chunks.append((item.get("t", 0.0), item["data"]))
-        return cls([interactions[n] for n in sorted(interactions)])
+            try:
+                _read_line(line, interactions, ended)
+            except CassetteError as exc:
+                if number == len(lines):  # the last line, cut off while recording: drop it
+                    break
+                message = f"{os.path.basename(path)} line {number}: {exc}"
+                if not lenient:
+                    raise CassetteError(f"{message}; fix or delete the line, or replay with --lenient.") from None
+                warnings.warn(f"{message}; skipped.", UserWarning, stacklevel=2)
+        return cls([interactions[n] for n in sorted(interactions) if n in ended])
 
     def find(self, method: str, path: str, body: Any) -> Interaction | None:
         """The recorded answer to this request (the next one, when it was recorded several times)."""
@@ -139,27 +152,54 @@ class Cassette:
         return best, best_diff or []
 
 
+def _read_line(line: bytes, interactions: dict[int, Interaction], ended: set[int]) -> None:
+    """Add one cassette line to the interactions read so far (CassetteError says what is wrong with it)."""
+    try:
+        item = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CassetteError("not UTF-8 text") from None
+    except ValueError as exc:
+        raise CassetteError(f"not JSON ({exc})") from None
+    if not isinstance(item, dict):
+        raise CassetteError("not a JSON object")
+    number = item.get("interaction")
+    if number is None:
+        return  # the header
+    if "method" in item:
+        missing = [k for k in ("method", "path", "status") if k not in item]
+        if missing:
+            raise CassetteError(f"a request line with no {', '.join(missing)}")
+        interactions[number] = Interaction(number, str(item["method"]), str(item["path"]), item.get("body"),
+                                           int(item["status"]), dict(item.get("headers") or {}))
+    elif number not in interactions:
+        raise CassetteError(f"a line of interaction {number}, which has no request line before it")
+    elif "data" in item:
+        interactions[number].chunks.append((float(item.get("t", 0.0)), str(item["data"])))
+    elif "end" in item:
+        ended.add(number)
+
+
 class Recorder:
     """Appends interactions to a cassette file as they happen (a crash keeps what was recorded)."""
 
-    def __init__(self, path: str, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.secrets = tuple(s for s in secrets if s)
         self._lock = threading.Lock()
-        existing = Cassette.load(path).interactions
+        existing = Cassette.load(path, lenient=True).interactions
         self._next = max((i.number for i in existing), default=0) + 1
-        if not existing:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(FORMAT) + "\n")
-
-    def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "sk-***")
-        return text
+        # Only its owner reads a recording (it holds prompts and answers); a line cut off by a crash is removed.
+        with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as fh:
+            os.chmod(path, 0o600)
+            data = fh.read()
+            if not data.strip():
+                fh.write(json.dumps(FORMAT).encode() + b"\n")
+            elif not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
 
     def _write(self, item: dict[str, Any]) -> None:
+        line = redact(json.dumps(item, ensure_ascii=False)) + "\n"  # every key used so far, %qwen login's too
         with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(self._clean(json.dumps(item, ensure_ascii=False)) + "\n")
+            fh.write(line)
 
     def start(self, method: str, path: str, body: Any, status: int, headers: dict[str, str]) -> int:
         """Record a request and its response's status; returns the interaction number for its chunks."""

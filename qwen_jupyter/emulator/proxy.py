@@ -20,10 +20,10 @@ _RETURNED = ("content-type", "x-request-id", "retry-after", "x-dashscope-finishe
 class RecordingProxy(LoopbackServer):
     """Forwards every request to `upstream` (a host root) and records request and response."""
 
-    def __init__(self, upstream: str, cassette: str, secrets: tuple[str, ...] = (), port: int = 0) -> None:
+    def __init__(self, upstream: str, cassette: str, port: int = 0) -> None:
         super().__init__(port=port)
         self.upstream = upstream.rstrip("/")
-        self.recorder = Recorder(cassette, secrets)
+        self.recorder = Recorder(cassette)
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -48,15 +48,17 @@ class RecordingProxy(LoopbackServer):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # reads may split a character
             pending = ""
             start = time.perf_counter()
-            async for data in upstream.content.iter_any():
-                pending += decoder.decode(data)
-                # One line per server-sent event (a read can hold several, or part of one).
-                *events, pending = pending.split("\n\n")
-                for event in events:
-                    self.recorder.chunk(number, time.perf_counter() - start, event + "\n\n")
-                await response.write(data)
-            if pending:  # a JSON body, or a stream cut short
-                self.recorder.chunk(number, time.perf_counter() - start, pending)
-            self.recorder.end(number, time.perf_counter() - start)
+            try:
+                async for data in upstream.content.iter_any():
+                    pending += decoder.decode(data)
+                    # One line per server-sent event (a read can hold several, or part of one).
+                    *events, pending = pending.split("\n\n")
+                    for event in events:
+                        self.recorder.chunk(number, time.perf_counter() - start, event + "\n\n")
+                    await response.write(data)
+            finally:  # a stream the service broke is recorded as it came (only a crash leaves no end line)
+                if pending:  # a JSON body, or a stream cut short
+                    self.recorder.chunk(number, time.perf_counter() - start, pending)
+                self.recorder.end(number, time.perf_counter() - start)
             await response.write_eof()
             return response

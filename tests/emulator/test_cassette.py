@@ -8,8 +8,9 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.emulator import Emulator
-from qwen_jupyter.emulator.cassette import Cassette, differences
+from qwen_jupyter.emulator.cassette import Cassette, CassetteError, differences
 from qwen_jupyter.emulator.proxy import RecordingProxy
+from qwen_jupyter.errors import QwenError
 from qwen_jupyter.events import Chunk
 
 from ..conftest import APIS, KEY
@@ -20,7 +21,7 @@ def recorded(emu, tmp_path):
     """A cassette recorded against the emulator standing in for Model Studio, for every API."""
     path = tmp_path / "session.jsonl"
     originals = {}
-    with RecordingProxy(emu.url, str(path), secrets=(KEY,)) as proxy:
+    with RecordingProxy(emu.url, str(path)) as proxy:
         for api in APIS:
             originals[api] = qwen_jupyter.chat("你是谁？", api=api, think=True, base_url=proxy.url, api_key=KEY).wait()
     return path, originals
@@ -117,3 +118,47 @@ def test_inline_images_are_stored_as_digests_and_still_match(emu, tmp_path):
         other = qwen_jupyter.chat("Describe", image=Image.new("RGB", (64, 64), "red"), model="qwen-vl-max",
                                   base_url=replaying.url, api_key="sk-x").wait()
     assert replayed.text == original.text and other.error.code == "cassette_miss"
+
+
+BAD_LINES = [
+    (b'{"interaction": 1, "t": 0.1, "data": "data: {\\"x\\": \n', "not JSON"),
+    (b'{"interaction": 9, "method": "POST", "status": 200}\n', "no path"),
+    (b'{"interaction": 7, "t": 0.1, "data": "data: [DONE]\\n\\n"}\n', "interaction 7"),
+    (b'["a list"]\n', "not a JSON object"),
+    (b'{"interaction": 1, "t": 0.1, "data": "caf\xe9"}\n', "not UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("bad", "says"), BAD_LINES)
+def test_a_bad_line_names_the_file_and_line(bad, says, recorded, reliability):
+    path, originals = recorded
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3] + [bad] + lines[3:]))
+    with pytest.raises(CassetteError, match=rf"{path.name} line 4: .*{says}"):
+        Cassette.load(str(path))
+    with pytest.raises(QwenError) as strict:  # what %%qwen shows as one line
+        qwen_jupyter.chat("你是谁？", think=True, cassette=str(path), cassette_mode="replay", offline="on")
+    assert strict.value.code == "BadCassette" and f"{path.name} line 4" in str(strict.value)
+    assert "\n" not in str(strict.value)
+    with pytest.warns(UserWarning, match=rf"{path.name} line 4: .*{says}.*skipped"):
+        replaying = Emulator(cassette=str(path), lenient=True)
+    with replaying:
+        replayed = qwen_jupyter.chat("你是谁？", think=True, base_url=replaying.url, api_key="sk-x").wait()
+    assert replayed.text == originals["openai"].text
+    reliability.add("Bad inputs", "cassette with a bad line", tried=3, failed=0)
+
+
+def test_a_truncated_last_line_drops_only_the_interrupted_interaction(recorded, reliability):
+    path, originals = recorded
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rindex(b'"end"') - 5])  # the recording stopped while writing the last line
+    with Emulator(cassette=str(path)) as replaying:
+        first = qwen_jupyter.chat("你是谁？", think=True, base_url=replaying.url, api_key="sk-x").wait()
+        last = qwen_jupyter.chat("你是谁？", think=True, api="dashscope", base_url=replaying.url,
+                                 api_key="sk-x").wait()
+    assert first.text == originals["openai"].text
+    assert last.error is not None and last.error.code == "CassetteMiss"
+    with RecordingProxy(replaying.url, str(path)):  # recording again appends after the cut
+        pass
+    assert [i.number for i in Cassette.load(str(path)).interactions] == [1, 2]
+    reliability.add("Faults", "cassette cut off mid-line", tried=1, failed=0)
