@@ -22,12 +22,15 @@ def _options(settings: Settings, base_url: str) -> dict[str, Any]:
 @functools.lru_cache(maxsize=16)
 def client(settings: Settings, base_url: str) -> openai.OpenAI:
     """A cached synchronous client (its connection pool is reused across cells)."""
-    return openai.OpenAI(**_options(settings, base_url))
+    # A redirect is answered with an error (service_error), not followed: the prompt goes only where configured.
+    return openai.OpenAI(**_options(settings, base_url),
+                         http_client=openai.DefaultHttpxClient(follow_redirects=False))
 
 
 def async_client(settings: Settings, base_url: str) -> openai.AsyncOpenAI:
     """A new asynchronous client: its connections belong to the running event loop, so it is not shared."""
-    return openai.AsyncOpenAI(**_options(settings, base_url))
+    return openai.AsyncOpenAI(**_options(settings, base_url),
+                              http_client=openai.DefaultAsyncHttpxClient(follow_redirects=False))
 
 
 def started(model: str, headers: Any, request_id: str | None = None) -> Started:

@@ -227,6 +227,25 @@ class Folder:
 _TRANSPORT_ERRORS = (requests.RequestException, OSError, ValueError)
 
 
+class _NoRedirects(requests.Session):
+    """A session that hands a redirect back as the response (refused by service_error) instead of following it."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
+async def _refuse_redirects(request: Any, handler: Any) -> Any:
+    """The same for aiohttp (a client middleware, as it has no session-wide switch): a redirect is an error."""
+    import aiohttp
+
+    response = await handler(request)
+    if 300 <= response.status < 400:
+        response.release()
+        raise aiohttp.ClientResponseError(response.request_info, (), status=response.status,
+                                          message="redirect", headers=response.headers)
+    return response
+
+
 def _transport_error(exc: Exception, settings: Settings) -> QwenError:
     if isinstance(exc, (requests.Timeout, TimeoutError)):
         return QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout")
@@ -249,7 +268,7 @@ class DashScopeBackend:
             return
         api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
         folder = Folder(request, settings)
-        session = requests.Session()
+        session = _NoRedirects()
         try:
             result = api.call(session=session, **wire_arguments(request, settings))
             for response in (result if request.stream else [result]):
@@ -268,7 +287,7 @@ class DashScopeBackend:
             raise QwenError("Image tasks are synchronous only; use chat() rather than achat().", code="InvalidInput")
         api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
         folder = Folder(request, settings)
-        session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession(middlewares=(_refuse_redirects,))
         try:
             result = await api.call(session=session, **wire_arguments(request, settings))
             if request.stream:
@@ -280,6 +299,9 @@ class DashScopeBackend:
                     yield event
             folder.check_complete()
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            if isinstance(exc, aiohttp.ClientResponseError) and exc.message == "redirect":
+                raise service_error("", code=None, status=exc.status, request_id=None, headers=exc.headers or {},
+                                    settings=settings) from None
             if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
                 raise QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout") from exc
             raise QwenError(

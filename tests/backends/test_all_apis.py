@@ -9,6 +9,7 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.events import Retrying, TextDelta
+from qwen_jupyter.views.layout import final_bundle
 
 from ..conftest import APIS, KEY
 
@@ -192,7 +193,7 @@ def test_key_never_appears_in_any_output(api, connect, capsys, caplog):
     for model in ("qwen-plus~401", "qwen-plus~drop=1", "qwen-plus"):
         result = qwen_jupyter.chat("hi", model=model, **connect(api))
         outputs += [repr(result), str(result.error), repr(result.error), json.dumps(result.messages),
-                    result._repr_markdown_(), repr(result.events)]
+                    *final_bundle(result).values(), repr(result.events)]
     request, settings = qwen_jupyter.api.prepare("hi", **connect(api))
     outputs += [repr(settings), str(settings), repr(request)]
     captured = capsys.readouterr()
@@ -206,3 +207,21 @@ def test_missing_key_is_a_clear_error(api, emu, monkeypatch):
     result = qwen_jupyter.chat("hi", api=api, base_url=emu.url)
     assert result.error.code == "NoApiKey" and "DASHSCOPE_API_KEY" in str(result.error)
     assert emu.received == []
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("status", [302, 307])
+def test_redirects_are_refused_with_a_one_line_error(api, status, connect, emu, reliability):
+    outcomes = []
+    for run in (lambda: qwen_jupyter.chat("hi", **connect(api)).wait(),
+                lambda: asyncio.run(qwen_jupyter.achat("hi", **connect(api)))):
+        emu.inject(f"redirect={status}")
+        before = len(emu.received)
+        outcomes.append((run(), len(emu.received) - before))
+    failed = 0
+    for result, requests in outcomes:
+        error = result.error
+        failed += not (error is not None and error.code == "Redirect" and error.status == status
+                       and "\n" not in str(error) and requests == 1)
+    reliability.add("Faults", f"HTTP {status} redirect", tried=len(outcomes), failed=failed)
+    assert failed == 0, [(str(r.error), n) for r, n in outcomes]
