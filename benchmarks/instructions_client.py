@@ -8,7 +8,7 @@ import openai
 import qwen_jupyter
 import qwen_jupyter.backends.openai  # noqa: F401
 import qwen_jupyter.emulator  # noqa: F401
-import qwen_jupyter.views.markdown  # noqa: F401
+import qwen_jupyter.views.layout  # noqa: F401
 from qwen_jupyter.views.cell import CellView
 
 mode, url, chunks = sys.argv[1], sys.argv[2], int(sys.argv[3])

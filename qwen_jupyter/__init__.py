@@ -32,8 +32,38 @@ def session():
     return magics.session
 
 
+def _display(result: QwenResult) -> None:
+    from .views.show import display_result  # the views load when a result is first shown
+
+    display_result(result)
+
+
+def _register_display(shell) -> None:
+    """Let IPython stream a QwenResult that a cell displays (chat() as its last expression)."""
+    shell.display_formatter.ipython_display_formatter.for_type(QwenResult, _display)
+
+
 def load_ipython_extension(ipython) -> None:
-    """Register the magics with IPython (%load_ext qwen_jupyter)."""
+    """Register the magics, the `%qwen question?` input rule and result display with IPython."""
+    from .line_input import questions_are_prompts
     from .magics import QwenMagics
 
-    ipython.register_magics(QwenMagics(ipython))
+    magics = QwenMagics(ipython)
+    ipython.register_magics(magics)
+    magics.forget_deleted_cells()  # the cell loading us carries the cells deleted before (a restart in between)
+    if questions_are_prompts not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(questions_are_prompts)
+    _register_display(ipython)
+
+
+def _register_if_in_ipython() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        _register_display(shell)
+
+
+_register_if_in_ipython()

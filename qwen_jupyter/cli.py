@@ -3,52 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import contextlib
 from collections.abc import Sequence
 
 from .api import DEFAULT_MODEL, chat
-from .emulator import DEFAULT_KEY, serve, shared
-from .events import ReasoningDelta, Retrying, TextDelta
-from .settings import APIS, REGIONS, settings_from_env
+from .emulator import serve
+from .routing import route
+from .settings import APIS, REGIONS
+from .views.terminal import TerminalView
 
 
 def _chat(args: argparse.Namespace) -> int:
     options = {"model": args.model, "api": args.api, "think": args.think, "system": args.system}
     if args.offline:
-        options.update(base_url=shared().url, api_key=DEFAULT_KEY)
+        options["offline"] = "on"
     result = chat(args.prompt, image=args.image or None, **options)
-    in_reasoning = False
-    for event in result:
-        match event:
-            case ReasoningDelta(text=text):
-                if not in_reasoning:
-                    sys.stdout.write("\033[2m[reasoning] ")
-                    in_reasoning = True
-                sys.stdout.write(text)
-            case TextDelta(text=text):
-                if in_reasoning:
-                    sys.stdout.write("\033[0m\n\n")
-                    in_reasoning = False
-                sys.stdout.write(text)
-            case Retrying(delay=delay, error=error):
-                sys.stderr.write(f"\n[retrying in {delay:.1f} s: {error.code}]\n")
-        sys.stdout.flush()
-    sys.stdout.write("\033[0m\n" if in_reasoning else "\n")
-    usage = result.usage
-    label = " (emulated)" if result.emulated else ""
-    print(f"-- {result.model}{label}: {usage.input_tokens} in, {usage.output_tokens} out, "
-          f"{result.elapsed:.2f} s", file=sys.stderr)
-    if result.error:
-        print(f"error: {result.error}", file=sys.stderr)
-        return 1
-    return 0
+    view = TerminalView()
+    with contextlib.suppress(KeyboardInterrupt):  # the partial answer is kept and marked; finish() says so
+        view.run(result)
+    view.finish(result)
+    return 1 if result.error else 0
 
 
 def _config(args: argparse.Namespace) -> int:
-    settings = settings_from_env()
+    settings = route()
     print(f"api:      {settings.api}")
-    print(f"host:     {settings.host}")
-    print(f"key:      {'set' if settings.api_key else 'not set (DASHSCOPE_API_KEY)'}")
+    print(f"host:     {settings.host} ({settings.route})")
+    key = "set" if settings.route == "live" and settings.api_key else "not set (DASHSCOPE_API_KEY)"
+    print(f"key:      {key}")
     return 0
 
 

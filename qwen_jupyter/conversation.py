@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .request import Message
 
@@ -18,6 +18,12 @@ class Turn:
     request_id: str | None = None
     status: str = "ok"  # ok | interrupted | incomplete
     usage: dict[str, int | None] = field(default_factory=dict)
+
+    def answer(self) -> Message:
+        """The answer as context for later turns: a cut-short one keeps its marker, so the model knows."""
+        if self.status == "ok":
+            return self.assistant
+        return replace(self.assistant, text=f"{self.assistant.text}\n\n[{self.status}]")
 
 
 @dataclass
@@ -35,7 +41,7 @@ class Conversation:
         """Messages to send before a new prompt from this cell: every turn before the cell's own."""
         index = self.position(key)
         turns = self.turns if index is None else self.turns[:index]
-        return tuple(m for turn in turns for m in (turn.user, turn.assistant))
+        return tuple(m for turn in turns for m in (turn.user, turn.answer()))
 
     def record(self, turn: Turn) -> int:
         """Put a turn in place of the cell's earlier one, or append it; returns its position."""

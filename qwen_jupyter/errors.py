@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import traceback
 
 # Model Studio codes (native and compatible-mode spellings) that are worth another try after a pause.
 _RETRYABLE_CODES = (
@@ -108,6 +109,24 @@ class QwenError(Exception):
     def __reduce__(self):
         kwargs = {k: getattr(self, k) for k in ("code", "status", "request_id", "hint", "retry_after")}
         return (_rebuild, (self.message, kwargs))
+
+    brief = True  # IPython shows one line (no traceback from library internals); --debug sets it False
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows when a cell ends in this error: one line, or the traceback when debugging."""
+        if self.brief:
+            return [f"\x1b[0;31mQwenError\x1b[0m: {self.summary()}"]
+        return [redact(line) for line in traceback.format_exception(self)]
+
+
+class Interrupted(KeyboardInterrupt):
+    """The person stopped an answer: the cell ends here, in one line, with the partial answer kept."""
+
+    def __init__(self, message: str = "The answer was stopped; the partial answer is kept (in _qwen).") -> None:
+        super().__init__(message)
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31mInterrupted\x1b[0m: {self.args[0]}"]
 
 
 def _rebuild(message: str, kwargs: dict) -> QwenError:

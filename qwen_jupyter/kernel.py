@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import linecache
 import os
+import sys
 from typing import Any
 
 
@@ -19,12 +22,45 @@ def _parent(shell: Any) -> dict[str, Any]:
         return {}
 
 
+def in_kernel(shell: Any) -> bool:
+    """Whether a Jupyter front end shows the output (not terminal IPython)."""
+    return getattr(shell, "kernel", None) is not None
+
+
+def execution_id(shell: Any) -> str:
+    """What identifies the execution now running: the request's message id, or the input number in a terminal."""
+    header = _parent(shell).get("header") or {}
+    if header.get("msg_id"):
+        return str(header["msg_id"])
+    return f"{os.getpid()}:{getattr(shell, 'execution_count', 0)}"
+
+
 def cell_id(shell: Any, source: str) -> str:
-    """The front end's cell id (JupyterLab, Notebook 7, nbclient send one), else a hash of the cell's source."""
+    """The front end's cell id (JupyterLab, Notebook 7, nbclient send one); else, in a kernel, a hash of the
+    cell's source (so a re-run replaces its turn), and in a terminal the input itself (each input is new)."""
     metadata = _parent(shell).get("metadata") or {}
     if metadata.get("cellId"):
         return str(metadata["cellId"])
+    if not in_kernel(shell):
+        return "in:" + execution_id(shell)
     return "src:" + hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def result_is_unused() -> bool:
+    """Whether the statement that called the line magic is the call alone, so its value is only displayed or
+    dropped (`%qwen hi`), not bound or passed on (`x = %qwen hi`): then the streamed output was the display."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("qwen_jupyter", "IPython")):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    try:
+        tree = ast.parse(linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip())
+    except SyntaxError:
+        return False
+    statement = tree.body[0] if len(tree.body) == 1 else None
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute) and statement.value.func.attr == "run_line_magic")
 
 
 def deleted_cells(shell: Any) -> set[str]:

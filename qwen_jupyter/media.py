@@ -21,7 +21,11 @@ _MAGIC = (
     (b"GIF8", "image/gif"),
     (b"RIFF", "image/webp"),
     (b"BM", "image/bmp"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
 )
+_HEIF_BRANDS = (b"heic", b"heix", b"mif1", b"msf1", b"avif")
+IMAGE_FORMATS = "PNG, JPEG, WEBP, GIF, BMP, TIFF or HEIC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,10 @@ def image(source: Any) -> Media:
         if _is_url(text):
             return Media("image", text, label=_short(text))
         data = _read(text, "image")
-        return Media("image", _data_url(data, _mime(text, data, "image/png"), text), label=os.path.basename(text))
+        return Media("image", _data_url(data, _image_mime(data, text), text), label=os.path.basename(text))
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
-        return Media("image", _data_url(data, _mime(None, data, "image/png"), "image bytes"), label="bytes")
+        return Media("image", _data_url(data, _image_mime(data, "the image bytes"), "image bytes"), label="bytes")
     png = _png_from_object(source)
     if png is None:
         raise QwenError(
@@ -114,11 +118,17 @@ def _read(path: str, kind: str) -> bytes:
         return fh.read()
 
 
-def _mime(path: str | None, data: bytes, default: str) -> str:
+def _image_mime(data: bytes, name: str) -> str:
+    """The image type from the file's first bytes; anything else is refused before it is sent."""
     for magic, mime in _MAGIC:
-        if data.startswith(magic):
+        if data.startswith(magic) and (mime != "image/webp" or data[8:12] == b"WEBP"):
             return mime
-    return (mimetypes.guess_type(path)[0] if path else None) or default
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "image/heic"
+    guessed = mimetypes.guess_type(name)[0] if name else None
+    looks_like = f" (it looks like {guessed})" if guessed else ""
+    raise QwenError(f"{name} is not an image{looks_like}; images must be {IMAGE_FORMATS}.", code="InvalidInput",
+                    hint="")
 
 
 def _data_url(data: bytes, mime: str, name: str) -> str:

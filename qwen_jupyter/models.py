@@ -16,6 +16,16 @@ class ModelInfo:
     stream_only: bool = False       # refuses non-streamed calls
     image_generation: bool = False  # answers with images (sync multimodal endpoint)
     image_task: bool = False        # answers through the asynchronous image-synthesis task API
+    inputs: frozenset[str] | None = None  # media kinds it takes; None: not known (the service decides)
+
+
+_VISION = frozenset({"image", "video"})
+_TEXT: frozenset[str] = frozenset()
+TAKES = {  # model families by the media they take, for the error that names them
+    "image": "qwen-vl-max, qwen3-vl-plus, qwen3.5-plus, qvq-max or qwen3-omni-flash",
+    "video": "qwen-vl-max, qwen3-vl-plus, qwen3.5-plus or qwen3-omni-flash",
+    "audio": "qwen3-omni-flash or qwen-audio-turbo",
+}
 
 
 def _version(name: str) -> float:
@@ -26,25 +36,30 @@ def _version(name: str) -> float:
 def model_info(model: str) -> ModelInfo:
     """Capabilities of a model id, from its family name (unknown names get safe text-model defaults)."""
     name = model.lower()
-    if "omni" in name:
-        return ModelInfo(model, multimodal=True, stream_only=True)  # Omni: compatible mode, streamed only
+    if "omni" in name:  # Omni: compatible mode, streamed only
+        return ModelInfo(model, multimodal=True, stream_only=True, inputs=frozenset({"image", "video", "audio"}))
+    if "audio" in name or "asr" in name:
+        return ModelInfo(model, multimodal=True, inputs=frozenset({"audio"}))
     if name.startswith("wanx") or (name.startswith("wan2") and "t2i" in name):
         return ModelInfo(model, image_task=True)
     if name.startswith(("qwen-image", "wan2.6-image", "wan2.7-image")):
         return ModelInfo(model, multimodal=True, image_generation=True)
     if name.startswith("qvq"):
-        return ModelInfo(model, multimodal=True, thinking_default=True, thinking_only=True, stream_only=True)
-    if name.startswith("qwq") or "thinking" in name:
-        return ModelInfo(model, thinking_default=True, thinking_only=True, stream_only=True)
+        return ModelInfo(model, multimodal=True, thinking_default=True, thinking_only=True, stream_only=True,
+                         inputs=_VISION)
     if "-vl" in name or name.startswith("qwen-vl"):
-        hybrid = name.startswith("qwen3")
-        return ModelInfo(model, multimodal=True, hybrid=hybrid)
+        thinking = "thinking" in name
+        return ModelInfo(model, multimodal=True, hybrid=name.startswith("qwen3") and not thinking,
+                         thinking_default=thinking, thinking_only=thinking, stream_only=thinking, inputs=_VISION)
+    if name.startswith("qwq") or "thinking" in name:
+        return ModelInfo(model, thinking_default=True, thinking_only=True, stream_only=True, inputs=_TEXT)
     if _version(name) >= 3.5:
-        return ModelInfo(model, multimodal=True, thinking_default=True, hybrid=True)
+        return ModelInfo(model, multimodal=True, thinking_default=True, hybrid=True, inputs=_VISION)
     if name.startswith("qwen3-"):
         # Qwen3 open-source sizes (qwen3-32b…) think by default and stream only; qwen3-max is hybrid, off.
         opensource = bool(re.match(r"qwen3-\d", name))
-        return ModelInfo(model, hybrid=True, thinking_default=opensource, stream_only=opensource)
-    if name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo", "qwen-max")):
-        return ModelInfo(model, hybrid=name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo")))
+        return ModelInfo(model, hybrid=True, thinking_default=opensource, stream_only=opensource, inputs=_TEXT)
+    if name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo", "qwen-max", "qwen-long", "qwen-mt", "qwen-coder")):
+        hybrid = name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo"))
+        return ModelInfo(model, hybrid=hybrid, inputs=_TEXT)
     return ModelInfo(model)

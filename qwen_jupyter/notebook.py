@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from .conversation import Conversation, Turn
 from .request import Message
 from .result import QwenResult
@@ -18,6 +21,11 @@ class Session:
         self.store = store
         self.chats: dict[str, Conversation] = store.load(notebook) if store else {}
         self.results: list[QwenResult] = []
+        self.listeners: list[Callable[[str], None]] = []  # told the name of a chat that changed (the panels)
+
+    def _changed(self, chat: str) -> None:
+        for listener in list(self.listeners):
+            listener(chat)
 
     @property
     def last(self) -> QwenResult | None:
@@ -46,6 +54,8 @@ class Session:
                 "reasoning": result.reasoning, "usage": vars_of(result), "request_id": result.request_id,
                 "error": error.summary() if error else None, "emulated": result.emulated,
             }, (position, turn) if turn else None)
+        if turn:
+            self._changed(chat)
         return turn
 
     def reset(self, name: str = DEFAULT_CHAT) -> None:
@@ -53,12 +63,14 @@ class Session:
         self.chats.pop(name, None)
         if self.store:
             self.store.delete(self.notebook, name)
+        self._changed(name)
 
     def forget(self, keys: set[str]) -> None:
         """Drop the turns of cells that were deleted from the notebook."""
         for conversation in self.chats.values():
             if conversation.forget(keys):
                 self._save(conversation)
+                self._changed(conversation.name)
 
     def _save(self, conversation: Conversation) -> None:
         if self.store:
@@ -71,3 +83,25 @@ def vars_of(result: QwenResult) -> dict[str, int | None]:
     return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
             "total_tokens": usage.total_tokens, "reasoning_tokens": usage.reasoning_tokens,
             "cached_tokens": usage.cached_tokens}
+
+
+_script_session: Session | None = None
+
+
+def current_session() -> Session:
+    """This notebook's session (the one %%qwen uses, loading the extension if needed), or in a plain Python
+    process one session per working directory."""
+    global _script_session
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None and hasattr(shell, "magics_manager"):
+        if "QwenMagics" not in shell.magics_manager.registry:
+            shell.run_line_magic("load_ext", "qwen_jupyter")
+        return shell.magics_manager.registry["QwenMagics"].session
+    if _script_session is None:
+        _script_session = Session("python:" + os.getcwd(), Store())
+    return _script_session

@@ -1,4 +1,4 @@
-"""What the person typed, as a frozen MagicArgs; plus the %qwen subcommand split. Pure functions."""
+"""What the person typed, as a frozen MagicArgs. Pure functions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import re
 from argparse import Namespace
 from dataclasses import dataclass
 
-SUBCOMMANDS = ("help", "login", "history", "chats", "reset", "export", "usage", "log", "offline", "config",
-               "panel", "record", "replay", "cassette", "live")
 FORMATS = ("markdown", "text", "code")
 
 
@@ -25,6 +23,7 @@ class MagicArgs:
     images: tuple[str, ...] = ()
     videos: tuple[str, ...] = ()
     audios: tuple[str, ...] = ()
+    raw: bool = False
     out: str | None = None
     chat: str | None = None
     new: bool = False
@@ -57,12 +56,6 @@ def _unquote(value: object) -> object:
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value
-
-
-def split_subcommand(line: str) -> tuple[str, str] | None:
-    """('history', 'NAME') for '%qwen history NAME'; None when the line is a prompt or options."""
-    word, _, rest = line.strip().partition(" ")
-    return (word, rest.strip()) if word in SUBCOMMANDS else None
 
 
 _VARIABLE = re.compile(r"^\{(.+)\}$", re.DOTALL)

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .errors import QwenError
 from .media import Media
-from .models import model_info
+from .models import TAKES, model_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,16 @@ class Request:
     def with_messages(self, messages: tuple[Message, ...]) -> Request:
         return replace(self, messages=messages)
 
+    def with_history(self, history: tuple[Message, ...] | list[Message]) -> Request:
+        """Earlier turns placed after the system message and before the new turn (for a text-only model their
+        media become a note)."""
+        if not history:
+            return self
+        text_only = not model_info(self.model).multimodal
+        earlier = tuple(without_media(m) if text_only else m for m in history if m.role != "system")
+        system = tuple(m for m in self.messages if m.role == "system")
+        return replace(self, messages=system + earlier + tuple(m for m in self.messages if m.role != "system"))
+
 
 def user_message(text: str, media: tuple[Media, ...] | list[Media] = ()) -> Message:
     """A user turn with optional media."""
@@ -102,15 +113,29 @@ def build_request(
     history: tuple[Message, ...] | list[Message] = (),
     **options: Any,
 ) -> Request:
-    """A Request from a prompt: system message first, then earlier turns, then the new user turn."""
+    """A Request from a prompt: system message first, then earlier turns, then the new user turn.
+
+    Media the model cannot take are refused here, before anything is sent, naming the models that can.
+    """
+    check_inputs(model, media)
     messages: list[Message] = []
     if system:
         messages.append(Message("system", system))
-    text_only = not model_info(model).multimodal
-    messages.extend(without_media(m) if text_only else m for m in history if m.role != "system")
     messages.append(user_message(prompt, media))
     tools = tuple(options.pop("tools", None) or ())
     known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}
     unknown = {k: v for k, v in options.items() if k not in Request.__dataclass_fields__ and v is not None}
     extra = {**known.pop("extra", {}), **unknown}
-    return Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)
+    request = Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)
+    return request.with_history(tuple(history))
+
+
+def check_inputs(model: str, media: tuple[Media, ...] | list[Media]) -> None:
+    """A clear error for media a model is known not to take (the same on every API, before sending)."""
+    takes = model_info(model).inputs
+    refused = sorted({m.kind for m in media} - takes) if takes is not None else []
+    if refused:
+        kind = refused[0]
+        what = "text only" if not takes else " and ".join(sorted(takes)) + " input"
+        raise QwenError(f"{model} takes {what}, not {kind}; for {kind} use {TAKES[kind]}.", code="InvalidInput",
+                        hint="")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import QwenError
+from .errors import Interrupted, QwenError
 from .events import (
     Chunk,
     Event,
@@ -136,9 +137,10 @@ class QwenResult:
         self._sent = messages
         self.api = api
         self._on_complete = on_complete
-        self.view_options: dict[str, Any] = {}  # how the cell view shows it (rate, plain text), set by the magic
-        self._started_at = time.perf_counter()
+        self._started_at = time.perf_counter()  # reset when the stream starts: chat() is lazy
         self._ended_at: float | None = None
+        self._reader: int | None = None  # the thread reading the live stream
+        self._finished = threading.Event()
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -151,6 +153,7 @@ class QwenResult:
     def _stream(self) -> Iterator[Event]:
         source, self._source = self._source, None
         fold, events, limit = self._fold, self._events, self._limit
+        self._reader, self._started_at = threading.get_ident(), time.perf_counter()
         try:
             for event in source:
                 fold.add(event)
@@ -161,7 +164,7 @@ class QwenResult:
                     return
         except KeyboardInterrupt:
             self._fail(interrupted_error())
-            raise
+            raise Interrupted() from None  # one line in IPython, not the HTTP library's frames
         except GeneratorExit:  # stop(): the answer is cut short, like an interrupt
             self._fail(interrupted_error())
             raise
@@ -205,8 +208,11 @@ class QwenResult:
         self._ended_at = time.perf_counter()
         if self._fold.error is None and self._fold.finish_reason is None and self._events:
             self._fail(QwenError("The stream ended before the model finished.", code="IncompleteStream"))
-        if self._on_complete:
-            self._on_complete(self)
+        try:
+            if self._on_complete:
+                self._on_complete(self)
+        finally:
+            self._finished.set()
 
     def wait(self) -> QwenResult:
         """Read the stream to its end (also one a loop left early); returns self."""
@@ -214,7 +220,9 @@ class QwenResult:
             return self
         if self._source is not None:
             iter(self)
-        if self._live is not None:
+        if self._reader not in (None, threading.get_ident()):
+            self._finished.wait()  # another thread (the panel's) is reading it: wait, never read along
+        elif self._live is not None:
             for _ in self._live:
                 pass
         return self
@@ -229,6 +237,11 @@ class QwenResult:
     @property
     def done(self) -> bool:
         return self._source is None and self._ended_at is not None
+
+    @property
+    def streaming(self) -> bool:
+        """Whether a reader is in the middle of the stream now (the panel's worker, a loop, a view)."""
+        return self._reader is not None and not self.done
 
     # -- fields ----------------------------------------------------------------------------------------------
 
@@ -297,6 +310,11 @@ class QwenResult:
         return self.wait()._fold.raw
 
     @property
+    def sent(self) -> tuple[Message, ...]:
+        """The messages that were sent, as Message objects (media included)."""
+        return self._sent
+
+    @property
     def messages(self) -> list[dict[str, Any]]:
         """The conversation that was sent, as plain dicts (media by name, not inline data)."""
         return [m.to_dict() for m in self._sent]
@@ -329,7 +347,11 @@ class QwenResult:
         text = self.text.strip()
         if text.startswith("```"):
             text = text.split("\n", 1)[1].rsplit("```", 1)[0]
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise QwenError(f"The answer is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).",
+                            code="NotJSON", hint="Ask with --json (json_mode=True) for JSON, or read .text.") from None
 
     def message(self) -> Message:
         """The answer as an assistant message, ready to go back into a conversation."""
@@ -354,15 +376,3 @@ class QwenResult:
         if self.emulated:
             parts.append("emulated")
         return f"<QwenResult {' '.join(parts)}>"
-
-    def _ipython_display_(self) -> None:
-        """Stream into the cell when displayed (the magic's return value, or chat() at the end of a cell)."""
-        from .views.cell import CellView
-
-        inputs = tuple(m for message in self._sent[-1:] for m in message.media)
-        view = CellView(inputs, **self.view_options)
-        try:
-            if not self.done:
-                view.run(self)  # an interrupt stops the stream, shows what came, then propagates
-        finally:
-            view.finish(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import warnings
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -20,14 +19,14 @@ REGIONS: dict[str, tuple[str | None, str]] = {
     "tokyo": (None, "ap-northeast-1"),
 }
 APIS = ("openai", "responses", "dashscope")
-BASE_URL_ENV = "QWEN_JUPYTER_BASE_URL"
-KEY_ENV = "DASHSCOPE_API_KEY"
 
 
 class Secret(str):
     """A string whose repr and str never show the value (the API key); errors, logs and cassettes redact it."""
 
     def __new__(cls, value: str) -> Secret:
+        if isinstance(value, Secret):  # str() of a Secret is "***": wrapping one again must keep the value
+            value = value.reveal()
         remember_secret(value)
         return super().__new__(cls, value)
 
@@ -55,6 +54,7 @@ class Settings:
     max_retries: int = 2
     responses_legacy_path: bool = False
     headers: tuple[tuple[str, str], ...] = ()
+    route: str = "live"  # live, emulator, replay, or "recorded, …" (what routing.route decided)
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not isinstance(self.api_key, Secret):
@@ -108,7 +108,8 @@ class Settings:
 
     def describe(self) -> str:
         """Where requests go, for error hints (never the key)."""
-        return f"{self.api} API at {self.host}"
+        where = "" if self.route == "live" else f" ({self.route})"
+        return f"{self.api} API at {self.host}{where}"
 
 
 _warned_hosts: set[str] = set()
@@ -132,14 +133,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def settings_from_env(**overrides: object) -> Settings:
-    """Settings from the environment (key, base_url), with explicit values taking precedence."""
-    values: dict[str, object] = {}
-    if os.environ.get(BASE_URL_ENV):
-        values["base_url"] = os.environ[BASE_URL_ENV]
-    if os.environ.get(KEY_ENV):
-        values["api_key"] = Secret(os.environ[KEY_ENV])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)  # type: ignore[arg-type]

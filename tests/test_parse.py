@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from qwen_jupyter.parse import braced_expression, magic_args, split_subcommand
+import pytest
+from IPython.core.error import UsageError
+
+from qwen_jupyter.commands import COMMANDS, find, help_text
+from qwen_jupyter.parse import braced_expression, magic_args
 
 
 def _ns(**values):
@@ -21,11 +25,24 @@ def test_line_form_prompt():
     assert magic_args(_ns(prompt=["What", "is", "2+2?"]), None).prompt == "What is 2+2?"
 
 
-def test_subcommands_and_prompts_are_told_apart():
-    assert split_subcommand("history maths") == ("history", "maths")
-    assert split_subcommand("  reset") == ("reset", "")
-    assert split_subcommand("-m qwen-max hello") is None
-    assert split_subcommand("Explain history") is None
+def test_commands_and_prompts_are_told_apart():
+    assert find("history maths") == (COMMANDS["history"], "maths")
+    assert find("  reset") == (COMMANDS["reset"], "")
+    assert find("-m qwen-max hello") is None
+    assert find("Explain history") is None
+    assert find("hello") is None  # a one-word prompt that is no command's near miss
+
+
+@pytest.mark.parametrize("typo", ["histroy", "chat", "reste", "Usage?"])
+def test_a_mistyped_command_is_a_usage_error_not_a_prompt(typo):
+    with pytest.raises(UsageError, match="did you mean %qwen"):
+        find(typo)
+
+
+def test_help_lists_every_command_of_the_registry_and_the_interpolation_rule():
+    text = help_text("OPTIONS")
+    assert all(command.usage in text for command in COMMANDS.values())
+    assert "{{ and }} write a single brace" in text
 
 
 def test_braced_option_values():

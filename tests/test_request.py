@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
+from qwen_jupyter.errors import QwenError
 from qwen_jupyter.media import Media
 from qwen_jupyter.request import Message, build_request
 
@@ -24,5 +29,16 @@ def test_text_models_get_earlier_pictures_as_a_note():
 
 
 def test_the_current_message_keeps_its_media():
-    request = build_request("qwen-plus", "look", media=[PICTURE])
+    request = build_request("qwen-vl-max", "look", media=[PICTURE])
     assert request.messages[-1].media == (PICTURE,)
+
+
+@pytest.mark.parametrize(("model", "kind", "words"), [
+    ("qwen-plus", "image", "qwen-plus takes text only, not image; for image use qwen-vl-max"),
+    ("qwen3-max", "audio", "qwen3-max takes text only, not audio; for audio use qwen3-omni-flash"),
+    ("qwen-vl-max", "audio", "qwen-vl-max takes image and video input, not audio"),
+])
+def test_media_a_model_cannot_take_are_refused_before_sending(model, kind, words):
+    with pytest.raises(QwenError, match=re.escape(words)):
+        build_request(model, "look", media=[Media(kind, "https://example.com/x", "x")])
+    build_request("some-future-model", "look", media=[Media(kind, "https://example.com/x", "x")])  # unknown: sent

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qwen_jupyter.errors import QwenError
-from qwen_jupyter.settings import Secret, Settings, settings_from_env
+from qwen_jupyter.routing import route
+from qwen_jupyter.settings import Secret, Settings
 
 
 @pytest.mark.parametrize(("region", "host"), [
@@ -45,15 +46,31 @@ def test_unknown_region_and_api_are_clear_errors():
 def test_environment_supplies_key_and_base_url(monkeypatch):
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-from-env-123456")
     monkeypatch.setenv("QWEN_JUPYTER_BASE_URL", "http://127.0.0.1:9")
-    settings = settings_from_env(api="dashscope")
+    settings = route(api="dashscope")
     assert settings.key() == "sk-from-env-123456" and settings.host == "http://127.0.0.1:9"
-    assert settings_from_env(base_url="http://127.0.0.1:10").host == "http://127.0.0.1:10"
+    assert settings.route == "live"
+    assert route(base_url="http://127.0.0.1:10").host == "http://127.0.0.1:10"
+
+
+def test_without_key_or_base_url_the_emulator_answers_and_says_so(monkeypatch):
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    monkeypatch.delenv("QWEN_JUPYTER_BASE_URL", raising=False)
+    settings = route()
+    assert settings.route == "emulator" and "(emulator)" in settings.describe()
+    assert route(offline="off").route == "live"
+    with pytest.raises(QwenError, match="Offline mode must be one of on, off, auto; got 'maybe'"):
+        route(offline="maybe")
 
 
 def test_secret_never_shows_its_value():
     secret = Secret("sk-abcdef123456")
     assert "abcdef" not in repr(secret) + str(secret) + f"{secret}" + repr(Settings(api_key=secret))
     assert secret.reveal() == "sk-abcdef123456"
+
+
+def test_a_secret_wrapped_again_keeps_its_value():
+    assert Secret(Secret("sk-twice-123456")).reveal() == "sk-twice-123456"
+    assert route(api_key=Secret("sk-login-123456"), offline="off").key() == "sk-login-123456"
 
 
 def test_a_plain_string_key_is_wrapped():

@@ -294,9 +294,7 @@ def _rendered_turn(turn: Turn) -> dict[str, Any]:
 
 def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:
     """A panel on the magic's session and settings, so both share conversations and %config."""
-    from ..parse import MagicArgs
-
-    return QwenPanel(magics.session, lambda: magics._settings(MagicArgs(prompt="")), chat=chat,
+    return QwenPanel(magics.session, magics.settings, chat=chat,
                      model=model or magics.model, on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r))
 
 

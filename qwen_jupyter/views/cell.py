@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..events import Event, ReasoningDelta, TextDelta
+from ..events import Event, ReasoningDelta, Retrying, TextDelta
 from ..media import Media
 from .blocks import Block
 from .html import fragment, markdown_html
@@ -74,6 +74,7 @@ class CellView:
         self.outputs: list[Block] = []
         self._behind: Block | None = None
         self.messages = 0
+        self._status: str | None = None  # the output saying a request is being retried
         self._header = thumbnails(inputs)
         self._header_shown = not self._header
 
@@ -109,9 +110,21 @@ class CellView:
                 self._add("answer", text)
             case ReasoningDelta(text=text):
                 self._add("reasoning", text)
+            case Retrying(attempt=attempt, delay=delay, error=error):
+                self._retrying(f"⟳ {error.summary()} Trying again in {delay:.1f} s (retry {attempt}).")
+                return
             case _:
                 return
         self._tick()
+
+    def _retrying(self, note: str) -> None:
+        """Say at once that the request failed and when it is tried again (the final output replaces it)."""
+        bundle = {"text/html": f'<div class="qwen-retrying" style="color:{MUTED}">{html.escape(note)}</div>',
+                  "text/plain": plain(note)}
+        if self._status is None:
+            self._status = self._create(bundle)
+        else:
+            self._show(bundle, self._status, update=True)
 
     def _add(self, kind: str, text: str) -> None:
         if not text:

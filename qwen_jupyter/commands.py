@@ -1,0 +1,216 @@
+"""The `%qwen NAME …` commands: one registry that the magic's dispatch, `%qwen help` and typo hints all read.
+
+Each command is a small function of the magics object (its session and traits) and the rest of the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from .interpolate import RULE
+from .notebook import DEFAULT_CHAT
+from .settings import Secret
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    group: str
+    run: Callable[[Any, str], Any]
+
+
+COMMANDS: dict[str, Command] = {}
+GROUPS = ("Conversations", "Keys and where requests go", "Cassettes", "Panel and help")
+
+
+def command(usage: str, summary: str, group: str) -> Callable[[Callable[[Any, str], Any]], Callable[[Any, str], Any]]:
+    """Register a `%qwen` command under the first word of its usage."""
+
+    def register(run: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+        name = usage.split()[1]
+        COMMANDS[name] = Command(name, usage, summary, group, run)
+        return run
+
+    return register
+
+
+def find(line: str) -> tuple[Command, str] | None:
+    """The command a `%qwen` line names, with the rest of the line; None when the line is a prompt."""
+    word, _, rest = line.strip().partition(" ")
+    if word in COMMANDS:
+        return COMMANDS[word], rest.strip()
+    if word and not rest.strip() and not word.startswith("-"):
+        guesses = difflib.get_close_matches(word.lower().rstrip("?!."), list(COMMANDS), n=1, cutoff=0.75)
+        if guesses:
+            raise UsageError(f"%qwen {word}: no such command; did you mean %qwen {guesses[0]}? "
+                             "(To ask a one-word question, put it in a %%qwen cell.)")
+    return None
+
+
+def help_text(options: str) -> str:
+    """The whole help: the magic's options (grouped), the commands (grouped) and the interpolation rule."""
+    lines = [options.rstrip(), "", "Commands:"]
+    for group in GROUPS:
+        lines.append(f"  {group}:")
+        lines += [f"    {c.usage:<34} {c.summary}" for c in COMMANDS.values() if c.group == group]
+    return "\n".join(lines + ["", "Variables in prompts:", *("  " + line for line in RULE.splitlines())])
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@command("%qwen help", "this help", "Panel and help")
+def _help(magics: Any, rest: str) -> None:
+    print(help_text(magics.qwen.__doc__ or ""))
+
+
+@command("%qwen history [NAME]", "the turns of a chat, as the model will see them", "Conversations")
+def _history(magics: Any, rest: str) -> None:
+    magics.forget_deleted_cells()
+    conversation = magics.session.chats.get(rest or DEFAULT_CHAT)
+    if not conversation or not conversation.turns:
+        print(f"The {rest or DEFAULT_CHAT!r} chat is empty.")
+        return
+    for number, turn in enumerate(conversation.turns, 1):
+        note = "" if turn.status == "ok" else f" [{turn.status}]"
+        print(f"[{number}] you: {_clip(turn.user.text)}")
+        print(f"    {turn.model}{note}: {_clip(turn.assistant.text)}")
+
+
+@command("%qwen chats", "this notebook's chats, with turns and tokens", "Conversations")
+def _chats(magics: Any, rest: str) -> None:
+    magics.forget_deleted_cells()
+    chats = magics.session.chats
+    if not chats:
+        print("No conversations in this notebook yet.")
+    for name, conversation in chats.items():
+        print(f"{name}: {len(conversation.turns)} turns, {conversation.tokens()} tokens")
+
+
+@command("%qwen reset [NAME]", "empty a chat", "Conversations")
+def _reset(magics: Any, rest: str) -> None:
+    magics.session.reset(rest or DEFAULT_CHAT)
+    print(f"Chat {rest or DEFAULT_CHAT!r} is empty now.")
+
+
+@command("%qwen export NAME FILE", "write a chat's messages as JSON", "Conversations")
+def _export(magics: Any, rest: str) -> None:
+    parts = rest.split(maxsplit=1)
+    if len(parts) != 2:
+        raise UsageError("Usage: %qwen export NAME FILE")
+    name, path = parts
+    conversation = magics.session.chats.get(name)
+    if conversation is None:
+        raise UsageError(f"No chat named {name!r}; %qwen chats lists them.")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"chat": name, "messages": conversation.messages()}, fh, ensure_ascii=False, indent=1)
+    print(f"Wrote {len(conversation.turns)} turns of {name!r} to {path}.")
+
+
+@command("%qwen usage", "tokens used, per chat", "Conversations")
+def _usage(magics: Any, rest: str) -> None:
+    total = 0
+    for name, conversation in magics.session.chats.items():
+        total += conversation.tokens()
+        print(f"{name}: {conversation.tokens()} tokens")
+    print(f"total: {total} tokens")
+
+
+@command("%qwen log search TERM", "logged requests and answers that mention TERM", "Conversations")
+def _log(magics: Any, rest: str) -> None:
+    verb, _, term = rest.partition(" ")
+    if verb != "search" or not term.strip():
+        raise UsageError("Usage: %qwen log search TERM")
+    session = magics.session
+    rows = session.store.search(session.notebook, term.strip()) if session.store else []
+    if not rows:
+        print(f"Nothing logged mentions {term.strip()!r}.")
+    for row in rows:
+        print(f"[{row['chat']}] {row['model']}: {_clip(row['text'] or row['error'] or '')}")
+
+
+@command("%qwen login", "type the API key (no echo; kept in this kernel only)", "Keys and where requests go")
+def _login(magics: Any, rest: str) -> None:
+    try:
+        key = getpass.getpass("DashScope API key (kept in this kernel only): ").strip()
+    except Exception as exc:  # noqa: BLE001 - StdinNotImplementedError and friends: no one can type here
+        raise UsageError("%qwen login needs a front end that can ask for input (JupyterLab, Notebook, a terminal); "
+                         "here, set DASHSCOPE_API_KEY instead.") from exc
+    if not key:
+        raise UsageError("No key entered; nothing changed.")
+    magics.key = Secret(key)
+    print("Key set for this kernel session. It is not saved and never shown.")
+
+
+@command("%qwen offline on|off|auto", "answer from the built-in emulator: always, never, or without a key",
+         "Keys and where requests go")
+def _offline(magics: Any, rest: str) -> None:
+    if rest not in ("on", "off", "auto"):
+        raise UsageError("Usage: %qwen offline on|off|auto")
+    magics.offline = rest
+    print(f"Offline mode: {rest}.")
+
+
+@command("%qwen config", "the model, where requests go, and whether a key is set", "Keys and where requests go")
+def _config(magics: Any, rest: str) -> None:
+    settings = magics.settings()
+    if settings.route == "live":
+        key = "key set" if settings.api_key else "no key"
+    else:
+        key = "no key needed (the emulator answers)" if "emulator" in settings.route else "answers from a cassette"
+    print(f"{magics.model} via {settings.describe()}; {key}")
+
+
+@command("%qwen record PATH", "save every request and its answer into a cassette", "Cassettes")
+def _record(magics: Any, rest: str) -> None:
+    if not rest:
+        raise UsageError("Usage: %qwen record PATH")
+    magics.cassette, magics.cassette_mode = rest, "record"
+    print(f"Recording every request and its answer into {rest} (the key is never written).")
+
+
+@command("%qwen replay PATH [--lenient]", "answer from a cassette (lenient: generated where it has none)",
+         "Cassettes")
+def _replay(magics: Any, rest: str) -> None:
+    words = rest.split()
+    paths = [w for w in words if not w.startswith("--")]
+    if len(paths) != 1 or set(words) - {*paths, "--lenient"}:
+        raise UsageError("Usage: %qwen replay PATH [--lenient]")
+    if not os.path.isfile(paths[0]):
+        raise UsageError(f"No cassette at {paths[0]!r}; %qwen record {paths[0]} makes one.")
+    magics.cassette, magics.cassette_mode = paths[0], "lenient" if "--lenient" in words else "replay"
+    magics.settings()  # reads the cassette now, so a bad line is reported here, not at the next request
+    print(f"Answers come from {paths[0]}" + (" (generated where it has none)." if "--lenient" in words else "."))
+
+
+@command("%qwen cassette PATH", "replay it when offline, go live with a key", "Cassettes")
+def _cassette(magics: Any, rest: str) -> None:
+    if not rest:
+        raise UsageError("Usage: %qwen cassette PATH")
+    magics.cassette = rest  # the mode stays (auto unless QWEN_JUPYTER_CASSETTE_MODE says record, for example)
+    print(f"Cassette {rest}: offline, answers come from it; with a key, from Model Studio.")
+
+
+@command("%qwen live", "neither record nor replay", "Cassettes")
+def _live(magics: Any, rest: str) -> None:
+    magics.cassette_mode = "off"
+    print("Live: no cassette is recorded or replayed.")
+
+
+@command("%qwen panel [NAME]", "a chat panel on this notebook's chat NAME", "Panel and help")
+def _panel(magics: Any, rest: str) -> Any:
+    from .panel import open_panel  # anywidget loads only when a panel is asked for
+
+    return open_panel(magics, rest or DEFAULT_CHAT)

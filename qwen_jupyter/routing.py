@@ -1,0 +1,68 @@
+"""Where a request goes, decided here and nowhere else: the key, region and base_url, then offline mode and
+cassettes, from what the caller set and (for anything unset) the environment, read once per request.
+
+The outcome is one Settings: live to Model Studio, the built-in emulator, a cassette's replay, or live through a
+recorder. Offline `on`, or `auto` with no key and no base_url, answers from the emulator; a cassette then answers
+in `auto`, `replay` (strict) and `lenient` modes; `record` saves whatever the request would have reached.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from .errors import QwenError
+from .settings import Secret, Settings, warn_plain_http
+
+KEY_ENV = "DASHSCOPE_API_KEY"
+BASE_URL_ENV = "QWEN_JUPYTER_BASE_URL"
+OFFLINE_ENV = "QWEN_JUPYTER_OFFLINE"
+CASSETTE_ENV, CASSETTE_MODE_ENV = "QWEN_JUPYTER_CASSETTE", "QWEN_JUPYTER_CASSETTE_MODE"
+OFFLINE_MODES = ("on", "off", "auto")
+CASSETTE_MODES = ("auto", "record", "replay", "lenient", "off")
+
+
+def _choice(value: str | None, env: str, choices: tuple[str, ...], what: str) -> str:
+    chosen = value or os.environ.get(env) or choices[-1 if what == "Offline mode" else 0]
+    if chosen not in choices:
+        raise QwenError(f"{what} must be one of {', '.join(choices)}; got {chosen!r}.", code="InvalidOption")
+    return chosen
+
+
+def route(*, api: str | None = None, region: str | None = None, base_url: str | None = None,
+          workspace: str | None = None, api_key: str | None = None, timeout: float | None = None,
+          max_retries: int | None = None, offline: str | None = None, cassette: str | None = None,
+          cassette_mode: str | None = None) -> Settings:
+    """The Settings for one request; None means: from the environment, else the default."""
+    values: dict[str, object] = {"api": api, "region": region, "workspace": workspace, "timeout": timeout,
+                                 "max_retries": max_retries,
+                                 "base_url": base_url or os.environ.get(BASE_URL_ENV) or None}
+    key = api_key or os.environ.get(KEY_ENV) or None
+    values["api_key"] = Secret(key) if key is not None else None
+    settings = Settings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
+    mode = _choice(offline, OFFLINE_ENV, OFFLINE_MODES, "Offline mode")
+    cassette = cassette or os.environ.get(CASSETTE_ENV) or None
+    cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, CASSETTE_MODES, "Cassette mode")
+    emulated = mode == "on" or (mode == "auto" and settings.api_key is None and settings.base_url is None)
+    return _routed(settings, emulated, cassette, cassette_mode)
+
+
+def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_mode: str) -> Settings:
+    from . import emulator
+    from .emulator.cassette import CassetteError
+
+    if cassette and (cassette_mode in ("replay", "lenient") or (cassette_mode == "auto" and emulated)):
+        try:
+            server = emulator.replayer(cassette, lenient=cassette_mode == "lenient")
+        except CassetteError as exc:
+            raise QwenError(str(exc), code="BadCassette", hint="") from None
+        return replace(settings, base_url=server.url, api_key=Secret(emulator.DEFAULT_KEY), route="replay")
+    if emulated:
+        settings = replace(settings, base_url=emulator.shared().url, api_key=Secret(emulator.DEFAULT_KEY),
+                           route="emulator")
+    if cassette and cassette_mode == "record":
+        if settings.api_key:
+            warn_plain_http(settings.host)  # the proxy forwards the key there
+        proxy = emulator.recording_proxy(cassette, settings.host)
+        settings = replace(settings, base_url=proxy.url, route=f"recorded, {settings.route}")
+    return settings

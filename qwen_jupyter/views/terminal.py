@@ -1,0 +1,67 @@
+"""The terminal view: terminal IPython (and any shell without a Jupyter front end) gets plain text as it arrives.
+
+Model text is written without terminal control characters, so an answer cannot retitle the window, move the
+cursor or write the clipboard; reasoning is dimmed when the output is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from ..events import Event, ReasoningDelta, Retrying, TextDelta
+from .layout import footer, plain
+
+
+class TerminalView:
+    """Writes a result's text progressively; call run(result), then finish(result)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.out = stream or sys.stdout
+        self.styled = bool(getattr(self.out, "isatty", lambda: False)())
+        self.kind: str | None = None
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def on_event(self, event: Event) -> None:
+        """Write one event's text at once."""
+        match event:
+            case ReasoningDelta(text=text):
+                self._switch("reasoning")
+                self._write(plain(text))
+            case TextDelta(text=text):
+                self._switch("answer")
+                self._write(plain(text))
+            case Retrying(attempt=attempt, delay=delay, error=error):
+                self._write(f"[{error.summary()} Trying again in {delay:.1f} s (retry {attempt}).]\n")
+
+    def _switch(self, kind: str) -> None:
+        if kind == self.kind:
+            return
+        if self.kind is not None:
+            self._write("\n\n")
+        if kind == "reasoning":
+            self._write("\x1b[2mReasoning: " if self.styled else "Reasoning: ")
+        elif self.kind == "reasoning" and self.styled:
+            self._write("\x1b[0m")
+        self.kind = kind
+
+    def run(self, result: Any) -> None:
+        """Stream a result; an interrupt ends the stream at once and then propagates."""
+        try:
+            for event in result:
+                self.on_event(event)
+        except KeyboardInterrupt:
+            result.stop()
+            raise
+
+    def finish(self, result: Any) -> None:
+        """End the text: the error, if any, and the footer line."""
+        if self.kind == "reasoning" and self.styled:
+            self._write("\x1b[0m")
+        tail = "\n" if self.kind else ""
+        if result.error:
+            tail += f"\n{plain(result.error.summary())}\n"
+        self._write(f"{tail}-- {footer(result)}\n")
