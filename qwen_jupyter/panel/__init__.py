@@ -19,11 +19,12 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..api import ask
+from ..asking import ask_in
 from ..conversation import Turn
-from ..errors import redact
+from ..errors import QwenError, redact
 from ..events import Event, Failed, Finished, ReasoningDelta, TextDelta
 from ..media import Media, image
+from ..models import model_info
 from ..notebook import DEFAULT_CHAT, Session
 from ..request import build_request
 from ..result import QwenResult
@@ -67,8 +68,22 @@ class QwenPanel(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._handle: Any = None
         self._sequence = 0
+        self._shown: dict[str, dict[str, str]] = {}  # per turn made here: thumbnails, footer, error
+        self._rendered: dict[tuple[str, int], dict[str, Any]] = {}  # (turn key, id of the turn) -> rendered
+        if "thinking" not in kwargs:
+            self.thinking = model_info(self.model).thinking_default
         self.on_msg(self._on_message)
+        session.listeners.append(self._chat_changed)  # turns from %%qwen -c NAME cells show here too
         self._load_turns()
+
+    @traitlets.observe("model")
+    def _model_changed(self, change: Any) -> None:
+        self.thinking = model_info(change["new"]).thinking_default  # the box shows what the model will do
+
+    def _chat_changed(self, chat: str) -> None:
+        if chat == self.chat:
+            self._load_turns()
+            self._update_display()
 
     # -- display -------------------------------------------------------------------------------------------------
 
@@ -102,7 +117,15 @@ class QwenPanel(anywidget.AnyWidget):
 
     def _load_turns(self) -> None:
         conversation = self.session.chats.get(self.chat)
-        self.turns = [_rendered_turn(t) for t in conversation.turns] if conversation else []
+        turns = conversation.turns if conversation else []
+        rendered = []
+        for turn in turns:
+            cached = self._rendered.get((turn.key, id(turn)))
+            if cached is None:
+                cached = self._rendered[(turn.key, id(turn))] = _rendered_turn(turn)
+            rendered.append({**cached, **self._shown.get(turn.key, {})})
+        failed = [entry for key, entry in self._shown.items() if "user" in entry]  # asks that left no turn
+        self.turns = rendered + failed
         self.total_tokens = conversation.tokens() if conversation else 0
 
     # -- messages from the front end -----------------------------------------------------------------------------
@@ -110,8 +133,15 @@ class QwenPanel(anywidget.AnyWidget):
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         kind = content.get("type")
         if kind == "send":
-            pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
-            self.ask(content.get("text", ""), images=pictures)
+            try:
+                pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
+                self.ask(content.get("text", ""), images=pictures)
+            except QwenError as error:  # shown in the panel, where the person pressed Send
+                failed = "failed:" + uuid.uuid4().hex
+                self._shown[failed] = {
+                    "id": failed, "user": content.get("text", ""), "answer_html": "", "reasoning_html": "",
+                    "status": "error", "error": error.summary(), "footer": ""}
+                self._load_turns()
         elif kind == "stop":
             self.stop()
         elif kind == "new":
@@ -119,20 +149,22 @@ class QwenPanel(anywidget.AnyWidget):
 
     # -- the Python API (the front end uses the same) -------------------------------------------------------------
 
-    def ask(self, text: str, images: list[Any] = ()) -> QwenResult | None:
+    def ask(self, text: str, images: list[Any] = ()) -> QwenResult:
         """Ask in this panel's chat; the answer streams into the panel from a worker thread."""
-        if self.busy or not (text.strip() or images):
-            return None
+        if self.busy:
+            raise QwenError("The panel is still answering; wait for it (panel.wait()) or stop it (panel.stop()).",
+                            code="InvalidInput", hint="")
+        if not (text.strip() or images):
+            raise QwenError("Nothing to ask: write a question or attach an image.", code="InvalidInput", hint="")
         media: list[Media] = [image(item) for item in images]
         key = "panel:" + uuid.uuid4().hex
-        conversation = self.session.conversation(self.chat)
+        info = model_info(self.model)
         request = build_request(
-            self.model, text, media=media, history=conversation.context_for(key),
-            thinking=self.thinking if self.thinking else None, thinking_budget=self.budget or None,
-            search=self.search,
+            self.model, text, media=media, thinking=self.thinking if info.hybrid else None,
+            thinking_budget=self.budget or None, search=self.search,
         )
-        settings: Settings = self._settings()  # already routed (live, emulator, cassette) by the magic
-        result = ask(request, settings)
+        settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
+        result = ask_in(self.session, self.chat, key, request, settings)
         self.last = result
         if self._on_result:
             self._on_result(result)
@@ -140,7 +172,8 @@ class QwenPanel(anywidget.AnyWidget):
         self.draft = ""
         self._stop.clear()
         turn_id = key
-        self.live = {"id": turn_id, "user": text, "images": thumbnails(tuple(media)),
+        self._shown[key] = {"images": thumbnails(tuple(media))}
+        self.live = {"id": turn_id, "user": text, "images": self._shown[key]["images"],
                      "answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": "",
                      "status": "streaming"}
         self._thread = threading.Thread(target=self._work, args=(result, turn_id, request, key), daemon=True)
@@ -174,10 +207,11 @@ class QwenPanel(anywidget.AnyWidget):
     def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.last.text if self.last is not None and self.last.done else ""
-        self.turns = [*self.turns, {"id": turn_id, "user": request.messages[-1].text,
-                                    "answer_html": fragment(markdown_html(partial)), "reasoning_html": "",
-                                    "status": "error", "error": message, "footer": ""}]
+        self._shown[turn_id] = {"id": turn_id, "user": request.messages[-1].text,
+                                "answer_html": fragment(markdown_html(partial)), "reasoning_html": "",
+                                "status": "error", "error": message, "footer": ""}
         self.live = {}
+        self._load_turns()
         self.busy = False
         self._update_display()
 
@@ -217,19 +251,17 @@ class QwenPanel(anywidget.AnyWidget):
                 self.send({**message, "turn": turn_id, "seq": self._sequence})
 
     def _finish(self, result: QwenResult, request: Any, key: str) -> None:
-        turn = self.session.record(self.chat, key, request.messages[-1], result)
-        rendered = _rendered_turn(turn) if turn else None
-        if rendered is None:  # nothing came back: show the request and the error, but keep no turn
-            rendered = {"id": key, "user": request.messages[-1].text, "answer_html": "",
-                        "reasoning_html": "", "status": "error"}
-        rendered["images"] = self.live.get("images", "")
-        rendered["footer"] = footer(result)
+        """The turn is recorded (ask_in did it): show it with this answer's footer and error, if any."""
+        shown = self._shown.setdefault(key, {})
+        shown["footer"] = footer(result)
         if result.error:
-            rendered["error"] = result.error.summary()
-            rendered["status"] = "interrupted" if result.interrupted else rendered.get("status", "error")
-        self.turns = [*self.turns, rendered]
+            shown["error"] = result.error.summary()
+            shown["status"] = "interrupted" if result.interrupted else "error"
+            conversation = self.session.chats.get(self.chat)
+            if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
+                shown.update(id=key, user=request.messages[-1].text, answer_html="", reasoning_html="")
         self.live = {}
-        self.total_tokens = self.session.conversation(self.chat).tokens()
+        self._load_turns()
         self.busy = False
         self._update_display()
 
@@ -285,7 +317,7 @@ def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
 
 
 def _rendered_turn(turn: Turn) -> dict[str, Any]:
-    return {"id": turn.key, "user": turn.user.text, "images": "",
+    return {"id": turn.key, "user": turn.user.text, "images": thumbnails(turn.user.media),
             "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)),
             "answer_html": fragment(markdown_html(turn.assistant.text)),
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
