@@ -48,7 +48,8 @@ class ToolCallDelta:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts so far; a later Usage replaces an earlier one (DashScope's are cumulative)."""
+    """Token counts (None where the service did not say); a later Usage replaces an earlier one (DashScope's are
+    cumulative). The one usage type: a result's `usage` is the last of these, and turns store it as a dict."""
 
     input_tokens: int | None = None
     output_tokens: int | None = None

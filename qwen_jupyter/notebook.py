@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import asdict
 
 from .conversation import Conversation, Turn
 from .request import Message
@@ -42,7 +43,7 @@ class Session:
         turn = None
         if error is None or result.text or result.reasoning or result.tool_calls:
             status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
-            turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, vars_of(result))
+            turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, asdict(result.usage))
         position = self.conversation(chat).record(turn) if turn else 0
         if self.store:
             # The new message and how much context went with it: logging the whole history every time is O(n^2).
@@ -51,7 +52,7 @@ class Session:
                 "model": result.model, "api": result.api,
                 "messages": {"context_messages": len(sent) - 1, "message": sent[-1] if sent else None},
                 "text": result.text,
-                "reasoning": result.reasoning, "usage": vars_of(result), "request_id": result.request_id,
+                "reasoning": result.reasoning, "usage": asdict(result.usage), "request_id": result.request_id,
                 "error": error.summary() if error else None, "emulated": result.emulated,
             }, (position, turn) if turn else None)
         if turn:
@@ -75,14 +76,6 @@ class Session:
     def _save(self, conversation: Conversation) -> None:
         if self.store:
             self.store.save(self.notebook, conversation)
-
-
-def vars_of(result: QwenResult) -> dict[str, int | None]:
-    """The token counts of a result as a plain dict."""
-    usage = result.usage
-    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens, "reasoning_tokens": usage.reasoning_tokens,
-            "cached_tokens": usage.cached_tokens}
 
 
 _script_session: Session | None = None

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import Interrupted, QwenError
@@ -26,18 +25,6 @@ from .events import (
     Usage,
 )
 from .request import Message, ToolCall
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    """Token counts of one answer; None where the service did not say."""
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cached_tokens: int | None = None
-
 
 ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
 
@@ -60,7 +47,7 @@ class _Fold:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.calls: dict[int, list[str | None]] = {}
-        self.usage = TokenUsage()
+        self.usage = Usage()
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.request_id: str | None = None
@@ -93,10 +80,7 @@ class _Fold:
                 call[1] = call[1] or name
                 call[2] = (call[2] or "") + arguments
             case Usage():
-                self.usage = TokenUsage(
-                    event.input_tokens, event.output_tokens, event.total_tokens,
-                    event.reasoning_tokens, event.cached_tokens,
-                )
+                self.usage = event
             case Started(model=model, request_id=request_id, emulated=emulated):
                 self.model, self.request_id, self.emulated = model, request_id, emulated
             case Finished(finish_reason=reason):
@@ -254,7 +238,7 @@ class QwenResult:
         return "".join(self.wait()._fold.reasoning)
 
     @property
-    def usage(self) -> TokenUsage:
+    def usage(self) -> Usage:
         return self.wait()._fold.usage
 
     @property

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import dashscope
 import requests
 from dashscope.aigc.generation import AioGeneration
@@ -111,9 +112,6 @@ def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
 def error_from_response(response: Any, settings: Settings) -> QwenError:
     """A QwenError for an error response the SDK returned."""
     status = int(response.status_code)
-    if response.code == "Unknown" and status == 400:  # the SDK's word for a frame that is not JSON
-        return QwenError("The service sent a malformed chunk.", code="MalformedChunk", status=status,
-                         request_id=response.request_id or None)
     return service_error(
         str(response.message or "The request failed."), code=response.code or None, status=status,
         request_id=response.request_id or None, headers=getattr(response, "headers", None) or {},
@@ -167,6 +165,10 @@ class Folder:
     def events(self, response: Any) -> list[Event]:
         """Events for one response object (a stream frame or the whole answer)."""
         if response.status_code != 200:
+            if response.code == "Unknown" and self.started:
+                # The SDK's word for a frame that is not JSON (400 on the sync path, 500 on the async one).
+                raise QwenError("The service sent a malformed chunk.", code="MalformedChunk",
+                                request_id=response.request_id or None)
             raise error_from_response(response, self.settings)
         events: list[Event] = [Chunk(response)]
         if not self.started:
@@ -224,9 +226,6 @@ class Folder:
             raise QwenError("The stream ended before the model finished.", code="IncompleteStream")
 
 
-_TRANSPORT_ERRORS = (requests.RequestException, OSError, ValueError)
-
-
 class _NoRedirects(requests.Session):
     """A session that hands a redirect back as the response (refused by service_error) instead of following it."""
 
@@ -236,8 +235,6 @@ class _NoRedirects(requests.Session):
 
 async def _refuse_redirects(request: Any, handler: Any) -> Any:
     """The same for aiohttp (a client middleware, as it has no session-wide switch): a redirect is an error."""
-    import aiohttp
-
     response = await handler(request)
     if 300 <= response.status < 400:
         response.release()
@@ -247,14 +244,20 @@ async def _refuse_redirects(request: Any, handler: Any) -> Any:
 
 
 def _transport_error(exc: Exception, settings: Settings) -> QwenError:
-    if isinstance(exc, (requests.Timeout, TimeoutError)):
+    """One reading of a transport failure for the sync (requests) and async (aiohttp) paths alike."""
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.message == "redirect":
+        return service_error("", code=None, status=exc.status, request_id=None, headers=exc.headers or {},
+                             settings=settings)
+    if isinstance(exc, (requests.Timeout, TimeoutError, aiohttp.ServerTimeoutError)):
         return QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout")
-    if isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException):
+    if isinstance(exc, ValueError) and not isinstance(exc, (requests.RequestException, aiohttp.ClientError)):
         return QwenError(f"The service sent something unreadable: {exc}.", code="MalformedChunk")
-    return QwenError(
-        f"The connection to {settings.host} failed ({type(exc).__name__}).",
-        code="ConnectionError" if not isinstance(exc, requests.exceptions.ChunkedEncodingError) else "IncompleteStream",
-    )
+    broken = (requests.exceptions.ChunkedEncodingError, aiohttp.ClientPayloadError)
+    return QwenError(f"The connection to {settings.host} failed ({type(exc).__name__}).",
+                     code="IncompleteStream" if isinstance(exc, broken) else "ConnectionError")
+
+
+_TRANSPORT_ERRORS = (requests.RequestException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 
 
 class DashScopeBackend:
@@ -281,8 +284,6 @@ class DashScopeBackend:
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
         """Events for a request, asynchronously (aiohttp under the SDK)."""
-        import aiohttp
-
         if model_info(request.model).image_task:
             raise QwenError("Image tasks are synchronous only; use chat() rather than achat().", code="InvalidInput")
         api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
@@ -298,15 +299,8 @@ class DashScopeBackend:
                 for event in folder.events(result):
                     yield event
             folder.check_complete()
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            if isinstance(exc, aiohttp.ClientResponseError) and exc.message == "redirect":
-                raise service_error("", code=None, status=exc.status, request_id=None, headers=exc.headers or {},
-                                    settings=settings) from None
-            if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
-                raise QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout") from exc
-            raise QwenError(
-                f"The connection to {settings.host} failed ({type(exc).__name__}).", code="ConnectionError"
-            ) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc, settings) from exc
         finally:
             await session.close()
 

@@ -225,3 +225,13 @@ def test_redirects_are_refused_with_a_one_line_error(api, status, connect, emu, 
                        and "\n" not in str(error) and requests == 1)
     reliability.add("Faults", f"HTTP {status} redirect", tried=len(outcomes), failed=failed)
     assert failed == 0, [(str(r.error), n) for r, n in outcomes]
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(("fault", "code"), [("drop=3", "IncompleteStream"), ("malformed=2", "MalformedChunk")])
+def test_sync_and_async_paths_read_a_failure_the_same_way(api, fault, code, connect, emu):
+    model = f"qwen-plus~{fault}"
+    sync = qwen_jupyter.chat("hello there dear friend", model=model, **connect(api))
+    asynchronous = asyncio.run(qwen_jupyter.achat("hello there dear friend", model=model, **connect(api)))
+    assert sync.error.code == asynchronous.error.code == code
+    assert sync.text == asynchronous.text and len(emu.received) == 2  # neither was retried
