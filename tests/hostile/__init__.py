@@ -1,0 +1,1 @@
+"""Hostile model output: the payload corpus of issue 8 (model output may not run, fetch or navigate)."""
