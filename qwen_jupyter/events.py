@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +81,16 @@ class Image:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One object exactly as the SDK yielded it; consumers other than the result ignore it."""
+    """One object as the SDK yielded it, kept as its compact JSON (a few hundred bytes, nothing for the garbage
+    collector to walk); `build` makes the SDK's own object again when someone reads it. Only the result uses it."""
 
-    raw: Any = field(repr=False, compare=False)
+    data: str = field(repr=False)
+    build: Callable[[str], Any] = field(repr=False, compare=False)
+
+    @property
+    def raw(self) -> Any:
+        """The SDK object, built anew from the JSON."""
+        return self.build(self.data)
 
 
 @dataclass(frozen=True, slots=True)

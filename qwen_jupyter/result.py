@@ -54,7 +54,10 @@ class _Fold:
         self.emulated = False
         self.images: list[str] = []
         self.search: list[SearchResult] = []
-        self.raw: list[Any] = []
+        # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
+        # collector to walk; the SDK objects are built when `raw` is read.
+        self.raw = bytearray()
+        self.build: Callable[[str], Any] | None = None
         self.retries: list[QwenError] = []
         self.error: QwenError | None = None
         self.first_token_at: float | None = None
@@ -62,8 +65,10 @@ class _Fold:
 
     def add(self, event: Event) -> None:
         match event:
-            case Chunk(raw=raw):
-                self.raw.append(raw)
+            case Chunk(data=data, build=build):
+                self.raw += data.encode()
+                self.raw += b"\n"  # JSON text never holds a raw newline: one line a chunk
+                self.build = build
             case TextDelta(text=text):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
@@ -124,6 +129,7 @@ class QwenResult:
         self._started_at = time.perf_counter()  # reset when the stream starts: chat() is lazy
         self._ended_at: float | None = None
         self._reader: int | None = None  # the thread reading the live stream
+        self._raw: list[Any] | None = None
         self._finished = threading.Event()
 
     # -- streaming -------------------------------------------------------------------------------------------
@@ -141,7 +147,8 @@ class QwenResult:
         try:
             for event in source:
                 fold.add(event)
-                events.append(event)
+                if type(event) is not Chunk:  # chunks live in the fold as compact JSON, not as events
+                    events.append(event)
                 yield event
                 if fold.size > limit:
                     self._fail(too_long_error(limit))
@@ -169,7 +176,8 @@ class QwenResult:
         try:
             async for event in events:
                 result._fold.add(event)
-                result._events.append(event)
+                if type(event) is not Chunk:
+                    result._events.append(event)
                 if result._fold.size > result._limit:
                     result._fail(too_long_error(result._limit))
                     break
@@ -290,8 +298,12 @@ class QwenResult:
 
     @property
     def raw(self) -> list[Any]:
-        """The SDK's own objects: every chunk of a stream, or the one final response."""
-        return self.wait()._fold.raw
+        """The SDK's own objects: every chunk of a stream, or the one final response (built on first read)."""
+        fold = self.wait()._fold
+        if self._raw is None:
+            lines = fold.raw.decode().split("\n")[:-1]
+            self._raw = [fold.build(line) for line in lines] if fold.build else []
+        return self._raw
 
     @property
     def sent(self) -> tuple[Message, ...]:

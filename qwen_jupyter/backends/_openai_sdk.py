@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -11,6 +13,21 @@ from ..errors import QwenError
 from ..events import Started
 from ..settings import Settings
 from . import EMULATOR_HEADER, service_error
+
+
+def compact(obj: Any) -> str:
+    """An SDK object as the JSON it came from (as far as it was set), for Chunk events."""
+    return obj.model_dump_json(exclude_unset=True, exclude_none=True, warnings=False)
+
+
+def builder(model_type: Any) -> Callable[[str], Any]:
+    """How to make an SDK object of this type again from its JSON, as tolerantly as the SDK made it."""
+    from openai._models import construct_type  # what the SDK itself builds its stream objects with
+
+    def build(data: str) -> Any:
+        return construct_type(type_=model_type, value=json.loads(data))
+
+    return build
 
 
 def _options(settings: Settings, base_url: str) -> dict[str, Any]:

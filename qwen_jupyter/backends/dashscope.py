@@ -6,6 +6,7 @@ finish reason mid-stream; this module absorbs all three so the events look like 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -15,6 +16,11 @@ import dashscope
 import requests
 from dashscope.aigc.generation import AioGeneration
 from dashscope.aigc.multimodal_conversation import AioMultiModalConversation
+from dashscope.api_entities.dashscope_response import (
+    DashScopeAPIResponse,
+    GenerationResponse,
+    ImageSynthesisResponse,
+)
 
 from ..errors import QwenError
 from ..events import (
@@ -119,6 +125,21 @@ def error_from_response(response: Any, settings: Settings) -> QwenError:
     )
 
 
+def _compact(response: Any, headers: bool) -> str:
+    """A native response as compact JSON (its HTTP headers only on the first frame, not repeated on each)."""
+    data = dict(response) if headers else {k: v for k, v in response.items() if k != "headers"}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _build(data: str) -> Any:
+    """The SDK's response object again (GenerationResponse fits the text and multimodal endpoints alike)."""
+    return GenerationResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
+
+
+def _build_image_task(data: str) -> Any:
+    return ImageSynthesisResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
+
+
 def _text(content: Any) -> str:
     if isinstance(content, list):  # multimodal: [] while thinking, then [{"text": ...}]
         return "".join(item.get("text", "") for item in content if isinstance(item, dict))
@@ -170,7 +191,7 @@ class Folder:
                 raise QwenError("The service sent a malformed chunk.", code="MalformedChunk",
                                 request_id=response.request_id or None)
             raise error_from_response(response, self.settings)
-        events: list[Event] = [Chunk(response)]
+        events: list[Event] = [Chunk(_compact(response, headers=not self.started), _build)]
         if not self.started:
             self.started = True
             headers = {k.lower(): v for k, v in (response.headers or {}).items()}
@@ -326,7 +347,7 @@ class DashScopeBackend:
             raise error_from_response(response, settings)
         headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         yield Started(request.model, response.request_id, EMULATOR_HEADER in headers)
-        yield Chunk(response)
+        yield Chunk(_compact(response, headers=True), _build_image_task)
         output = response.output
         if output.get("task_status") != "SUCCEEDED":
             raise QwenError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
 from ..errors import QwenError
 from ..events import (
     Chunk,
@@ -21,6 +23,9 @@ from ..media import Media
 from ..request import Message, Request
 from ..settings import Settings
 from . import _openai_sdk as sdk
+
+_BUILD_CHUNK = sdk.builder(ChatCompletionChunk)
+_BUILD_COMPLETION = sdk.builder(ChatCompletion)
 
 
 def media_part(media: Media) -> dict[str, Any]:
@@ -119,7 +124,7 @@ def _search_event(obj: Any) -> SearchResults | None:
 
 def chunk_events(chunk: Any) -> list[Event]:
     """Events in one streamed chunk (the raw chunk first)."""
-    events: list[Event] = [Chunk(chunk)]
+    events: list[Event] = [Chunk(sdk.compact(chunk), _BUILD_CHUNK)]
     search = _search_event(chunk)
     if search:
         events.append(search)
@@ -149,7 +154,7 @@ def chunk_events(chunk: Any) -> list[Event]:
 
 def completion_events(completion: Any) -> list[Event]:
     """Events for a non-streamed completion."""
-    events: list[Event] = [Chunk(completion)]
+    events: list[Event] = [Chunk(sdk.compact(completion), _BUILD_COMPLETION)]
     search = _search_event(completion)
     if search:
         events.append(search)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from openai.types.responses import Response, ResponseStreamEvent
+
 from ..errors import QwenError
 from ..events import (
     Chunk,
@@ -20,6 +22,9 @@ from ..events import (
 from ..request import Message, Request
 from ..settings import Settings
 from . import _openai_sdk as sdk
+
+_BUILD_EVENT = sdk.builder(ResponseStreamEvent)
+_BUILD_RESPONSE = sdk.builder(Response)
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
@@ -156,7 +161,7 @@ def _failure(response_error: Any) -> QwenError:
 
 def stream_event_events(event: Any) -> list[Event]:
     """Events for one Responses streaming event (the raw event first)."""
-    events: list[Event] = [Chunk(event)]
+    events: list[Event] = [Chunk(sdk.compact(event), _BUILD_EVENT)]
     kind = event.type
     if kind == "response.output_text.delta":
         events.append(TextDelta(event.delta))
@@ -175,7 +180,7 @@ def stream_event_events(event: Any) -> list[Event]:
 
 def response_events(response: Any) -> list[Event]:
     """Events for a non-streamed response."""
-    events: list[Event] = [Chunk(response)]
+    events: list[Event] = [Chunk(sdk.compact(response), _BUILD_RESPONSE)]
     if response.error:
         raise _failure(response.error)
     for index, item in enumerate(response.output):
