@@ -146,9 +146,11 @@ def _cleaner(image_hosts: frozenset[str]) -> nh3.Cleaner:
         tags.add("img")
         attributes["img"] = _IMAGE_ATTRIBUTES
         keep = _only_listed_hosts(image_hosts)
+    # Links open in a new tab: in the panel a link would otherwise take JupyterLab's own tab away.
     return nh3.Cleaner(tags=tags, attributes=attributes, allowed_classes=_CLASSES, url_schemes=_SCHEMES,
                        url_relative="deny", link_rel="noopener noreferrer nofollow", attribute_filter=keep,
-                       filter_style_properties={"text-align"}, strip_comments=True)
+                       filter_style_properties={"text-align"}, strip_comments=True,
+                       set_tag_attribute_values={"a": {"target": "_blank"}})
 
 
 def markdown_html(text: str, image_hosts: Collection[str] = ()) -> str:

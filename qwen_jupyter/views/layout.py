@@ -50,7 +50,8 @@ def _layout_cleaner() -> nh3.Cleaner:
                   "img": {"src", "alt"}}
     return nh3.Cleaner(tags=tags, attributes=attributes, url_schemes={"http", "https", "mailto", "data"},
                        url_relative="deny", link_rel="noopener noreferrer nofollow",
-                       attribute_filter=_keep_layout_urls, strip_comments=True)
+                       attribute_filter=_keep_layout_urls, strip_comments=True,
+                       set_tag_attribute_values={"a": {"target": "_blank"}})
 
 
 def reasoning_html(text: str, title: str | None = "Reasoning", image_hosts: Collection[str] = ()) -> str:
