@@ -10,6 +10,9 @@ import qwen_jupyter.backends.openai  # noqa: F401
 import qwen_jupyter.emulator  # noqa: F401
 import qwen_jupyter.views.layout  # noqa: F401
 from qwen_jupyter.views.cell import CellView
+from qwen_jupyter.views.html import markdown_html
+
+markdown_html("warm")  # the renderer is built once per process (the kernel's warm-up does it after %load_ext)
 
 mode, url, chunks = sys.argv[1], sys.argv[2], int(sys.argv[3])
 model = f"qwen-plus~long={chunks * 4},chunk=4"

@@ -45,6 +45,7 @@ def _register_display(shell) -> None:
 
 def load_ipython_extension(ipython) -> None:
     """Register the magics, the `%qwen question?` input rule and result display with IPython."""
+    from . import warmup
     from .line_input import questions_are_prompts
     from .magics import QwenMagics
 
@@ -54,6 +55,7 @@ def load_ipython_extension(ipython) -> None:
     if questions_are_prompts not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(questions_are_prompts)
     _register_display(ipython)
+    warmup.start(magics)  # the SDK and renderer load while the kernel is idle, not in the first cell
 
 
 def _register_if_in_ipython() -> None:

@@ -199,6 +199,12 @@ class _Tracker:
 class ChatCompletionsBackend:
     """Chat Completions through the openai SDK."""
 
+    def warm(self, settings: Settings) -> None:
+        """Make the client and the chunk model's machinery before the first request needs them."""
+        sdk.client(settings, settings.compatible_url)
+        _BUILD_CHUNK('{"id":"w","choices":[{"index":0,"delta":{"content":"w"}}],"created":0,"model":"w",'
+                     '"object":"chat.completion.chunk"}')
+
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.compatible_url)

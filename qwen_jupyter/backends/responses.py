@@ -211,6 +211,12 @@ class _Tracker:
 class ResponsesBackend:
     """The Responses API through the openai SDK."""
 
+    def warm(self, settings: Settings) -> None:
+        """Make the client and the event models' machinery before the first request needs them."""
+        sdk.client(settings, settings.responses_url)
+        _BUILD_EVENT('{"type":"response.output_text.delta","item_id":"w","output_index":0,"content_index":0,'
+                     '"delta":"w","sequence_number":0,"logprobs":[]}')
+
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.responses_url)

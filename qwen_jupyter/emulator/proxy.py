@@ -14,7 +14,8 @@ from .loopback import LoopbackServer
 
 _NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "te",
                   "proxy-connection"}
-_RETURNED = ("content-type", "x-request-id", "retry-after", "x-dashscope-finished")
+# Headers passed back (and recorded); x-qwen-emulator keeps an answer the emulator gave while recording labelled.
+_RETURNED = ("content-type", "x-request-id", "retry-after", "x-dashscope-finished", "x-qwen-emulator")
 
 
 class RecordingProxy(LoopbackServer):

@@ -33,6 +33,7 @@ from ..views.blocks import Block
 from ..views.cell import thumbnails
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.layout import footer
+from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max"]
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
@@ -73,6 +74,7 @@ class QwenPanel(anywidget.AnyWidget):
         if "thinking" not in kwargs:
             self.thinking = model_info(self.model).thinking_default
         self.on_msg(self._on_message)
+        self.concurrent = route_to_subshell(self)  # Send and Stop act while a cell runs (ipykernel 7 subshells)
         session.listeners.append(self._chat_changed)  # turns from %%qwen -c NAME cells show here too
         self._load_turns()
 

@@ -121,3 +121,43 @@ def test_panel_in_notebook7(notebook7, page):
         page.screenshot(path=str(OUTPUT / "panel-notebook7.png"))
     assert "I am a large language model created by Alibaba Cloud" in _text(page, ".qp-turn .qp-answer")
     assert not _our_errors(page), page.errors
+
+
+def test_stop_and_send_in_the_panel_while_a_cell_sleeps(lab, page):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "%load_ext qwen_jupyter\nimport qwen_jupyter\n"
+        "panel = qwen_jupyter.Panel(chat='beside', model='qwen-plus~long=30000,chunk=4,slow=0.005')\npanel"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(10)\nprint('slept')")]
+    nbformat.write(notebook, lab["notebooks"] / "beside.ipynb")
+    page.goto(f"{lab['url']}/lab/workspaces/qwen-beside/tree/beside.ipynb?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    page.wait_for_function(KERNEL_IDLE)
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
+    page.fill(".qwen-panel .qp-input", "A long answer, please")
+    page.press(".qwen-panel .qp-input", "Shift+Enter")
+    page.wait_for_function("() => (document.querySelector('.qp-turn .qp-answer')?.textContent || '').length > 40")
+
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").nth(1).click()  # run the sleeping cell
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("() => (document.querySelector('#jp-main-statusbar')?.textContent || '').includes('Busy')")
+    started = page.evaluate("() => performance.now()")
+    page.click(".qwen-panel .qp-stop")
+    page.wait_for_selector(".qp-turn.qp-interrupted")
+    stop_ms = page.evaluate("() => performance.now()") - started
+    page.fill(".qwen-panel .qp-input", "Another, while the cell sleeps")
+    started = page.evaluate("() => performance.now()")
+    page.click(".qwen-panel .qp-send")
+    page.wait_for_function("() => [...document.querySelectorAll('.qp-turn')].some("
+                           "t => t.textContent.includes('while the cell sleeps') && "
+                           "t.querySelector('.qp-answer').textContent.length > 20)")
+    send_ms = page.evaluate("() => performance.now()") - started
+    still_sleeping = "Busy" in page.eval_on_selector("#jp-main-statusbar", "e => e.textContent")
+    page.screenshot(path=str(OUTPUT / "panel-beside-a-sleeping-cell.png"))
+    print(f"in JupyterLab, during time.sleep(10): Stop {stop_ms:.0f} ms, Send to first text {send_ms:.0f} ms")
+    assert still_sleeping and stop_ms < 2000 and send_ms < 3000, (stop_ms, send_ms)
+    page.click(".qwen-panel .qp-stop")
+    assert not _our_errors(page), page.errors

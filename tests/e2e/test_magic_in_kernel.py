@@ -352,6 +352,7 @@ def test_record_then_replay_through_the_magic(kernel, emu, tmp_path):
     kernel.execute(f"%qwen record {cassette}")
     live = kernel.execute("%%qwen --once\nWho are you?")
     assert "I am a large language model" in live.final["text/markdown"]
+    assert "qwen-emulated" in live.final["text/html"]  # recorded from the emulator: still labelled
     before = len(emu.received)
     kernel.execute(f"%qwen replay {cassette}")
     replayed = kernel.execute("%%qwen --once\nWho are you?")
