@@ -230,6 +230,11 @@ class QwenResult:
     def done(self) -> bool:
         return self._source is None and self._ended_at is not None
 
+    def claim(self, thread_id: int) -> None:
+        """Say which thread reads the stream (a worker's): the others wait for it and never read along."""
+        if self._ended_at is None:
+            self._reader = thread_id
+
     @property
     def streaming(self) -> bool:
         """Whether a reader is in the middle of the stream now (the panel's worker, a loop, a view)."""

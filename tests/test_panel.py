@@ -142,3 +142,25 @@ def test_controls_reach_the_request(make_panel, emu):
     panel.wait(30)
     body = emu.received[-1]["body"]
     assert body["enable_thinking"] is True and body["thinking_budget"] == 40 and body["enable_search"] is True
+
+
+def test_a_result_the_panel_streams_is_never_read_by_a_second_thread(make_panel):
+    panel = make_panel("qwen-plus~long=3000,chunk=5,slow=0.001")
+    result = panel.ask("Tell me a story")
+    assert result.streaming  # at once: a cell displaying it shows its repr instead of reading it
+    result.wait()  # from this thread: waits for the worker, never "generator already executing"
+    panel.wait(30)
+    assert result.error is None and len(result.text) == 3000 and panel.turns[-1]["status"] == "ok"
+
+
+def test_asking_a_busy_panel_is_a_clear_error(make_panel):
+    from qwen_jupyter.errors import QwenError
+
+    panel = make_panel("qwen-plus~long=3000,chunk=5,slow=0.002")
+    panel.ask("first")
+    with pytest.raises(QwenError, match="still answering"):
+        panel.ask("second")
+    panel.stop()
+    panel.wait(30)
+    with pytest.raises(QwenError, match="Nothing to ask"):
+        panel.ask("   ")

@@ -180,6 +180,7 @@ class QwenPanel(anywidget.AnyWidget):
                      "status": "streaming"}
         self._thread = threading.Thread(target=self._work, args=(result, turn_id, request, key), daemon=True)
         self._thread.start()
+        result.claim(self._thread.ident)  # displayed or read from a cell now, it is the worker's: no second reader
         return result
 
     def stop(self) -> None:
