@@ -164,3 +164,22 @@ def test_asking_a_busy_panel_is_a_clear_error(make_panel):
     panel.wait(30)
     with pytest.raises(QwenError, match="Nothing to ask"):
         panel.ask("   ")
+
+
+def test_the_panel_recovers_when_its_worker_fails(make_panel, reliability):
+    panel = make_panel()
+
+    def broken_record(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    real_record = panel.session.record
+    panel.session.record = broken_record  # the failure lands in the worker thread, after the answer streamed
+    panel.ask("First question")
+    panel.wait(30)
+    failed = panel.busy or panel.turns[-1]["status"] != "error" or "disk on fire" not in panel.turns[-1]["error"]
+    panel.session.record = real_record
+    result = panel.ask("Second question")  # the panel takes the next question
+    panel.wait(30)
+    failed = failed or result.error is not None or panel.turns[-1]["status"] != "ok"
+    reliability.add("Faults", "panel worker failure", tried=1, failed=int(failed))
+    assert not failed, panel.turns

@@ -126,8 +126,10 @@ class QwenPanel(anywidget.AnyWidget):
             if cached is None:
                 cached = self._rendered[(turn.key, id(turn))] = _rendered_turn(turn)
             rendered.append({**cached, **self._shown.get(turn.key, {})})
-        failed = [entry for key, entry in self._shown.items() if "user" in entry]  # asks that left no turn
-        self.turns = rendered + failed
+        # Asks that left no turn in the chat (refused, or failed here) stay where they happened.
+        for entry in sorted((e for e in self._shown.values() if "after" in e), key=lambda e: e["after"]):
+            rendered.insert(min(entry["after"] + sum(1 for r in rendered if "after" in r), len(rendered)), entry)
+        self.turns = rendered
         self.total_tokens = conversation.tokens() if conversation else 0
 
     # -- messages from the front end -----------------------------------------------------------------------------
@@ -139,10 +141,7 @@ class QwenPanel(anywidget.AnyWidget):
                 pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
                 self.ask(content.get("text", ""), images=pictures)
             except QwenError as error:  # shown in the panel, where the person pressed Send
-                failed = "failed:" + uuid.uuid4().hex
-                self._shown[failed] = {
-                    "id": failed, "user": content.get("text", ""), "answer_html": "", "reasoning_html": "",
-                    "status": "error", "error": error.summary(), "footer": ""}
+                self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text", ""), error.summary())
                 self._load_turns()
         elif kind == "stop":
             self.stop()
@@ -207,12 +206,17 @@ class QwenPanel(anywidget.AnyWidget):
         except Exception as exc:  # a bug or a storage failure below us must not leave the panel busy for good
             self._recover(turn_id, request, exc)
 
+    def _keep_failed(self, key: str, user: str, error: str, answer_html: str = "", footer: str = "") -> None:
+        """Show an ask that left no turn in the chat, in its place among the turns."""
+        conversation = self.session.chats.get(self.chat)
+        self._shown[key] = {"id": key, "user": user, "answer_html": answer_html, "reasoning_html": "",
+                            "status": "error", "error": error, "footer": footer,
+                            "after": len(conversation.turns) if conversation else 0}
+
     def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.last.text if self.last is not None and self.last.done else ""
-        self._shown[turn_id] = {"id": turn_id, "user": request.messages[-1].text,
-                                "answer_html": fragment(markdown_html(partial)), "reasoning_html": "",
-                                "status": "error", "error": message, "footer": ""}
+        self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)))
         self.live = {}
         self._load_turns()
         self.busy = False
@@ -262,7 +266,7 @@ class QwenPanel(anywidget.AnyWidget):
             shown["status"] = "interrupted" if result.interrupted else "error"
             conversation = self.session.chats.get(self.chat)
             if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
-                shown.update(id=key, user=request.messages[-1].text, answer_html="", reasoning_html="")
+                self._keep_failed(key, request.messages[-1].text, shown["error"], footer=shown["footer"])
         self.live = {}
         self._load_turns()
         self.busy = False
