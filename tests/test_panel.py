@@ -102,7 +102,7 @@ def test_images_are_sent_and_shown_as_thumbnails(make_panel, emu):
     panel.wait(30)
     assert "I received 1 image" in result.text
     assert emu.received[-1]["body"]["messages"][-1]["content"][0]["type"] == "image_url"
-    assert panel.turns[-1]["images"].startswith('<div class="qwen-inputs"><img src="data:image/png;base64,')
+    assert panel.turns[-1]["images"].startswith('<div class="qwen-inputs qwen-text tex2jax_ignore mathjax_ignore"><img src="data:image/png;base64,')
 
 
 def test_hostile_model_text_is_sanitized(make_panel):

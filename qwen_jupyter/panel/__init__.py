@@ -83,6 +83,9 @@ class QwenPanel(anywidget.AnyWidget):
         self.thinking = model_info(change["new"]).thinking_default  # the box shows what the model will do
 
     def _chat_changed(self, chat: str) -> None:
+        thread = getattr(self, "_thread", None)
+        if thread is not None and threading.get_ident() == thread.ident:
+            return  # this panel's own turn being recorded: _finish shows it
         if chat == self.chat:
             self._load_turns()
             self._update_display()
@@ -108,13 +111,14 @@ class QwenPanel(anywidget.AnyWidget):
 
     def transcript(self) -> str:
         """The conversation as sanitized HTML on one line (the static fallback of the panel's output)."""
-        conversation = self.session.chats.get(self.chat)
         parts = [f"<p><b>Qwen chat <code>{escape(self.chat)}</code></b></p>"]
-        for turn in conversation.turns if conversation else ():
-            parts.append(f"<p><b>You:</b> {escape(turn.user.text)}</p>")
-            if turn.assistant.reasoning:
-                parts.append(f"<blockquote>{fragment(markdown_html(turn.assistant.reasoning))}</blockquote>")
-            parts.append(f"<p><b>{escape(turn.model)}:</b></p>{fragment(markdown_html(turn.assistant.text))}")
+        for turn in self.turns:  # already rendered, sanitized: nothing is rendered again per update
+            parts.append(f"<p><b>You:</b> {escape(turn.get('user', ''))}</p>")
+            if turn.get("reasoning_html"):
+                parts.append(f"<blockquote>{turn['reasoning_html']}</blockquote>")
+            parts.append(f"<p><b>{escape(turn.get('model', 'Qwen'))}:</b></p>{turn.get('answer_html', '')}")
+            if turn.get("error"):
+                parts.append(f"<p><em>{escape(turn['error'])}</em></p>")
         return one_block(f'<div class="qwen-transcript">{"".join(parts)}</div>')
 
     def _load_turns(self) -> None:
@@ -328,7 +332,7 @@ def _rendered_turn(turn: Turn) -> dict[str, Any]:
             "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)),
             "answer_html": fragment(markdown_html(turn.assistant.text)),
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
-            "footer": turn.model, "status": turn.status}
+            "footer": turn.model, "model": turn.model, "status": turn.status}
 
 
 def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:

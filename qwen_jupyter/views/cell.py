@@ -22,7 +22,7 @@ from typing import Any
 from ..events import Event, ReasoningDelta, Retrying, TextDelta
 from ..media import Media
 from .blocks import Block
-from .html import fragment, markdown_html
+from .html import ROOT_CLASS, fragment, markdown_html
 from .layout import MUTED, final_bundle, plain, reasoning_html, result_text
 
 THUMB_SIZE = 128
@@ -119,7 +119,7 @@ class CellView:
 
     def _retrying(self, note: str) -> None:
         """Say at once that the request failed and when it is tried again (the final output replaces it)."""
-        bundle = {"text/html": f'<div class="qwen-retrying" style="color:{MUTED}">{html.escape(note)}</div>',
+        bundle = {"text/html": f'<div class="qwen-retrying {ROOT_CLASS}" style="color:{MUTED}">{html.escape(note)}</div>',
                   "text/plain": plain(note)}
         if self._status is None:
             self._status = self._create(bundle)
@@ -211,7 +211,7 @@ def thumbnails(inputs: tuple[Media, ...]) -> str:
                          f'style="max-height:{THUMB_SIZE}px;max-width:{THUMB_SIZE * 2}px;margin-right:.4em">')
         else:
             cells.append(f'<span style="color:{MUTED}">[{html.escape(media.kind)}: {html.escape(media.label)}]</span>')
-    return f'<div class="qwen-inputs">{"".join(cells)}</div>' if cells else ""
+    return f'<div class="qwen-inputs {ROOT_CLASS}">{"".join(cells)}</div>' if cells else ""
 
 
 def _small(url: str) -> str:

@@ -164,7 +164,8 @@ def result_html(result: Any, header: str = "", image_hosts: Collection[str] = ()
     if result.error:
         body += error_box(result)
     body += footer_html(result)
-    return f'<div class="qwen-result">{header}{_layout_cleaner().clean(body)}</div>'
+    # Our root keeps typesetters off everything but the math spans (a source title or a file name can hold "$").
+    return f'<div class="qwen-result {ROOT_CLASS}">{header}{_layout_cleaner().clean(body)}</div>'
 
 
 def result_text(result: Any) -> str:

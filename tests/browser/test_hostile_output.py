@@ -502,7 +502,12 @@ def write_notebook(folder: Path, name: str, payloads: list[Payload], plan: list[
     for number, (pid, options) in enumerate(magic):
         names[f"q_{number}"] = pid
         cells.append(nbformat.v4.new_code_cell(f"Q_{number} = P[{pid!r}]"))
-        cells.append(nbformat.v4.new_code_cell(f"%%qwen --once {options} -o q_{number}\n{{Q_{number}}}"))
+        if "moderation" in options:  # a failed request fails its cell (after showing the box): Run All goes on here
+            cells.append(nbformat.v4.new_code_cell(
+                f"try:\n    get_ipython().run_cell_magic('qwen', '--once {options} -o q_{number}', '{{Q_{number}}}')\n"
+                "except qwen_jupyter.QwenError:\n    pass"))
+        else:
+            cells.append(nbformat.v4.new_code_cell(f"%%qwen --once {options} -o q_{number}\n{{Q_{number}}}"))
     for where, ids in plan:
         for start in range(0, len(ids), BATCH):
             cells.append(nbformat.v4.new_code_cell(f"run({where!r}, {ids[start:start + BATCH]!r})"))
