@@ -84,8 +84,8 @@ class Chunk:
     """One object as the SDK yielded it, kept as its compact JSON (a few hundred bytes, nothing for the garbage
     collector to walk); `build` makes the SDK's own object again when someone reads it. Only the result uses it."""
 
-    data: str = field(repr=False)
-    build: Callable[[str], Any] = field(repr=False, compare=False)
+    data: bytes = field(repr=False)
+    build: Callable[[bytes], Any] = field(repr=False, compare=False)
 
     @property
     def raw(self) -> Any:

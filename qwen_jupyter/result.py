@@ -57,7 +57,7 @@ class _Fold:
         # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
         # collector to walk; the SDK objects are built when `raw` is read.
         self.raw = bytearray()
-        self.build: Callable[[str], Any] | None = None
+        self.build: Callable[[bytes], Any] | None = None
         self.retries: list[QwenError] = []
         self.error: QwenError | None = None
         self.first_token_at: float | None = None
@@ -66,7 +66,7 @@ class _Fold:
     def add(self, event: Event) -> None:
         match event:
             case Chunk(data=data, build=build):
-                self.raw += data.encode()
+                self.raw += data
                 self.raw += b"\n"  # JSON text never holds a raw newline: one line a chunk
                 self.build = build
             case TextDelta(text=text):
@@ -306,7 +306,7 @@ class QwenResult:
         """The SDK's own objects: every chunk of a stream, or the one final response (built on first read)."""
         fold = self.wait()._fold
         if self._raw is None:
-            lines = fold.raw.decode().split("\n")[:-1]
+            lines = bytes(fold.raw).split(b"\n")[:-1]
             self._raw = [fold.build(line) for line in lines] if fold.build else []
         return self._raw
 

@@ -15,16 +15,17 @@ from ..settings import Settings
 from . import EMULATOR_HEADER, service_error
 
 
-def compact(obj: Any) -> str:
-    """An SDK object as the JSON it came from (as far as it was set), for Chunk events."""
-    return obj.model_dump_json(exclude_unset=True, exclude_none=True, warnings=False)
+def compact(obj: Any) -> bytes:
+    """An SDK object as the JSON it came from (as far as it was set), as bytes, for Chunk events."""
+    # model_dump_json without its decode: the result keeps bytes (pydantic's own serializer, called directly).
+    return obj.__pydantic_serializer__.to_json(obj, exclude_unset=True, exclude_none=True, warnings=False)
 
 
-def builder(model_type: Any) -> Callable[[str], Any]:
+def builder(model_type: Any) -> Callable[[bytes], Any]:
     """How to make an SDK object of this type again from its JSON, as tolerantly as the SDK made it."""
     from openai._models import construct_type  # what the SDK itself builds its stream objects with
 
-    def build(data: str) -> Any:
+    def build(data: bytes) -> Any:
         return construct_type(type_=model_type, value=json.loads(data))
 
     return build

@@ -125,18 +125,18 @@ def error_from_response(response: Any, settings: Settings) -> QwenError:
     )
 
 
-def _compact(response: Any, headers: bool) -> str:
+def _compact(response: Any, headers: bool) -> bytes:
     """A native response as compact JSON (its HTTP headers only on the first frame, not repeated on each)."""
     data = dict(response) if headers else {k: v for k, v in response.items() if k != "headers"}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-def _build(data: str) -> Any:
+def _build(data: bytes) -> Any:
     """The SDK's response object again (GenerationResponse fits the text and multimodal endpoints alike)."""
     return GenerationResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
 
 
-def _build_image_task(data: str) -> Any:
+def _build_image_task(data: bytes) -> Any:
     return ImageSynthesisResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
 
 
