@@ -40,12 +40,48 @@ def too_long_error(limit: int) -> QwenError:
                      hint="Raise QwenMagics.max_answer_chars (or chat(max_answer_chars=...)) if this is expected.")
 
 
+class _Text:
+    """Text that arrives in many small pieces, joined a block at a time: a few objects, not one per piece."""
+
+    BLOCK = 256
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.pending: list[str] = []
+        self.size = 0
+
+    def add(self, piece: str) -> None:
+        self.pending.append(piece)
+        self.size += len(piece)
+        if len(self.pending) == self.BLOCK:
+            self.blocks.append("".join(self.pending))
+            self.pending = []
+
+    def value(self) -> str:
+        if self.pending:
+            self.blocks.append("".join(self.pending))
+            self.pending = []
+        if len(self.blocks) > 1:
+            self.blocks = ["".join(self.blocks)]
+        return self.blocks[0] if self.blocks else ""
+
+
+class _Run:
+    """Consecutive text (or reasoning) deltas, kept as a range of the folded text; replayed as one delta."""
+
+    __slots__ = ("kind", "start", "end")
+
+    def __init__(self, kind: type, start: int, end: int) -> None:
+        self.kind, self.start, self.end = kind, start, end
+
+
 class _Fold:
     """Mutable accumulation while events arrive; text parts are joined once, not per chunk."""
 
     def __init__(self) -> None:
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
+        self.text = _Text()
+        self.reasoning = _Text()
+        self.log: list[Event | _Run] = []  # what replays: events, with runs of deltas and no raw chunks
         self.calls: dict[int, list[str | None]] = {}
         self.usage = Usage()
         self.finish_reason: str | None = None
@@ -69,16 +105,21 @@ class _Fold:
                 self.raw += data
                 self.raw += b"\n"  # JSON text never holds a raw newline: one line a chunk
                 self.build = build
+                return
             case TextDelta(text=text):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
-                self.text.append(text)
+                self.text.add(text)
                 self.size += len(text)
+                self._run(TextDelta, self.text.size, len(text))
+                return
             case ReasoningDelta(text=text):
                 if self.first_token_at is None:
                     self.first_token_at = time.perf_counter()
-                self.reasoning.append(text)
+                self.reasoning.add(text)
                 self.size += len(text)
+                self._run(ReasoningDelta, self.reasoning.size, len(text))
+                return
             case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
                 call = self.calls.setdefault(index, [None, None, ""])
                 call[0] = call[0] or call_id  # a later empty id never replaces a known one
@@ -98,6 +139,20 @@ class _Fold:
                 self.retries.append(error)
             case Failed(error=error):
                 self.error = error
+        self.log.append(event)
+
+    def _run(self, kind: type, end: int, length: int) -> None:
+        last = self.log[-1] if self.log else None
+        if type(last) is _Run and last.kind is kind:
+            last.end = end
+        else:
+            self.log.append(_Run(kind, end - length, end))
+
+    def replay(self) -> list[Event]:
+        """The events so far, each run of deltas as one delta."""
+        texts = {TextDelta: self.text.value(), ReasoningDelta: self.reasoning.value()}
+        return [entry.kind(texts[entry.kind][entry.start:entry.end]) if type(entry) is _Run else entry
+                for entry in self.log]
 
 
 class QwenResult:
@@ -120,7 +175,6 @@ class QwenResult:
         self._limit = max_answer_chars
         self._source: Iterator[Event] | None = iter(events)
         self._live: Iterator[Event] | None = None
-        self._events: list[Event] = []
         self._fold = _Fold()
         self._fold.model = model
         self._sent = messages
@@ -138,17 +192,15 @@ class QwenResult:
         if self._source is not None:
             self._live = self._stream()  # the one pass over the source; wait() finishes it if abandoned
             return self._live
-        return iter(list(self._events))  # finished, or being streamed elsewhere: what has arrived
+        return iter(self._fold.replay())  # finished, or being streamed elsewhere: what has arrived
 
     def _stream(self) -> Iterator[Event]:
         source, self._source = self._source, None
-        fold, events, limit = self._fold, self._events, self._limit
+        fold, limit = self._fold, self._limit
         self._reader, self._started_at = threading.get_ident(), time.perf_counter()
         try:
             for event in source:
                 fold.add(event)
-                if type(event) is not Chunk:  # chunks live in the fold as compact JSON, not as events
-                    events.append(event)
                 yield event
                 if fold.size > limit:
                     self._fail(too_long_error(limit))
@@ -176,8 +228,6 @@ class QwenResult:
         try:
             async for event in events:
                 result._fold.add(event)
-                if type(event) is not Chunk:
-                    result._events.append(event)
                 if result._fold.size > result._limit:
                     result._fail(too_long_error(result._limit))
                     break
@@ -190,15 +240,13 @@ class QwenResult:
 
     def _fail(self, error: QwenError) -> None:
         if self._fold.error is None:
-            failed = Failed(error)
-            self._fold.add(failed)
-            self._events.append(failed)
+            self._fold.add(Failed(error))
 
     def _complete(self) -> None:
         if self._ended_at is not None:
             return
         self._ended_at = time.perf_counter()
-        if self._fold.error is None and self._fold.finish_reason is None and self._events:
+        if self._fold.error is None and self._fold.finish_reason is None and self._fold.log:
             self._fail(QwenError("The stream ended before the model finished.", code="IncompleteStream"))
         try:
             if self._on_complete:
@@ -244,11 +292,11 @@ class QwenResult:
 
     @property
     def text(self) -> str:
-        return "".join(self.wait()._fold.text)
+        return self.wait()._fold.text.value()
 
     @property
     def reasoning(self) -> str:
-        return "".join(self.wait()._fold.reasoning)
+        return self.wait()._fold.reasoning.value()
 
     @property
     def usage(self) -> Usage:
@@ -322,7 +370,7 @@ class QwenResult:
 
     @property
     def events(self) -> tuple[Event, ...]:
-        return tuple(self.wait()._events)
+        return tuple(self.wait()._fold.replay())
 
     @property
     def elapsed(self) -> float | None:

@@ -32,9 +32,10 @@ def test_streams_once_then_replays():
         yield Finished("stop")
 
     result = QwenResult(source())
-    assert [e.text for e in result if isinstance(e, TextDelta)] == ["a", "b"]
-    assert [e.text for e in result if isinstance(e, TextDelta)] == ["a", "b"]
+    assert [e.text for e in result if isinstance(e, TextDelta)] == ["a", "b"]  # live: each delta as it came
+    assert [e.text for e in result if isinstance(e, TextDelta)] == ["ab"]  # replayed: a run of deltas as one
     assert produced == ["a", "b"] and result.usage.total_tokens == 3
+    assert [type(e).__name__ for e in result.events] == ["TextDelta", "Usage", "Finished"]
 
 
 def test_a_loop_left_early_is_finished_by_wait():
