@@ -87,8 +87,7 @@ class QwenPanel(anywidget.AnyWidget):
         if thread is not None and threading.get_ident() == thread.ident:
             return  # this panel's own turn being recorded: _finish shows it
         if chat == self.chat:
-            self._load_turns()
-            self._update_display()
+            self._load_turns()  # the widget shows it now; the static transcript follows at this panel's next turn
 
     # -- display -------------------------------------------------------------------------------------------------
 
@@ -164,8 +163,11 @@ class QwenPanel(anywidget.AnyWidget):
         media: list[Media] = [image(item) for item in images]
         key = "panel:" + uuid.uuid4().hex
         info = model_info(self.model)
+        # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
+        # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
+        thinking = self.thinking if info.hybrid and self.thinking != info.thinking_default else None
         request = build_request(
-            self.model, text, media=media, thinking=self.thinking if info.hybrid else None,
+            self.model, text, media=media, thinking=thinking,
             thinking_budget=self.budget or None, search=self.search,
         )
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes

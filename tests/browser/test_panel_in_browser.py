@@ -33,14 +33,19 @@ def _text(page, selector):
     return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent).join('')")
 
 
-def test_panel_streams_stops_takes_images_and_stays_safe(lab, page, tmp_path):
-    _notebook(lab["notebooks"])
-    page.goto(f"{lab['url']}/lab/workspaces/qwen-panel/tree/panel.ipynb?token={TOKEN}")
+def _open_panel(page, lab, name: str) -> None:
+    """Open NAME.ipynb in its own JupyterLab workspace and run its first cell, which shows the panel."""
+    page.goto(f"{lab['url']}/lab/workspaces/qwen-{name}/tree/{name}.ipynb?token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
     page.wait_for_function(KERNEL_IDLE)
     page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".qwen-panel .qp-input", state="visible")
+
+
+def test_panel_streams_stops_takes_images_and_stays_safe(lab, page, tmp_path):
+    _notebook(lab["notebooks"])
+    _open_panel(page, lab, "panel")
 
     # Think, type, Shift+Enter: reasoning and answer stream side by side.
     page.check(".qwen-panel .qp-think")
@@ -131,12 +136,7 @@ def test_stop_and_send_in_the_panel_while_a_cell_sleeps(lab, page):
         "panel = qwen_jupyter.Panel(chat='beside', model='qwen-plus~long=30000,chunk=4,slow=0.005')\npanel"),
         nbformat.v4.new_code_cell("import time\ntime.sleep(10)\nprint('slept')")]
     nbformat.write(notebook, lab["notebooks"] / "beside.ipynb")
-    page.goto(f"{lab['url']}/lab/workspaces/qwen-beside/tree/beside.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-    page.wait_for_function(KERNEL_IDLE)
-    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
+    _open_panel(page, lab, "beside")
     page.fill(".qwen-panel .qp-input", "A long answer, please")
     page.press(".qwen-panel .qp-input", "Shift+Enter")
     page.wait_for_function("() => (document.querySelector('.qp-turn .qp-answer')?.textContent || '').length > 40")
