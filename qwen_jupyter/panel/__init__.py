@@ -331,7 +331,7 @@ def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
 
 def _rendered_turn(turn: Turn) -> dict[str, Any]:
     return {"id": turn.key, "user": turn.user.text, "images": thumbnails(turn.user.media),
-            "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)),
+            "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)) if turn.assistant.reasoning else "",
             "answer_html": fragment(markdown_html(turn.assistant.text)),
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
             "footer": turn.model, "model": turn.model, "status": turn.status}

@@ -96,15 +96,21 @@ def test_image_option_from_a_file_and_a_variable(kernel, emu, tmp_path):
     assert "I received 2 images" in run.final["text/markdown"]
 
 
-def test_bad_input_is_one_line_and_sends_nothing(kernel, emu):
-    for cell, expected in [
+def test_bad_input_is_one_line_and_sends_nothing(kernel, emu, reliability):
+    cases = [
         ("%%qwen\nHello {nobody}", "'nobody' is not defined"),
         ("%%qwen -i missing.png\nHello", "The image file 'missing.png' does not exist"),
         ("%%qwen --temprature 1\nHello", "Did you mean --temperature?"),
         ("%qwen", "Nothing to ask"),
-    ]:
+        ("%qwen histroy", "did you mean %qwen history"),
+        ("%%qwen -m qwen-plus -i https://example.com/cat.png\nLook", "qwen-plus takes text only"),
+        ("%qwen offline maybe", "Usage: %qwen offline on|off|auto"),
+    ]
+    for cell, expected in cases:
         run = kernel.execute(cell)
         shown = run.stderr if "UsageError" in run.stderr else _failure(run)
+        reliability.add("Bad inputs", "magic input (undefined name, missing file, typos, wrong media, bad value)",
+                        tried=1, failed=int(expected not in shown or "Traceback" in run.stderr))
         assert expected in shown, shown
         assert "Traceback" not in run.stderr
     assert emu.received == []
