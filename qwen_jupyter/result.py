@@ -41,7 +41,8 @@ def too_long_error(limit: int) -> QwenError:
 
 
 class _Text:
-    """Text that arrives in many small pieces, joined a block at a time: a few objects, not one per piece."""
+    """Text that arrives in many small pieces, joined a block at a time: a few objects, not one per piece
+    (the fold appends the pieces itself: this is the hot path)."""
 
     BLOCK = 256
 
@@ -49,13 +50,6 @@ class _Text:
         self.blocks: list[str] = []
         self.pending: list[str] = []
         self.size = 0
-
-    def add(self, piece: str) -> None:
-        self.pending.append(piece)
-        self.size += len(piece)
-        if len(self.pending) == self.BLOCK:
-            self.blocks.append("".join(self.pending))
-            self.pending = []
 
     def value(self) -> str:
         if self.pending:
@@ -82,6 +76,7 @@ class _Fold:
         self.text = _Text()
         self.reasoning = _Text()
         self.log: list[Event | _Run] = []  # what replays: events, with runs of deltas and no raw chunks
+        self.run: _Run | None = None  # the run of deltas the log ends with
         self.calls: dict[int, list[str | None]] = {}
         self.usage = Usage()
         self.finish_reason: str | None = None
@@ -100,26 +95,38 @@ class _Fold:
         self.size = 0  # characters of answer and reasoning so far
 
     def add(self, event: Event) -> None:
+        kind = type(event)  # the hot path (a chunk and a delta per streamed piece) first, without `match`
+        if kind is Chunk:
+            self.raw += event.data
+            self.raw += b"\n"  # JSON text never holds a raw newline: one line a chunk
+            self.build = event.build
+        elif kind is TextDelta:
+            self._delta(self.text, TextDelta, event.text)
+        elif kind is ReasoningDelta:
+            self._delta(self.reasoning, ReasoningDelta, event.text)
+        else:
+            self._other(event)
+            self.log.append(event)
+            self.run = None
+
+    def _delta(self, text: _Text, kind: type, piece: str) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        text.pending.append(piece)
+        text.size += len(piece)
+        if len(text.pending) == _Text.BLOCK:
+            text.blocks.append("".join(text.pending))
+            text.pending = []
+        self.size += len(piece)
+        run = self.run
+        if run is not None and run.kind is kind:
+            run.end = text.size
+        else:
+            self.run = _Run(kind, text.size - len(piece), text.size)
+            self.log.append(self.run)
+
+    def _other(self, event: Event) -> None:
         match event:
-            case Chunk(data=data, build=build):
-                self.raw += data
-                self.raw += b"\n"  # JSON text never holds a raw newline: one line a chunk
-                self.build = build
-                return
-            case TextDelta(text=text):
-                if self.first_token_at is None:
-                    self.first_token_at = time.perf_counter()
-                self.text.add(text)
-                self.size += len(text)
-                self._run(TextDelta, self.text.size, len(text))
-                return
-            case ReasoningDelta(text=text):
-                if self.first_token_at is None:
-                    self.first_token_at = time.perf_counter()
-                self.reasoning.add(text)
-                self.size += len(text)
-                self._run(ReasoningDelta, self.reasoning.size, len(text))
-                return
             case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
                 call = self.calls.setdefault(index, [None, None, ""])
                 call[0] = call[0] or call_id  # a later empty id never replaces a known one
@@ -139,14 +146,6 @@ class _Fold:
                 self.retries.append(error)
             case Failed(error=error):
                 self.error = error
-        self.log.append(event)
-
-    def _run(self, kind: type, end: int, length: int) -> None:
-        last = self.log[-1] if self.log else None
-        if type(last) is _Run and last.kind is kind:
-            last.end = end
-        else:
-            self.log.append(_Run(kind, end - length, end))
 
     def replay(self) -> list[Event]:
         """The events so far, each run of deltas as one delta."""

@@ -105,16 +105,16 @@ class CellView:
 
     def on_event(self, event: Event) -> None:
         """Take one event; publish if the budget allows."""
-        match event:
-            case TextDelta(text=text):
-                self._add("answer", text)
-            case ReasoningDelta(text=text):
-                self._add("reasoning", text)
-            case Retrying(attempt=attempt, delay=delay, error=error):
-                self._retrying(f"⟳ {error.summary()} Trying again in {delay:.1f} s (retry {attempt}).")
-                return
-            case _:
-                return
+        kind = type(event)  # called for every streamed piece: type checks, not `match`
+        if kind is TextDelta:
+            self._add("answer", event.text)
+        elif kind is ReasoningDelta:
+            self._add("reasoning", event.text)
+        elif kind is Retrying:
+            self._retrying(f"⟳ {event.error.summary()} Trying again in {event.delay:.1f} s (retry {event.attempt}).")
+            return
+        else:
+            return
         self._tick()
 
     def _retrying(self, note: str) -> None:
