@@ -184,8 +184,9 @@ class _Tracker:
         self.model, self.headers, self.started, self.finished = model, headers, False, False
 
     def events(self, chunk_id: str | None, events: list[Event]) -> list[Event]:
-        if not self.finished and len(events) > 1:  # most chunks are [Chunk, TextDelta]
-            self.finished = any(isinstance(e, Finished) for e in events)
+        # Most chunks are [Chunk, TextDelta] or [Chunk, ReasoningDelta]: no finish in those, nothing to scan.
+        if not self.finished and (len(events) > 2 or (len(events) == 2 and type(events[1]) is Finished)):
+            self.finished = any(type(e) is Finished for e in events)
         if self.started:
             return events
         self.started = True
