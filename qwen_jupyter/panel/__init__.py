@@ -223,9 +223,10 @@ class QwenPanel(anywidget.AnyWidget):
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.last.text if self.last is not None and self.last.done else ""
         self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)))
-        self.live = {}
-        self._load_turns()
-        self.busy = False
+        with self.hold_sync():
+            self.live = {}
+            self._load_turns()
+            self.busy = False
         self._update_display()
 
     def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
@@ -273,9 +274,10 @@ class QwenPanel(anywidget.AnyWidget):
             conversation = self.session.chats.get(self.chat)
             if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
                 self._keep_failed(key, request.messages[-1].text, shown["error"], footer=shown["footer"])
-        self.live = {}
-        self._load_turns()
-        self.busy = False
+        with self.hold_sync():  # one state message: the finished turn and "not busy" reach the view together
+            self.live = {}
+            self._load_turns()
+            self.busy = False
         self._update_display()
 
     def _update_display(self) -> None:

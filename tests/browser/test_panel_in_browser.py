@@ -84,6 +84,7 @@ def test_panel_streams_stops_takes_images_and_stays_safe(lab, page, tmp_path):
     assert page.locator(".qp-turn").nth(1).locator(".qp-user-images img").count() == 1
 
     # Model text that tries to run HTML is shown, not executed.
+    page.wait_for_selector(".qwen-panel .qp-send:not([disabled])")
     page.fill(".qwen-panel .qp-input", '<img src=x onerror="window.__pwned=1"> [go](javascript:window.__pwned=2)')
     page.click(".qwen-panel .qp-send")
     page.wait_for_function("() => document.querySelectorAll('.qp-turn').length >= 3 && "
