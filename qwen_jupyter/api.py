@@ -1,4 +1,4 @@
-"""chat() and ask(): the one entry point that the magic, the panel and plain Python share."""
+"""chat(), achat() and prepare(): the Python API; the magic and the panel ask through asking.py as chat() does."""
 
 from __future__ import annotations
 
