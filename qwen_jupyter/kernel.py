@@ -82,3 +82,10 @@ def notebook_id(shell: Any) -> str:
     if getattr(shell, "kernel", None) is not None:
         return f"kernel:{os.getpid()}"
     return "ipython:" + os.getcwd()
+
+
+def magics(shell: Any) -> Any:
+    """The extension's QwenMagics in this shell, loading the extension first if it is not loaded."""
+    if "QwenMagics" not in shell.magics_manager.registry:
+        shell.run_line_magic("load_ext", "qwen_jupyter")
+    return shell.magics_manager.registry["QwenMagics"]

@@ -92,9 +92,9 @@ def current_session() -> Session:
     else:
         shell = get_ipython()
     if shell is not None and hasattr(shell, "magics_manager"):
-        if "QwenMagics" not in shell.magics_manager.registry:
-            shell.run_line_magic("load_ext", "qwen_jupyter")
-        return shell.magics_manager.registry["QwenMagics"].session
+        from .kernel import magics
+
+        return magics(shell).session
     if _script_session is None:
         _script_session = Session("python:" + os.getcwd(), Store())
     return _script_session

@@ -19,6 +19,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .. import kernel
 from ..asking import ask_in
 from ..conversation import Turn
 from ..errors import QwenError, redact
@@ -352,7 +353,5 @@ def Panel(chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:  # n
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("The panel needs IPython or Jupyter.")
-    if "QwenMagics" not in shell.magics_manager.registry:
-        shell.run_line_magic("load_ext", "qwen_jupyter")
-    return open_panel(shell.magics_manager.registry["QwenMagics"], chat, model)
+    return open_panel(kernel.magics(shell), chat, model)
 

@@ -23,7 +23,7 @@ from ..events import Event, ReasoningDelta, Retrying, TextDelta
 from ..media import Media
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
-from .layout import MUTED, final_bundle, plain, reasoning_html, result_text
+from .layout import MUTED, final_bundle, plain, reasoning_html, result_text, retry_note
 
 THUMB_SIZE = 128
 
@@ -111,7 +111,7 @@ class CellView:
         elif kind is ReasoningDelta:
             self._add("reasoning", event.text)
         elif kind is Retrying:
-            self._retrying(f"⟳ {event.error.summary()} Trying again in {event.delay:.1f} s (retry {event.attempt}).")
+            self._retrying("⟳ " + retry_note(event))
             return
         else:
             return
@@ -120,7 +120,7 @@ class CellView:
     def _retrying(self, note: str) -> None:
         """Say at once that the request failed and when it is tried again (the final output replaces it)."""
         bundle = {"text/html": f'<div class="qwen-retrying {ROOT_CLASS}" style="color:{MUTED}">{html.escape(note)}</div>',
-                  "text/plain": plain(note)}
+                  "text/plain": note}
         if self._status is None:
             self._status = self._create(bundle)
         else:

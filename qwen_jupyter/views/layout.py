@@ -32,6 +32,11 @@ def plain(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
+def retry_note(event: Any) -> str:
+    """What the person reads while a failed request waits to be tried again (cell and terminal alike)."""
+    return plain(f"{event.error.summary()} Trying again in {event.delay:.1f} s (retry {event.attempt}).")
+
+
 def _keep_layout_urls(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "href":
         return value if urlsplit(value).scheme in ("http", "https", "mailto") else None

@@ -10,7 +10,7 @@ import sys
 from typing import Any, TextIO
 
 from ..events import Event, ReasoningDelta, Retrying, TextDelta
-from .layout import footer, plain
+from .layout import footer, plain, retry_note
 
 
 class TerminalView:
@@ -34,8 +34,8 @@ class TerminalView:
             case TextDelta(text=text):
                 self._switch("answer")
                 self._write(plain(text))
-            case Retrying(attempt=attempt, delay=delay, error=error):
-                self._write(f"[{error.summary()} Trying again in {delay:.1f} s (retry {attempt}).]\n")
+            case Retrying():
+                self._write(f"[{retry_note(event)}]\n")
 
     def _switch(self, kind: str) -> None:
         if kind == self.kind:
