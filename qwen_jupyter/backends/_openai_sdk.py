@@ -1,24 +1,20 @@
-"""What the Chat Completions and Responses backends share: openai clients and error translation."""
+"""What the Chat Completions and Responses backends share: openai clients, stream frames, error translation."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx2
 import openai
+from openai._streaming import SSEDecoder  # the SDK's own SSE parser (its per-chunk model building is skipped)
 
 from ..errors import QwenError
 from ..events import Started
 from ..settings import Settings
 from . import EMULATOR_HEADER, service_error
-
-
-def compact(obj: Any) -> bytes:
-    """An SDK object as the JSON it came from (as far as it was set), as bytes, for Chunk events."""
-    # model_dump_json without its decode: the result keeps bytes (pydantic's own serializer, called directly).
-    return obj.__pydantic_serializer__.to_json(obj, exclude_unset=True, exclude_none=True, warnings=False)
 
 
 def builder(model_type: Any) -> Callable[[bytes], Any]:
@@ -29,6 +25,49 @@ def builder(model_type: Any) -> Callable[[bytes], Any]:
         return construct_type(type_=model_type, value=json.loads(data))
 
     return build
+
+
+Frame = tuple[bytes, dict[str, Any]]
+"""A JSON frame of a stream: its bytes as they came (kept for `raw`) and its decoded value (read for events)."""
+
+
+def json_object(data: str | bytes) -> dict[str, Any]:
+    """A body's or a frame's JSON object (anything else is malformed)."""
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON object: {data[:80]!r}")
+    return value
+
+
+def _frame(data: str, response: Any) -> Frame | None:
+    """The frame in one SSE event's data, None at [DONE]; an error frame raises, as the SDK's Stream does."""
+    if data.startswith("[DONE]"):
+        return None
+    value = json_object(data)
+    error = value.get("error")
+    if error:  # Chat Completions: an error object inside a 200 stream, request_id beside it
+        inner = error if isinstance(error, dict) else {"message": str(error)}
+        raise QwenError(str(inner.get("message") or "The stream failed."), code=inner.get("code") or "StreamError",
+                        request_id=value.get("request_id") or response.headers.get("x-request-id"))
+    return data.encode(), value
+
+
+def frames(response: Any) -> Iterator[Frame]:
+    """The JSON frames of a streamed response (an openai APIResponse), up to [DONE]."""
+    for sse in SSEDecoder().iter_bytes(response.iter_bytes()):
+        frame = _frame(sse.data, response)
+        if frame is None:
+            return
+        yield frame
+
+
+async def aframes(response: Any) -> AsyncIterator[Frame]:
+    """The JSON frames of a streamed response (an openai AsyncAPIResponse), up to [DONE]."""
+    async for sse in SSEDecoder().aiter_bytes(response.iter_bytes()):
+        frame = _frame(sse.data, response)
+        if frame is None:
+            return
+        yield frame
 
 
 def _options(settings: Settings, base_url: str) -> dict[str, Any]:
@@ -70,18 +109,16 @@ def translate(exc: Exception, settings: Settings) -> QwenError:
             request_id=body.get("request_id") or inner.get("request_id") or exc.request_id,
             headers=exc.response.headers, settings=settings,
         )
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
         return QwenError(f"No answer within {settings.timeout:g} s.", code="Timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
+    if isinstance(exc, (openai.APIConnectionError, httpx2.RequestError)):
+        # The SDK wraps transport failures before the response; the stream's own (read here) come bare.
+        cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
         detail = f" ({type(cause).__name__})" if cause else ""
         return QwenError(f"The connection to {settings.host} failed{detail}.", code="ConnectionError")
-    if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
-        body = exc.body if isinstance(exc.body, dict) else {}
-        return QwenError(exc.message, code=body.get("code") or "StreamError", request_id=body.get("request_id"))
     if isinstance(exc, ValueError):  # a chunk that is not JSON
         return QwenError(f"The service sent a malformed chunk: {exc}.", code="MalformedChunk")
     raise exc
 
 
-SDK_ERRORS = (openai.OpenAIError, ValueError)
+SDK_ERRORS = (openai.OpenAIError, httpx2.RequestError, ValueError)

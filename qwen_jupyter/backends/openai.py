@@ -91,85 +91,83 @@ def wire_arguments(request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def usage_event(usage: Any) -> Usage:
+def usage_event(usage: dict[str, Any]) -> Usage:
     """Usage from a Chat Completions usage object (completion tokens include reasoning)."""
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
     return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
-        cached_tokens=getattr(prompt_details, "cached_tokens", None),
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+        cached_tokens=prompt_details.get("cached_tokens"),
     )
 
 
-def _extra(obj: Any) -> dict[str, Any]:
-    """Fields the SDK does not declare (Qwen's reasoning_content, search_info); a dict lookup, not getattr."""
-    return getattr(obj, "__pydantic_extra__", None) or {}
-
-
-def _search_event(obj: Any) -> SearchResults | None:
+def _search_event(obj: dict[str, Any]) -> SearchResults | None:
     # Not in Alibaba's compatible-mode docs, but some deployments send native-style search_info: use it if so.
-    info = _extra(obj).get("search_info")
+    info = obj.get("search_info")
     if not info:
         return None
     return SearchResults(
         tuple(
             SearchResult(r.get("index", i + 1), r.get("title", ""), r.get("url", ""), r.get("site_name", ""))
-            for i, r in enumerate(info.get("search_results", []))
+            for i, r in enumerate(info.get("search_results") or ())
         )
     )
 
 
-def chunk_events(chunk: Any) -> list[Event]:
-    """Events in one streamed chunk (the raw chunk first)."""
-    events: list[Event] = [Chunk(sdk.compact(chunk), _BUILD_CHUNK)]
-    search = _search_event(chunk)
-    if search:
-        events.append(search)
-    for choice in chunk.choices:
-        delta = choice.delta
-        reasoning = _extra(delta).get("reasoning_content")
+def _tool_call_delta(index: int, call: dict[str, Any]) -> ToolCallDelta:
+    function = call.get("function") or {}
+    return ToolCallDelta(
+        index=call.get("index", index),
+        id=call.get("id") or None,  # continuation fragments carry "id": "" — never a real id
+        name=function.get("name") or None,
+        arguments=function.get("arguments") or "",
+    )
+
+
+def chunk_events(data: bytes, chunk: dict[str, Any]) -> list[Event]:
+    """Events in one streamed chunk, from its wire JSON and its decoded value (the raw chunk first)."""
+    events: list[Event] = [Chunk(data, _BUILD_CHUNK)]
+    if "search_info" in chunk:
+        search = _search_event(chunk)
+        if search:
+            events.append(search)
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content")
         if reasoning:
             events.append(ReasoningDelta(reasoning))
-        if delta.content:
-            events.append(TextDelta(delta.content))
-        for call in delta.tool_calls or ():
-            function = call.function
-            events.append(
-                ToolCallDelta(
-                    index=call.index,
-                    id=call.id or None,  # continuation fragments carry "id": "" — never a real id
-                    name=(function.name or None) if function else None,
-                    arguments=(function.arguments or "") if function else "",
-                )
-            )
-        if choice.finish_reason:
-            events.append(Finished(choice.finish_reason))
-    if chunk.usage:
-        events.append(usage_event(chunk.usage))
+        content = delta.get("content")
+        if content:
+            events.append(TextDelta(content))
+        for index, call in enumerate(delta.get("tool_calls") or ()):
+            events.append(_tool_call_delta(index, call))
+        if choice.get("finish_reason"):
+            events.append(Finished(choice["finish_reason"]))
+    if chunk.get("usage"):
+        events.append(usage_event(chunk["usage"]))
     return events
 
 
-def completion_events(completion: Any) -> list[Event]:
-    """Events for a non-streamed completion."""
-    events: list[Event] = [Chunk(sdk.compact(completion), _BUILD_COMPLETION)]
+def completion_events(data: bytes, completion: dict[str, Any]) -> list[Event]:
+    """Events for a non-streamed completion, from its wire JSON and its decoded value."""
+    events: list[Event] = [Chunk(data, _BUILD_COMPLETION)]
     search = _search_event(completion)
     if search:
         events.append(search)
-    choice = completion.choices[0]
-    message = choice.message
-    reasoning = _extra(message).get("reasoning_content")
-    if reasoning:
-        events.append(ReasoningDelta(reasoning))
-    if message.content:
-        events.append(TextDelta(message.content))
-    for index, call in enumerate(message.tool_calls or ()):
-        events.append(ToolCallDelta(index, call.id, call.function.name, call.function.arguments))
-    if completion.usage:
-        events.append(usage_event(completion.usage))
-    events.append(Finished(choice.finish_reason or "stop"))
+    choice = (completion.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    if message.get("reasoning_content"):
+        events.append(ReasoningDelta(message["reasoning_content"]))
+    if message.get("content"):
+        events.append(TextDelta(message["content"]))
+    for index, call in enumerate(message.get("tool_calls") or ()):
+        events.append(_tool_call_delta(index, {**call, "index": index}))
+    if completion.get("usage"):
+        events.append(usage_event(completion["usage"]))
+    events.append(Finished(choice.get("finish_reason") or "stop"))
     return events
 
 
@@ -198,27 +196,25 @@ class _Tracker:
 
 
 class ChatCompletionsBackend:
-    """Chat Completions through the openai SDK."""
+    """Chat Completions through the openai SDK (its client and transport; the stream's JSON is read here)."""
 
     def warm(self, settings: Settings) -> None:
-        """Make the client and the chunk model's machinery before the first request needs them."""
+        """Make the client before the first request needs it."""
         sdk.client(settings, settings.compatible_url)
-        _BUILD_CHUNK('{"id":"w","choices":[{"index":0,"delta":{"content":"w"}}],"created":0,"model":"w",'
-                     '"object":"chat.completion.chunk"}')
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.compatible_url)
         try:
-            raw = client.chat.completions.with_raw_response.create(**wire_arguments(request))
-            response = raw.parse()
-            tracker = _Tracker(request.model, raw.headers)
-            if not request.stream:
-                yield from tracker.events(response.id, completion_events(response))
-                return
-            with response:
-                for chunk in response:
-                    yield from tracker.events(chunk.id, chunk_events(chunk))
+            with client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response:
+                tracker = _Tracker(request.model, response.headers)
+                if not request.stream:
+                    data = response.read()
+                    completion = sdk.json_object(data)
+                    yield from tracker.events(completion.get("id"), completion_events(data, completion))
+                    return
+                for data, chunk in sdk.frames(response):
+                    yield from tracker.events(chunk.get("id"), chunk_events(data, chunk))
             tracker.check_complete()
         except sdk.SDK_ERRORS as exc:
             raise sdk.translate(exc, settings) from exc
@@ -227,16 +223,17 @@ class ChatCompletionsBackend:
         """Events for a request, asynchronously."""
         async with sdk.async_client(settings, settings.compatible_url) as client:
             try:
-                raw = await client.chat.completions.with_raw_response.create(**wire_arguments(request))
-                response = raw.parse()
-                tracker = _Tracker(request.model, raw.headers)
-                if not request.stream:
-                    for event in tracker.events(response.id, completion_events(response)):
-                        yield event
-                    return
-                async with response:
-                    async for chunk in response:
-                        for event in tracker.events(chunk.id, chunk_events(chunk)):
+                async with client.chat.completions.with_streaming_response.create(
+                        **wire_arguments(request)) as response:
+                    tracker = _Tracker(request.model, response.headers)
+                    if not request.stream:
+                        data = await response.read()
+                        completion = sdk.json_object(data)
+                        for event in tracker.events(completion.get("id"), completion_events(data, completion)):
+                            yield event
+                        return
+                    async for data, chunk in sdk.aframes(response):
+                        for event in tracker.events(chunk.get("id"), chunk_events(data, chunk)):
                             yield event
                 tracker.check_complete()
             except sdk.SDK_ERRORS as exc:

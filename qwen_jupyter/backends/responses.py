@@ -98,96 +98,85 @@ def wire_arguments(request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def usage_event(usage: Any) -> Usage:
+def usage_event(usage: dict[str, Any]) -> Usage:
     """Usage from a Responses usage object."""
-    output_details = getattr(usage, "output_tokens_details", None)
-    input_details = getattr(usage, "input_tokens_details", None)
+    output_details = usage.get("output_tokens_details") or {}
+    input_details = usage.get("input_tokens_details") or {}
     return Usage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        total_tokens=usage.total_tokens,
-        reasoning_tokens=getattr(output_details, "reasoning_tokens", None),
-        cached_tokens=getattr(input_details, "cached_tokens", None),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        reasoning_tokens=output_details.get("reasoning_tokens"),
+        cached_tokens=input_details.get("cached_tokens"),
     )
 
 
-def _sources(item: Any) -> SearchResults:
-    action = getattr(item, "action", None)
-    sources = getattr(action, "sources", None) or []
+def _sources(item: dict[str, Any]) -> SearchResults:
+    sources = (item.get("action") or {}).get("sources") or ()
     return SearchResults(
-        tuple(
-            SearchResult(
-                i + 1,
-                getattr(s, "title", None) or _get(s, "title"),
-                getattr(s, "url", None) or _get(s, "url"),
-                _get(s, "site_name"),
-            )
-            for i, s in enumerate(sources)
-        )
+        tuple(SearchResult(i + 1, s.get("title") or "", s.get("url") or "", s.get("site_name") or "")
+              for i, s in enumerate(sources) if isinstance(s, dict))
     )
 
 
-def _get(obj: Any, name: str) -> str:
-    extra = getattr(obj, "model_extra", None) or (obj if isinstance(obj, dict) else {})
-    return extra.get(name, "") or ""
-
-
-def item_events(index: int, item: Any) -> list[Event]:
+def item_events(index: int, item: dict[str, Any]) -> list[Event]:
     """Events for a finished output item that deltas do not cover (tool calls, searches)."""
-    if item.type == "function_call":
-        return [ToolCallDelta(index, item.call_id, item.name, item.arguments)]
-    if item.type == "web_search_call":
+    kind = item.get("type")
+    if kind == "function_call":
+        return [ToolCallDelta(index, item.get("call_id"), item.get("name"), item.get("arguments") or "")]
+    if kind == "web_search_call":
         return [_sources(item)]
     return []
 
 
-def _finished(response: Any) -> list[Event]:
+def _finished(response: dict[str, Any]) -> list[Event]:
     events: list[Event] = []
-    if response.usage:
-        events.append(usage_event(response.usage))
-    if response.status == "incomplete":
+    if response.get("usage"):
+        events.append(usage_event(response["usage"]))
+    if response.get("status") == "incomplete":
         reason = "length"
-    elif any(item.type == "function_call" for item in response.output):
+    elif any(item.get("type") == "function_call" for item in response.get("output") or ()):
         reason = "tool_calls"
     else:
         reason = "stop"
     return [*events, Finished(reason)]
 
 
-def _failure(response_error: Any) -> QwenError:
-    code = getattr(response_error, "code", None) or "ResponseFailed"
-    return QwenError(getattr(response_error, "message", None) or "The response failed.", code=code)
+def _failure(error: dict[str, Any]) -> QwenError:
+    return QwenError(error.get("message") or "The response failed.", code=error.get("code") or "ResponseFailed")
 
 
-def stream_event_events(event: Any) -> list[Event]:
-    """Events for one Responses streaming event (the raw event first)."""
-    events: list[Event] = [Chunk(sdk.compact(event), _BUILD_EVENT)]
-    kind = event.type
+def stream_event_events(data: bytes, event: dict[str, Any]) -> list[Event]:
+    """Events for one Responses streaming event, from its wire JSON and its decoded value (the raw event first)."""
+    events: list[Event] = [Chunk(data, _BUILD_EVENT)]
+    kind = event.get("type")
     if kind == "response.output_text.delta":
-        events.append(TextDelta(event.delta))
+        events.append(TextDelta(event.get("delta") or ""))
     elif kind == "response.reasoning_summary_text.delta" or kind == "response.reasoning_text.delta":
-        events.append(ReasoningDelta(event.delta))
+        events.append(ReasoningDelta(event.get("delta") or ""))
     elif kind == "response.output_item.done":
-        events.extend(item_events(event.output_index, event.item))
+        events.extend(item_events(event.get("output_index", 0), event.get("item") or {}))
     elif kind in ("response.completed", "response.incomplete"):
-        events.extend(_finished(event.response))
+        events.extend(_finished(event.get("response") or {}))
     elif kind == "response.failed":
-        raise _failure(event.response.error)
+        raise _failure((event.get("response") or {}).get("error") or {})
     elif kind == "error":
-        raise QwenError(event.message, code=getattr(event, "code", None) or "StreamError")
+        raise QwenError(event.get("message") or "The stream failed.", code=event.get("code") or "StreamError")
     return events
 
 
-def response_events(response: Any) -> list[Event]:
-    """Events for a non-streamed response."""
-    events: list[Event] = [Chunk(sdk.compact(response), _BUILD_RESPONSE)]
-    if response.error:
-        raise _failure(response.error)
-    for index, item in enumerate(response.output):
-        if item.type == "reasoning":
-            events.extend(ReasoningDelta(s.text) for s in item.summary or ())
-        elif item.type == "message":
-            events.extend(TextDelta(c.text) for c in item.content if c.type == "output_text")
+def response_events(data: bytes, response: dict[str, Any]) -> list[Event]:
+    """Events for a non-streamed response, from its wire JSON and its decoded value."""
+    events: list[Event] = [Chunk(data, _BUILD_RESPONSE)]
+    if response.get("error"):
+        raise _failure(response["error"])
+    for index, item in enumerate(response.get("output") or ()):
+        kind = item.get("type")
+        if kind == "reasoning":
+            events.extend(ReasoningDelta(s.get("text") or "") for s in item.get("summary") or ())
+        elif kind == "message":
+            events.extend(TextDelta(c.get("text") or "") for c in item.get("content") or ()
+                          if c.get("type") == "output_text")
         else:
             events.extend(item_events(index, item))
     return [*events, *_finished(response)]
@@ -198,8 +187,8 @@ class _Tracker:
         self.started = sdk.started(model, headers)
         self.finished = False
 
-    def events(self, event: Any) -> list[Event]:
-        events = stream_event_events(event)
+    def events(self, data: bytes, event: dict[str, Any]) -> list[Event]:
+        events = stream_event_events(data, event)
         self.finished = self.finished or any(isinstance(e, Finished) for e in events)
         return events
 
@@ -209,28 +198,25 @@ class _Tracker:
 
 
 class ResponsesBackend:
-    """The Responses API through the openai SDK."""
+    """The Responses API through the openai SDK (its client and transport; the stream's JSON is read here)."""
 
     def warm(self, settings: Settings) -> None:
-        """Make the client and the event models' machinery before the first request needs them."""
+        """Make the client before the first request needs it."""
         sdk.client(settings, settings.responses_url)
-        _BUILD_EVENT('{"type":"response.output_text.delta","item_id":"w","output_index":0,"content_index":0,'
-                     '"delta":"w","sequence_number":0,"logprobs":[]}')
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.responses_url)
         try:
-            raw = client.responses.with_raw_response.create(**wire_arguments(request))
-            response = raw.parse()
-            tracker = _Tracker(request.model, raw.headers)
-            yield tracker.started
-            if not request.stream:
-                yield from response_events(response)
-                return
-            with response:
-                for event in response:
-                    yield from tracker.events(event)
+            with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
+                tracker = _Tracker(request.model, response.headers)
+                yield tracker.started
+                if not request.stream:
+                    data = response.read()
+                    yield from response_events(data, sdk.json_object(data))
+                    return
+                for data, event in sdk.frames(response):
+                    yield from tracker.events(data, event)
             tracker.check_complete()
         except sdk.SDK_ERRORS as exc:
             raise sdk.translate(exc, settings) from exc
@@ -239,17 +225,16 @@ class ResponsesBackend:
         """Events for a request, asynchronously."""
         async with sdk.async_client(settings, settings.responses_url) as client:
             try:
-                raw = await client.responses.with_raw_response.create(**wire_arguments(request))
-                response = raw.parse()
-                tracker = _Tracker(request.model, raw.headers)
-                yield tracker.started
-                if not request.stream:
-                    for event in response_events(response):
-                        yield event
-                    return
-                async with response:
-                    async for event in response:
-                        for out in tracker.events(event):
+                async with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
+                    tracker = _Tracker(request.model, response.headers)
+                    yield tracker.started
+                    if not request.stream:
+                        data = await response.read()
+                        for event in response_events(data, sdk.json_object(data)):
+                            yield event
+                        return
+                    async for data, event in sdk.aframes(response):
+                        for out in tracker.events(data, event):
                             yield out
                 tracker.check_complete()
             except sdk.SDK_ERRORS as exc:
