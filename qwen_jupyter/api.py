@@ -7,13 +7,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import media as media_inputs
-from .asking import ask, ask_in
+from .asking import Asking, ask, ask_in
 from .backends import astream_events
 from .media import Media
 from .request import Message, Request, build_request
 from .result import ANSWER_LIMIT, QwenResult
-from .routing import route
+from .routing import for_request, route
 from .settings import Settings
+from .speech import speech_options
+from .tools import toolbox
+from .tools.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
 
 __all__ = ["DEFAULT_MODEL", "achat", "ask", "chat", "collect_media", "prepare"]
 
@@ -54,7 +57,9 @@ def prepare(
     think: bool | None = None,
     budget: int | None = None,
     system: str | None = None,
-    history: Iterable[Message] = (),
+    history: Iterable[Message | dict[str, Any]] = (),
+    speak: bool | str | None = None,
+    modalities: list[str] | None = None,
     api: str | None = None,
     region: str | None = None,
     base_url: str | None = None,
@@ -67,6 +72,11 @@ def prepare(
     **options: Any,
 ) -> tuple[Request, Settings]:
     """The request and settings chat() would use, without sending anything."""
+    if isinstance(audio, dict):  # the documented answer option {"voice": …, "format": …}; input audio is a file
+        answer_audio, audio = audio, None
+    else:
+        answer_audio = None
+    options.update(speech_options(speak, modalities, answer_audio))
     settings = route(api=api, region=region, base_url=base_url, api_key=api_key, timeout=timeout,
                      max_retries=max_retries, offline=offline, cassette=cassette, cassette_mode=cassette_mode)
     request = build_request(
@@ -77,28 +87,41 @@ def prepare(
 
 
 def chat(prompt: str, *, conversation: str | None = None, max_answer_chars: int = ANSWER_LIMIT,
-         **kwargs: Any) -> QwenResult:
+         max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False, **kwargs: Any) -> QwenResult:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed (nothing is sent before).
 
-    Keyword arguments: model, image, video, audio, fps, think, budget, system, history, api, region, base_url,
-    api_key, timeout, max_retries, offline (on, off, auto: the emulator when no key is set), stream,
-    temperature, top_p, max_tokens, seed, search, json_mode, tools, max_answer_chars (a runaway stream is
-    stopped past it), and any other Model Studio parameter. `conversation="NAME"` asks in this notebook's chat
-    NAME (the one `%%qwen -c NAME` continues) and records the answer there, each call its own turn.
+    Keyword arguments: model, image, video, audio, fps, think, budget, system, history (Messages or OpenAI-style
+    message dicts), api, region, base_url, api_key, timeout, max_retries, offline (on, off, auto: the emulator
+    when no key is set), stream, temperature, top_p, max_tokens, seed, search, json_mode, max_answer_chars (a
+    runaway stream is stopped past it), and any other Model Studio parameter.
+
+    Image models (wanx…, wan2.x-t2i…, qwen-image…; editing: qwen-image-edit, wanx2.1-imageedit with image=) take
+    size ("1024*1024"), n, seed, negative_prompt and prompt_extend; result.images holds PIL images and
+    result.save_images(folder) writes them. Omni models speak with speak=True or speak="VOICE" (or the
+    documented modalities=["text", "audio"], audio={"voice": "Cherry", "format": "wav"}); result.audio has it.
+
+    tools: Python functions (their schema comes from type hints and the docstring; the toolkit runs the calls
+    and sends the results back until the model answers, at most `max_rounds` rounds; `confirm=True` asks before
+    each call, or pass a function (name, arguments JSON) -> bool) or schema dicts (their calls are returned in
+    result.tool_calls for you to answer). `conversation="NAME"` asks in this notebook's chat NAME (the one
+    `%%qwen -c NAME` continues) and records the answer there, each call its own turn.
     """
+    tools = toolbox(kwargs.get("tools"))
     request, settings = prepare(prompt, **kwargs)
+    how = Asking(tools or None, max_rounds, ask_on_stdin if confirm is True else confirm or None, max_answer_chars)
     if conversation is None:
-        return ask(request, settings, max_answer_chars=max_answer_chars)
+        return ask(request, settings, how=how)
     from .notebook import current_session
 
     key = f"chat:{uuid.uuid4().hex}"
-    return ask_in(current_session(), conversation, key, request, settings, max_answer_chars=max_answer_chars)
+    return ask_in(current_session(), conversation, key, request, settings, how=how)
 
 
 async def achat(prompt: str, **kwargs: Any) -> QwenResult:
     """The async form of chat(): awaits the whole answer and returns the finished result."""
     limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
     request, settings = prepare(prompt, **kwargs)
+    settings = for_request(settings, request)
     return await QwenResult.gather(
         astream_events(request, settings), messages=request.messages, model=request.model, api=settings.api,
         max_answer_chars=limit,

@@ -8,30 +8,50 @@ answer becomes that cell's turn when it ends.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .backends import stream_events
 from .notebook import Session
 from .request import Request
 from .result import ANSWER_LIMIT, QwenResult
+from .routing import for_request
 from .settings import Settings
+from .tools import Toolbox, toolbox
+from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
+
+
+@dataclass(frozen=True)
+class Asking:
+    """How an answer is produced besides the request: the tools the toolkit runs, and the limits."""
+
+    tools: Toolbox | None = None  # None: the request's tool schemas are offered, their calls returned
+    max_rounds: int = MAX_ROUNDS
+    confirm: Confirm | None = None
+    max_answer_chars: int = ANSWER_LIMIT
 
 
 def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult], None] | None = None,
-        max_answer_chars: int = ANSWER_LIMIT) -> QwenResult:
+        how: Asking = Asking()) -> QwenResult:
     """Send a built request; the result streams as it is iterated or read."""
-    return QwenResult(stream_events(request, settings), messages=request.messages, model=request.model,
-                      api=settings.api, on_complete=on_complete, max_answer_chars=max_answer_chars)
+    settings = for_request(settings, request)
+    if request.tools:
+        events = tool_rounds(request, settings, how.tools or toolbox(request.tools), max_rounds=how.max_rounds,
+                             confirm=how.confirm)
+    else:
+        events = stream_events(request, settings)
+    return QwenResult(events, messages=request.messages, model=request.model, api=settings.api,
+                      on_complete=on_complete, max_answer_chars=how.max_answer_chars, searched=request.search)
 
 
 def ask_in(session: Session, chat: str, key: str, request: Request, settings: Settings, *, once: bool = False,
-           max_answer_chars: int = ANSWER_LIMIT) -> QwenResult:
+           how: Asking = Asking()) -> QwenResult:
     """Ask in a chat from one cell (or panel send, keyed alike); the answer is recorded as that cell's turn.
 
     `once` sends no context and records nothing in the chat (the result is still kept in the session).
     """
     if once:
-        return ask(request, settings, session.results.append, max_answer_chars)
+        return ask(request, settings, session.results.append, how)
     history = session.conversation(chat).context_for(key)
     sent = request.with_history(history)
     user = request.messages[-1]
-    return ask(sent, settings, lambda result: session.record(chat, key, user, result), max_answer_chars)
+    return ask(sent, settings, lambda result: session.record(chat, key, user, result), how)

@@ -18,6 +18,7 @@ class Turn:
     request_id: str | None = None
     status: str = "ok"  # ok | interrupted | incomplete
     usage: dict[str, int | None] = field(default_factory=dict)
+    steps: tuple[Message, ...] = ()  # tool rounds: the assistant's calls and the tools' results, in order
 
     def answer(self) -> Message:
         """The answer as context for later turns: a cut-short one keeps its marker, so the model knows."""
@@ -41,7 +42,7 @@ class Conversation:
         """Messages to send before a new prompt from this cell: every turn before the cell's own."""
         index = self.position(key)
         turns = self.turns if index is None else self.turns[:index]
-        return tuple(m for turn in turns for m in (turn.user, turn.answer()))
+        return tuple(m for turn in turns for m in (turn.user, *turn.steps, turn.answer()))
 
     def record(self, turn: Turn) -> int:
         """Put a turn in place of the cell's earlier one, or append it; returns its position."""
@@ -60,7 +61,7 @@ class Conversation:
 
     def messages(self) -> list[dict]:
         """All turns as plain message dicts (for export)."""
-        return [m.to_dict() for turn in self.turns for m in (turn.user, turn.assistant)]
+        return [m.to_dict() for turn in self.turns for m in (turn.user, *turn.steps, turn.assistant)]
 
     def tokens(self) -> int:
         return sum(turn.usage.get("total_tokens") or 0 for turn in self.turns)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QwenError
+from .request import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,33 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolRunning:
+    """The toolkit is running a call the model asked for (index as in the ToolCallDelta events)."""
+
+    index: int
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """A tool call ended: its output (what the model is sent) or its error, and how long it took."""
+
+    index: int
+    output: str | None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A message of a tool round (the assistant's calls, a tool's result) that goes back to the model: the
+    conversation keeps these between the question and the answer."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts (None where the service did not say); a later Usage replaces an earlier one (DashScope's are
     cumulative). The one usage type: a result's `usage` is the last of these, and turns store it as a dict."""
@@ -74,9 +102,27 @@ class SearchResults:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image the model produced (a URL, usually short-lived on the real service)."""
+    """An image the model produced: its URL (short-lived on the real service) and the PNG it was downloaded as."""
 
     url: str
+    png: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    """An image task's state while it is waited for (PENDING, RUNNING, …), `seconds` after it was submitted."""
+
+    task_id: str
+    status: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """A piece of a spoken answer: raw PCM (16-bit mono little-endian) and/or its transcript."""
+
+    pcm: bytes = field(default=b"", repr=False)
+    transcript: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +152,6 @@ class Failed:
 
 
 Event = (
-    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | Usage | SearchResults | Image | Chunk | Finished
-    | Failed
+    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | Step | Usage
+    | SearchResults | Image | TaskProgress | AudioDelta | Chunk | Finished | Failed
 )

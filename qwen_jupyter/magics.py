@@ -13,11 +13,11 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
 from . import commands, kernel, media
 from .api import DEFAULT_MODEL
-from .asking import ask_in
+from .asking import Asking, ask_in
 from .errors import Interrupted, QwenError
 from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
@@ -26,10 +26,23 @@ from .request import build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
 from .settings import APIS, REGIONS, Secret, Settings
+from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
+from .tools import Toolbox, toolbox
+from .tools.rounds import MAX_ROUNDS, ask_on_stdin
 from .views.show import show
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+SEARCH_STRATEGIES = ("turbo", "max", "agent", "agent_max")
+
+
+def _search_options(args: MagicArgs) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.forced_search:
+        options["forced_search"] = True
+    if args.search_strategy:
+        options["search_strategy"] = args.search_strategy
+    return options
 
 
 @magics_class
@@ -67,6 +80,11 @@ class QwenMagics(Magics):
     keep_images = Bool(False, config=True,
                        help="Store input images in the database, so they are sent again after a restart "
                             "(off: a digest is stored and earlier images become a note).")
+
+    map_preview_above = Int(1000, allow_none=True, config=True,
+                            help="%%qwen --map sends more requests than this only after a preview; None: always.")
+    prices = Dict(config=True, help="Prices per million tokens by model, for --map's preview, e.g. "
+                  "{'qwen-plus': {'input': 0.8, 'output': 2.0}}; none are built in.")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -139,7 +157,31 @@ class QwenMagics(Magics):
     @argument("--max-tokens", type=int, help="most tokens in the answer")
     @argument("--seed", type=int, help="sampling seed")
     @argument("--search", action="store_true", help="let the model search the web; sources are listed")
+    @argument("--forced-search", action="store_true", help="always search (implies --search)")
+    @argument("--search-strategy", choices=SEARCH_STRATEGIES, help="turbo, max, agent or agent_max (implies --search)")
     @argument("--json", action="store_true", help="JSON mode; the parsed value is result.json()")
+    @argument_group("Tools")
+    @argument("--tools", help="functions the model may call, by name: f,g (or {[f, g]}); they run in the kernel")
+    @argument("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)")
+    @argument("--confirm", action="store_true", help="ask before running each tool call")
+    @argument_group("Images and speech")
+    @argument("--size", help="image size W*H (or WxH), e.g. 1024*1024")
+    @argument("-n", "--count", type=int, help="how many images to make")
+    @argument("--negative", help="what the image should not show (negative prompt)")
+    @argument("--extend", dest="prompt_extend", action="store_const", const=True,
+              help="let the service rewrite the prompt for a better image")
+    @argument("--no-extend", dest="prompt_extend", action="store_const", const=False,
+              help="use the prompt exactly as written")
+    @argument("--speak", nargs="?", const=DEFAULT_VOICE, metavar="VOICE",
+              help="answer aloud too (Omni models), in VOICE (default Cherry); on a %%qwen line write --speak=VOICE")
+    @argument_group("Data")
+    @argument("--map", dest="map_data", metavar="DATA",
+              help="the cell is a template run over every row of DATA (a DataFrame or list); {column} fills per row")
+    @argument("--into", help="with --map: the answers' column (default: answer)")
+    @argument("--schema", help="with --map: a pydantic model, dataclass or JSON schema by name; a column a field")
+    @argument("--batch", action="store_true", help="with --map: through the Batch API (half price, hours)")
+    @argument("--concurrency", type=int, help="with --map: requests at once (default 8)")
+    @argument("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing")
     @argument_group("Output")
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="markdown, text, or code (new cell)")
@@ -173,6 +215,8 @@ class QwenMagics(Magics):
         if not args.prompt.strip():
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
         try:
+            if args.map_data:
+                return self._map(args)
             result = self._ask(args, source=line + "\n" + (cell or ""))
         except QwenError as error:
             error.brief = self.short_errors and not args.debug
@@ -206,19 +250,22 @@ class QwenMagics(Magics):
         inputs += [media.image(self._value(v)) for v in args.images]
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
+        tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
         request = build_request(
             args.model or self.model, prompt, media=inputs, system=args.system or self.system,
             thinking=args.think if args.think is not None else self.thinking,
             thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,
-            json_mode=args.json,
+            json_mode=args.json, tools=tools.specs(), search_options=_search_options(args), size=args.size, n=args.count, negative_prompt=args.negative,
+            prompt_extend=args.prompt_extend, **speech_options(args.speak),
         )
         settings = self.settings(args)
         session, chat = self.session, args.chat or DEFAULT_CHAT
         if args.new:
             session.reset(chat)
-        result = ask_in(session, chat, self._next_key(source), request, settings, once=args.once,
-                        max_answer_chars=self.max_answer_chars)
+        how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
+                     self.max_answer_chars)
+        result = ask_in(session, chat, self._next_key(source), request, settings, once=args.once, how=how)
         namespace["_qwen"] = result
         if args.out:
             namespace[args.out] = result
@@ -249,6 +296,39 @@ class QwenMagics(Magics):
             print("The answer has no code block, so no cell was added (-f code).")
             return
         self.shell.set_next_input("\n".join(b.rstrip() for b in blocks), replace=False)
+
+    def _tools(self, text: str) -> list[Any]:
+        """The functions --tools names: f,g from the namespace, or a {list} expression."""
+        expression = braced_expression(text)
+        if expression:
+            value = evaluate(expression, self.shell.user_ns)
+            return list(value) if isinstance(value, (list, tuple)) else [value]
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        missing = [name for name in names if name not in self.shell.user_ns]
+        if missing:
+            raise UsageError(f"--tools: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not defined.")
+        return [self.shell.user_ns[name] for name in names]
+
+    def _map(self, args: MagicArgs) -> Any:
+        """%%qwen --map DATA: the cell is the template over DATA's rows; the new DataFrame is the cell's value."""
+        from .data import run_map  # pandas loads only when a table is mapped
+
+        def named(text: str) -> Any:  # DATA or {expression}: a value from the namespace
+            return evaluate(braced_expression(text) or text, self.shell.user_ns)
+
+        out = run_map(
+            named(args.map_data), args.prompt, self.settings(args), self.session.store,
+            model=args.model or self.model, concurrency=args.concurrency or 8, into=args.into or "answer",
+            schema=named(args.schema) if args.schema else None, batch=args.batch,
+            system=args.system or self.system, think=args.think, dry_run=args.dry_run,
+            preview_above=self.map_preview_above, prices=dict(self.prices), progress=not args.quiet,
+            confirm_hint="set %config QwenMagics.map_preview_above higher (or None) to send them",
+            namespace=self.shell.user_ns, raw=args.raw or not self.interpolate,
+            **{k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens),
+                                 ("seed", args.seed)) if v is not None})
+        if args.out:
+            self.shell.user_ns[args.out] = out
+        return out
 
     def _value(self, text: str) -> Any:
         expression = braced_expression(text)

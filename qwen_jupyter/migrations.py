@@ -48,7 +48,41 @@ def m002_log(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX log_notebook ON log (notebook, created)")
 
 
-MIGRATIONS = [m001_conversations, m002_log]
+def m003_answers(db: sqlite3.Connection) -> None:
+    """map()'s finished rows, keyed by the request's content, so a row is never paid for twice."""
+    db.execute(
+        """CREATE TABLE answers (
+            key TEXT PRIMARY KEY,
+            model TEXT,
+            text TEXT,
+            usage TEXT,
+            error TEXT,
+            request_id TEXT,
+            emulated INTEGER,
+            created REAL NOT NULL
+        )"""
+    )
+
+
+def m004_batch_jobs(db: sqlite3.Connection) -> None:
+    """Batch API jobs map() started (one job may be several batches), so they survive a kernel restart."""
+    db.execute(
+        """CREATE TABLE batch_jobs (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            status TEXT NOT NULL,
+            batches TEXT NOT NULL,
+            spec TEXT NOT NULL
+        )"""
+    )
+
+
+def m005_tool_steps(db: sqlite3.Connection) -> None:
+    """A turn's tool rounds (the calls and their results between the question and the answer)."""
+    db.execute("ALTER TABLE turns ADD COLUMN steps TEXT")
+
+
+MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps]
 
 
 def migrate(db: sqlite3.Connection) -> None:

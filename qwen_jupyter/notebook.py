@@ -43,7 +43,8 @@ class Session:
         turn = None
         if error is None or result.text or result.reasoning or result.tool_calls:
             status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
-            turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, asdict(result.usage))
+            turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, asdict(result.usage),
+                        result.steps)
         position = self.conversation(chat).record(turn) if turn else 0
         if self.store:
             # The new message and how much context went with it: logging the whole history every time is O(n^2).

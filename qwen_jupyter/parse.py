@@ -32,10 +32,26 @@ class MagicArgs:
     max_tokens: int | None = None
     seed: int | None = None
     search: bool = False
+    forced_search: bool = False
+    search_strategy: str | None = None
     json: bool = False
+    tools: str | None = None
+    max_rounds: int | None = None
+    confirm: bool = False
+    size: str | None = None
+    count: int | None = None
+    negative: str | None = None
+    prompt_extend: bool | None = None
+    speak: str | None = None
     format: str = "markdown"
     quiet: bool = False
     debug: bool = False
+    map_data: str | None = None
+    into: str | None = None
+    schema: str | None = None
+    batch: bool = False
+    concurrency: int | None = None
+    dry_run: bool = False
 
 
 def magic_args(namespace: Namespace, cell: str | None) -> MagicArgs:

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import QwenError
 from .media import Media
 from .models import TAKES, model_info
+from .tools.schema import toolbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +20,6 @@ class ToolCall:
     name: str
     arguments: str
 
-    @property
-    def args(self) -> Any:
-        """The arguments parsed from JSON (raises ValueError when the model produced invalid JSON)."""
-        return json.loads(self.arguments or "{}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +61,7 @@ class Request:
     max_tokens: int | None = None
     seed: int | None = None
     search: bool = False
+    search_options: dict[str, Any] = field(default_factory=dict)  # forced_search, search_strategy, …
     json_mode: bool = False
     tools: tuple[dict[str, Any], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
@@ -122,12 +120,14 @@ def build_request(
     if system:
         messages.append(Message("system", system))
     messages.append(user_message(prompt, media))
-    tools = tuple(options.pop("tools", None) or ())
+    tools = toolbox(options.pop("tools", None)).specs()  # functions and schema dicts, as the wire carries them
+    if options.get("search_options"):
+        options["search"] = True  # asking how to search is asking to search
     known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}
     unknown = {k: v for k, v in options.items() if k not in Request.__dataclass_fields__ and v is not None}
     extra = {**known.pop("extra", {}), **unknown}
     request = Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)
-    return request.with_history(tuple(history))
+    return request.with_history(tuple(as_message(m) for m in history))
 
 
 def check_inputs(model: str, media: tuple[Media, ...] | list[Media]) -> None:
@@ -139,3 +139,43 @@ def check_inputs(model: str, media: tuple[Media, ...] | list[Media]) -> None:
         what = "text only" if not takes else " and ".join(sorted(takes)) + " input"
         raise QwenError(f"{model} takes {what}, not {kind}; for {kind} use {TAKES[kind]}.", code="InvalidInput",
                         hint="")
+
+
+def search_options(request: Request) -> dict[str, Any]:
+    """The search_options Model Studio takes (Chat Completions and native): sources on, and `[n]` citations
+    that the answer's view links to them, then the person's own options."""
+    return {"enable_source": True, "enable_citation": True, "citation_format": "[<number>]",
+            **request.search_options}
+
+
+def as_message(item: Any) -> Message:
+    """A Message from a history item: a Message, a plain OpenAI-style message dict, or an SDK message object."""
+    if isinstance(item, Message):
+        return item
+    if hasattr(item, "model_dump"):  # openai's pydantic messages
+        item = item.model_dump(exclude_none=True)
+    if not isinstance(item, dict) or not isinstance(item.get("role"), str):
+        raise QwenError(f"A history item must be a message dict with a role, not {type(item).__name__}.",
+                        code="InvalidInput", hint='e.g. {"role": "user", "content": "Hello"}')
+    from . import media as media_inputs
+
+    content = item.get("content")
+    texts: list[str] = []
+    media: list[Media] = []
+    for part in content if isinstance(content, list) else [content or ""]:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict):
+            if "text" in part:
+                texts.append(str(part["text"]))
+            image = part.get("image_url") or part.get("image")
+            if image:
+                media.append(media_inputs.image(image.get("url") if isinstance(image, dict) else image))
+    calls = []
+    for call in item.get("tool_calls") or ():
+        function = call.get("function") or call
+        arguments = function.get("arguments") or "{}"
+        calls.append(ToolCall(call.get("id") or "", function.get("name") or "",
+                              arguments if isinstance(arguments, str) else json.dumps(arguments)))
+    return Message(item["role"], "".join(texts), tuple(media), item.get("reasoning_content") or "", tuple(calls),
+                   item.get("tool_call_id"))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .errors import Interrupted, QwenError
 from .events import (
+    AudioDelta,
     Chunk,
     Event,
     Failed,
@@ -20,11 +24,15 @@ from .events import (
     SearchResult,
     SearchResults,
     Started,
+    Step,
     TextDelta,
     ToolCallDelta,
+    ToolOutput,
     Usage,
 )
+from .images import open_png, save_pngs
 from .request import Message, ToolCall
+from .speech import Speech
 
 ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
 
@@ -60,6 +68,33 @@ class _Text:
         return self.blocks[0] if self.blocks else ""
 
 
+@dataclass(frozen=True)
+class ToolUse:
+    """One call the model made: the tool's name, its arguments (a dict; {} when the model's JSON was not valid,
+    which `error` then says), and what running it gave (`output`) or why it did not run (`error`)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_json: str  # as the model sent it
+    output: str | None = None
+    error: str | None = None
+    seconds: float | None = None
+
+    @property
+    def ran(self) -> bool:
+        """Whether the toolkit ran the call (a plain schema's calls are left to the caller)."""
+        return self.output is not None or self.error is not None
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class _Run:
     """Consecutive text (or reasoning) deltas, kept as a range of the folded text; replayed as one delta."""
 
@@ -78,12 +113,17 @@ class _Fold:
         self.log: list[Event | _Run] = []  # what replays: events, with runs of deltas and no raw chunks
         self.run: _Run | None = None  # the run of deltas the log ends with
         self.calls: dict[int, list[str | None]] = {}
+        self.outputs: dict[int, ToolOutput] = {}
+        self.steps: list[Message] = []  # the messages of tool rounds, between the question and the answer
+        self.answer_from = (0, 0)  # where the last round's text and reasoning start
         self.usage = Usage()
         self.finish_reason: str | None = None
         self.model: str | None = None
         self.request_id: str | None = None
         self.emulated = False
-        self.images: list[str] = []
+        self.images: list[Image] = []
+        self.audio = bytearray()  # a spoken answer's PCM
+        self.transcript: list[str] = []
         self.search: list[SearchResult] = []
         # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
         # collector to walk; the SDK objects are built when `raw` is read.
@@ -132,14 +172,22 @@ class _Fold:
                 call[0] = call[0] or call_id  # a later empty id never replaces a known one
                 call[1] = call[1] or name
                 call[2] = (call[2] or "") + arguments
+            case ToolOutput(index=index):
+                self.outputs[index] = event
+            case Step(message=message):
+                self.steps.append(message)
+                self.answer_from = (self.text.size, self.reasoning.size)
             case Usage():
                 self.usage = event
             case Started(model=model, request_id=request_id, emulated=emulated):
                 self.model, self.request_id, self.emulated = model, request_id, emulated
             case Finished(finish_reason=reason):
                 self.finish_reason = reason
-            case Image(url=url):
-                self.images.append(url)
+            case Image():
+                self.images.append(event)
+            case AudioDelta(pcm=pcm, transcript=transcript):
+                self.audio += pcm
+                self.transcript.append(transcript)
             case SearchResults(results=results):
                 self.search.extend(results)
             case Retrying(error=error):
@@ -170,7 +218,9 @@ class QwenResult:
         api: str | None = None,
         on_complete: Callable[[QwenResult], None] | None = None,
         max_answer_chars: int = ANSWER_LIMIT,
+        searched: bool = False,
     ) -> None:
+        self.searched = searched  # the request asked to search the web (the footer says when no sources came)
         self._limit = max_answer_chars
         self._source: Iterator[Event] | None = iter(events)
         self._live: Iterator[Event] | None = None
@@ -319,13 +369,42 @@ class QwenResult:
         return self.wait()._fold.emulated
 
     @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        calls = self.wait()._fold.calls
-        return tuple(ToolCall(c[0] or "", c[1] or "", c[2] or "") for _, c in sorted(calls.items()))
+    def tool_calls(self) -> tuple[ToolUse, ...]:
+        """Every call the model made, in every round, with what running it gave."""
+        fold = self.wait()._fold
+        uses = []
+        for index, (call_id, name, arguments) in sorted(fold.calls.items()):
+            out = fold.outputs.get(index)
+            uses.append(ToolUse(call_id or "", name or "", _arguments(arguments or ""), arguments or "",
+                                out and out.output, out and out.error, out and out.seconds))
+        return tuple(uses)
 
     @property
-    def images(self) -> tuple[str, ...]:
-        return tuple(self.wait()._fold.images)
+    def steps(self) -> tuple[Message, ...]:
+        """The tool rounds' messages (the assistant's calls and the tools' results) before the answer."""
+        steps = self.wait()._fold.steps
+        return tuple(steps[:-1] if self._ends_with_calls() else steps)
+
+    @property
+    def images(self) -> tuple[Any, ...]:
+        """The generated images as PIL images (downloaded as they came; `image_urls` has the service's links)."""
+        return tuple(open_png(image.png) for image in self.wait()._fold.images if image.png)
+
+    @property
+    def image_urls(self) -> tuple[str, ...]:
+        """The service's addresses of the generated images (they expire after a day)."""
+        return tuple(image.url for image in self.wait()._fold.images)
+
+    def save_images(self, target: str | os.PathLike[str] = ".") -> list[Path]:
+        """Write the generated images as PNG: into a folder, by a pattern with {n}, or to a file name."""
+        pngs = [image.png for image in self.wait()._fold.images if image.png]
+        return save_pngs(pngs, target, f"{self.model or 'image'}-{(self.request_id or '')[:8]}")
+
+    @property
+    def audio(self) -> Speech | None:
+        """The spoken answer (`.wav`, `.save(path)`, `.transcript`), or None when none was asked for."""
+        fold = self.wait()._fold
+        return Speech(bytes(fold.audio), "".join(fold.transcript)) if fold.audio else None
 
     @property
     def search_results(self) -> tuple[SearchResult, ...]:
@@ -402,8 +481,21 @@ class QwenResult:
                             code="NotJSON", hint="Ask with --json (json_mode=True) for JSON, or read .text.") from None
 
     def message(self) -> Message:
-        """The answer as an assistant message, ready to go back into a conversation."""
-        return Message("assistant", self.text, reasoning=self.reasoning, tool_calls=self.tool_calls)
+        """The answer as an assistant message, ready to go back into a conversation (after `steps`)."""
+        fold = self.wait()._fold
+        if self._ends_with_calls():
+            calls = fold.steps[-1]
+            # Calls the caller answers are the answer; calls cut short before they ran leave their words only
+            # (an assistant's calls must be followed by their results, or the service refuses the conversation).
+            return calls if fold.error is None else replace(calls, tool_calls=())
+        text_from, reasoning_from = fold.answer_from
+        calls = () if fold.steps else tuple(ToolCall(u.id, u.name, u.arguments_json) for u in self.tool_calls)
+        return Message("assistant", self.text[text_from:].lstrip("\n"), reasoning=self.reasoning[reasoning_from:],
+                       tool_calls=calls)
+
+    def _ends_with_calls(self) -> bool:
+        steps = self._fold.steps
+        return bool(steps) and steps[-1].role == "assistant"
 
     # -- display ---------------------------------------------------------------------------------------------
 

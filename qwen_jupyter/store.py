@@ -1,4 +1,5 @@
-"""Store: conversations and the request log in SQLite. The only module that imports sqlite3.
+"""Store: conversations, the request log, map()'s answers and batch jobs in SQLite. The only module that imports
+sqlite3.
 
 Nothing written holds a key (every text goes through redact()) or, unless asked, inline media: a picture is kept
 as its digest and label, and comes back after a restart as a note. Only its owner can read the file. A damaged
@@ -101,6 +102,10 @@ class Store:
         try:
             if self.db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("database disk image is malformed")
+            # Write-ahead log: a commit costs no fsync (map() commits every finished row), and a killed kernel
+            # loses nothing that was committed; only a power cut can lose the last moments.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             migrate(self.db)
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc):
@@ -174,19 +179,21 @@ class Store:
         """Every chat of a notebook, turns in order."""
         chats: dict[str, Conversation] = {}
         rows = self._read(
-            "SELECT chat, key, user, assistant, model, request_id, status, usage FROM turns "
+            "SELECT chat, key, user, assistant, model, request_id, status, usage, steps FROM turns "
             "WHERE notebook = ? ORDER BY chat, position", (notebook,))
-        for chat, key, user, assistant, model, request_id, status, usage in rows:
+        for chat, key, user, assistant, model, request_id, status, usage, steps in rows:
             turn = Turn(key, _message(user), _message(assistant), model or "", request_id, status or "ok",
-                        json.loads(usage or "{}"))
+                        json.loads(usage or "{}"), tuple(_message(m) for m in json.loads(steps or "[]")))
             chats.setdefault(chat, Conversation(chat)).turns.append(turn)
         return chats
 
     def _turn(self, notebook: str, chat: str, position: int, turn: Turn) -> tuple[str, tuple]:
-        return ("INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        steps = json.dumps([_message_json(m, self.keep_images) for m in turn.steps])
+        return ("INSERT OR REPLACE INTO turns (notebook, chat, position, key, user, assistant, model, request_id, "
+                "status, usage, created, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (notebook, chat, position, turn.key, _message_json(turn.user, self.keep_images),
                  _message_json(turn.assistant, self.keep_images), turn.model, turn.request_id, turn.status,
-                 json.dumps(turn.usage), time.time()))
+                 json.dumps(turn.usage), time.time(), steps))
 
     def save_turn(self, notebook: str, chat: str, position: int, turn: Turn) -> None:
         """Insert or replace one turn (a re-run cell keeps its position): O(1) per answer, not O(conversation)."""
@@ -229,6 +236,45 @@ class Store:
         params: tuple = (pattern, pattern, notebook, limit) if notebook else (pattern, pattern, limit)
         return [dict(zip(("created", "chat", "model", "request", "text", "error"), row, strict=True))
                 for row in self._read(query, params)]
+
+    def answers(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored map() rows by request key (answered or failed), for the keys given."""
+        found: dict[str, dict[str, Any]] = {}
+        names = ("key", "model", "text", "usage", "error", "request_id", "emulated")
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = self._read(f"SELECT {', '.join(names)} FROM answers WHERE key IN ({','.join('?' * len(chunk))})",
+                              tuple(chunk))
+            for row in rows:
+                entry = dict(zip(names, row, strict=True))
+                entry["usage"] = json.loads(entry["usage"] or "{}")
+                entry["emulated"] = bool(entry["emulated"])
+                found[entry["key"]] = entry
+        return found
+
+    def save_answers(self, entries: list[dict[str, Any]]) -> None:
+        """Store finished map() rows (an answer, or the error that ended the row), replacing earlier tries."""
+        self._write([("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (e["key"], e.get("model"), redact(e.get("text") or "") if e.get("text") is not None else None,
+                       json.dumps(e.get("usage") or {}), redact(e["error"]) if e.get("error") else None,
+                       e.get("request_id"), int(bool(e.get("emulated"))), time.time())) for e in entries])
+
+    def save_batch_job(self, job_id: str, status: str, batches: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+        """Insert or update a batch job: its status, its batches (id, status, counts) and what it was asked."""
+        self._write([("INSERT INTO batch_jobs VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                      "status = excluded.status, batches = excluded.batches",
+                      (job_id, time.time(), status, json.dumps(batches), redact(json.dumps(spec, ensure_ascii=False))))])
+
+    def batch_jobs(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """Batch jobs, newest first (only the one whose id, or one of whose batch ids, is `job_id`, if given)."""
+        query = "SELECT id, created, status, batches, spec FROM batch_jobs"
+        params: tuple = ()
+        if job_id:
+            query += " WHERE id = ? OR batches LIKE ?"
+            params = (job_id, f'%"{job_id}"%')
+        rows = self._read(query + " ORDER BY created DESC", params)
+        return [{"id": i, "created": c, "status": s, "batches": json.loads(b), "spec": json.loads(p)}
+                for i, c, s, b, p in rows]
 
     def close(self) -> None:
         self.db.close()

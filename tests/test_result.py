@@ -17,7 +17,7 @@ def test_tool_call_fragments_with_empty_ids_join_without_losing_id_or_name():
         Finished("tool_calls"),
     ]
     result = QwenResult(events)
-    assert [(c.id, c.name, c.args) for c in result.tool_calls] == [("call_1", "lookup", {"q": "x"}),
+    assert [(c.id, c.name, c.arguments) for c in result.tool_calls] == [("call_1", "lookup", {"q": "x"}),
                                                                     ("call_2", "other", {})]
 
 

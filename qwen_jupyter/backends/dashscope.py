@@ -16,11 +16,7 @@ import dashscope
 import requests
 from dashscope.aigc.generation import AioGeneration
 from dashscope.aigc.multimodal_conversation import AioMultiModalConversation
-from dashscope.api_entities.dashscope_response import (
-    DashScopeAPIResponse,
-    GenerationResponse,
-    ImageSynthesisResponse,
-)
+from dashscope.api_entities.dashscope_response import DashScopeAPIResponse, GenerationResponse
 
 from ..errors import QwenError
 from ..events import (
@@ -37,8 +33,8 @@ from ..events import (
     Usage,
 )
 from ..media import Media
-from ..models import model_info
-from ..request import Message, Request
+from ..models import makes_images, model_info
+from ..request import Message, Request, search_options
 from ..settings import Settings
 from . import EMULATOR_HEADER, service_error
 
@@ -106,7 +102,7 @@ def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
         kwargs["thinking_budget"] = request.thinking_budget
     if request.search:
         kwargs["enable_search"] = True
-        kwargs["search_options"] = {"enable_source": True}
+        kwargs["search_options"] = search_options(request)
     if request.json_mode:
         kwargs["response_format"] = {"type": "json_object"}
     if request.tools:
@@ -134,10 +130,6 @@ def _compact(response: Any, headers: bool) -> bytes:
 def _build(data: bytes) -> Any:
     """The SDK's response object again (GenerationResponse fits the text and multimodal endpoints alike)."""
     return GenerationResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
-
-
-def _build_image_task(data: bytes) -> Any:
-    return ImageSynthesisResponse.from_api_response(DashScopeAPIResponse(**json.loads(data)))
 
 
 def _text(content: Any) -> str:
@@ -286,9 +278,10 @@ class DashScopeBackend:
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously; our own session so an interrupt can close the connection."""
-        info = model_info(request.model)
-        if info.image_task:
-            yield from self._image_task(request, settings)
+        if makes_images(request.model):
+            from .images import image_events
+
+            yield from image_events(request, settings)
             return
         api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
         folder = Folder(request, settings)
@@ -305,8 +298,8 @@ class DashScopeBackend:
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
         """Events for a request, asynchronously (aiohttp under the SDK)."""
-        if model_info(request.model).image_task:
-            raise QwenError("Image tasks are synchronous only; use chat() rather than achat().", code="InvalidInput")
+        if makes_images(request.model):
+            raise QwenError("Image models answer through chat(), not achat().", code="InvalidInput", hint="")
         api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
         folder = Folder(request, settings)
         session = aiohttp.ClientSession(middlewares=(_refuse_redirects,))
@@ -324,41 +317,6 @@ class DashScopeBackend:
             raise _transport_error(exc, settings) from exc
         finally:
             await session.close()
-
-    def _image_task(self, request: Request, settings: Settings) -> Iterator[Event]:
-        """Text-to-image through the asynchronous task API: submit, poll, then one Image event per result."""
-        prompt = request.messages[-1].text
-        options = {k: v for k, v in request.extra.items() if k in ("size", "n", "negative_prompt", "seed")}
-        try:
-            # ImageSynthesis.call() polls the default (Beijing) host whatever base_address says, so submit and
-            # wait separately, each told the host.
-            submitted = dashscope.ImageSynthesis.async_call(
-                model=request.model, prompt=prompt, api_key=settings.key(), base_address=settings.native_url,
-                **options,
-            )
-            if submitted.status_code != 200:
-                raise error_from_response(submitted, settings)
-            response = dashscope.ImageSynthesis.wait(
-                submitted, api_key=settings.key(), base_address=settings.native_url
-            )
-        except _TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, settings) from exc
-        if response.status_code != 200:
-            raise error_from_response(response, settings)
-        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-        yield Started(request.model, response.request_id, EMULATOR_HEADER in headers)
-        yield Chunk(_compact(response, headers=True), _build_image_task)
-        output = response.output
-        if output.get("task_status") != "SUCCEEDED":
-            raise QwenError(
-                f"The image task ended as {output.get('task_status')}: {output.get('message', '')}".strip(),
-                code=output.get("code") or "TaskFailed",
-                request_id=response.request_id,
-            )
-        for item in output.get("results") or ():
-            if item.get("url"):
-                yield Image(item["url"])
-        yield Finished("stop")
 
 
 BACKEND = DashScopeBackend()

@@ -9,6 +9,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..errors import QwenError
 from ..events import (
+    AudioDelta,
     Chunk,
     Event,
     Finished,
@@ -20,8 +21,9 @@ from ..events import (
     Usage,
 )
 from ..media import Media
-from ..request import Message, Request
+from ..request import Message, Request, search_options
 from ..settings import Settings
+from ..speech import decode_audio
 from . import _openai_sdk as sdk
 
 _BUILD_CHUNK = sdk.builder(ChatCompletionChunk)
@@ -70,7 +72,7 @@ def wire_arguments(request: Request) -> dict[str, Any]:
         extra["thinking_budget"] = request.thinking_budget
     if request.search:
         extra["enable_search"] = True
-        extra["search_options"] = {"enable_source": True}
+        extra["search_options"] = search_options(request)
     extra.update(request.extra)
     kwargs: dict[str, Any] = {
         "model": request.model,
@@ -127,6 +129,16 @@ def _tool_call_delta(index: int, call: dict[str, Any]) -> ToolCallDelta:
     )
 
 
+def audio_events(audio: dict[str, Any], content: str | None) -> list[Event]:
+    """An Omni audio delta: base64 PCM and/or transcript; a transcript is the answer's text when a chunk has no
+    content (older Omni models speak the text only there)."""
+    transcript = audio.get("transcript") or ""
+    events: list[Event] = [AudioDelta(decode_audio(audio.get("data")), transcript)]
+    if transcript and not content:
+        events.append(TextDelta(transcript))
+    return events
+
+
 def chunk_events(data: bytes, chunk: dict[str, Any]) -> list[Event]:
     """Events in one streamed chunk, from its wire JSON and its decoded value (the raw chunk first)."""
     events: list[Event] = [Chunk(data, _BUILD_CHUNK)]
@@ -142,6 +154,8 @@ def chunk_events(data: bytes, chunk: dict[str, Any]) -> list[Event]:
         content = delta.get("content")
         if content:
             events.append(TextDelta(content))
+        if delta.get("audio"):
+            events.extend(audio_events(delta["audio"], content))
         for index, call in enumerate(delta.get("tool_calls") or ()):
             events.append(_tool_call_delta(index, call))
         if choice.get("finish_reason"):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import model_info
-from . import rules
+from . import audio, rules
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, pieces
 
@@ -55,9 +55,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     info = model_info(model)
     turns = [_turn(m, info.multimodal) for m in messages]
     rules.check_order([t.role for t in turns])
-    for previous, message in zip(messages, messages[1:], strict=False):
-        if message.get("role") == "tool" and not (previous.get("tool_calls") or previous.get("role") == "tool"):
-            raise invalid("A tool message must follow an assistant message with tool_calls.")
+    rules.check_tool_results(messages)
     stream = bool(body.get("stream"))
     thinking = rules.resolve_thinking(model, body.get("enable_thinking"), stream, body.get("thinking_budget"))
     rules.check_sampling(body)
@@ -72,7 +70,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
         search=bool(body.get("enable_search")), json_mode=json_mode, max_tokens=body.get("max_tokens"),
     )
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    return conversation, stream, {"include_usage": include_usage}
+    return conversation, stream, {"include_usage": include_usage, "audio": audio.requested(body, model, stream)}
 
 
 def usage(reply: Reply, thinking: bool) -> dict[str, Any]:
@@ -140,6 +138,9 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
             # DashScope sends continuation fragments with an empty id, not an absent one.
             yield chunk({"tool_calls": [{"index": index, "id": "", "type": "function",
                                          "function": {"arguments": piece}}]}), True
+    if extras.get("audio") is not None:  # Omni: the spoken answer follows the text
+        for delta in audio.deltas(reply.text):
+            yield chunk(delta), True
     final = {"content": "", "reasoning_content": None} if thinking else {"content": ""}
     yield chunk(final, reply.finish_reason), False
     if extras.get("include_usage"):

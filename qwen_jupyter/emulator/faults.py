@@ -28,6 +28,7 @@ class Fault:
     malformed: int | None = None     # send an unparsable chunk at this position
     error_at: int | None = None      # an in-stream error frame after this many chunks
     slow: float = 0.0                # seconds between chunks
+    delay: float = 0.0               # seconds before answering at all (latency), streamed or not
     long: int | None = None          # answer with this many characters
     chunk: int | None = None         # characters per chunk
     echo: bool = False               # answer (and reason, name sources, fail) with the prompt's own text
@@ -42,7 +43,7 @@ class Fault:
 _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "error-at": "error_at",
             "midstream-error": "error_at"}
 _INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect"}
-_FLOATS = {"retry_after", "stall_seconds", "slow"}
+_FLOATS = {"retry_after", "stall_seconds", "slow", "delay"}
 _FLAGS = {"echo", "echo_code"}
 
 

@@ -64,6 +64,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     parameters = body.get("parameters") or {}
     turns = [_turn(m, multimodal_path) for m in messages]
     rules.check_order([t.role for t in turns])
+    rules.check_tool_results(messages)
     stream = {k.lower(): v for k, v in headers.items()}.get("x-dashscope-sse") == "enable"
     thinking = rules.resolve_thinking(model, parameters.get("enable_thinking"), stream,
                                       parameters.get("thinking_budget"))

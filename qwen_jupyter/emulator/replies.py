@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .schemas import instance, schema_in
+
 # Answers quoted in Model Studio's documentation, so examples from the docs reproduce them.
 DOCUMENTED = {
     "你是谁？": "我是通义千问，由阿里云开发的AI助手。我被设计用来回答各种问题、提供信息和与用户进行对话。有什么我可以帮助你的吗？",
@@ -120,25 +122,16 @@ def _filler(length: int, seed: str) -> str:
 
 def _arguments(tool: dict[str, Any], prompt: str) -> str:
     """Arguments that satisfy the tool's JSON schema, derived from the prompt."""
-    schema = tool.get("parameters") or {}
-    props = schema.get("properties") or {}
-    args: dict[str, Any] = {}
-    words = [w.strip(".,?!\"'") for w in prompt.split()]
-    for name, spec in props.items():
-        kind = spec.get("type")
-        if spec.get("enum"):
-            args[name] = spec["enum"][0]
-        elif kind in ("integer", "number"):
-            args[name] = 1
-        elif kind == "boolean":
-            args[name] = True
-        elif kind == "array":
-            args[name] = []
-        elif kind == "object":
-            args[name] = {}
-        else:
-            args[name] = words[-1] if words else name
-    return json.dumps(args, ensure_ascii=False)
+    return json.dumps(instance(tool.get("parameters") or {}, prompt), ensure_ascii=False)
+
+
+def _json_answer(conversation: Conversation, prompt: str) -> str:
+    """JSON mode: an object matching the schema the messages carry (enum values vary with the prompt), else a
+    small object quoting the prompt."""
+    schema = schema_in([t.text for t in conversation.turns])
+    if schema is not None:
+        return json.dumps(instance(schema, prompt, vary=True), ensure_ascii=False)
+    return json.dumps({"answer": _quote(prompt), "emulated": True, "model": conversation.model}, ensure_ascii=False)
 
 
 def _tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +157,7 @@ def plan(conversation: Conversation, long: int | None = None) -> Reply:
     elif last.role == "tool":
         reply.text = f"[emulated {model}] The tool returned: {_quote(last.text, 200)}"
     elif conversation.json_mode:
-        reply.text = json.dumps({"answer": _quote(prompt), "emulated": True, "model": model}, ensure_ascii=False)
+        reply.text = _json_answer(conversation, prompt)
     elif prompt.strip().lower() in DOCUMENTED:
         reply.text = DOCUMENTED[prompt.strip().lower()]
     else:

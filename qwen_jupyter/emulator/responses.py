@@ -49,6 +49,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     if body.get("instructions"):
         turns.insert(0, Turn("system", body["instructions"]))
     rules.check_order([t.role for t in turns])
+    rules.check_function_outputs([item for item in items if isinstance(item, dict)])
     effort = (body.get("reasoning") or {}).get("effort")
     enable = False if effort == "none" else body.get("enable_thinking")
     # The Responses API returns reasoning without streaming too, so only the model's own rules apply here.

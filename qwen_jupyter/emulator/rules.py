@@ -76,3 +76,29 @@ def check_order(roles: list[str]) -> None:
         raise invalid("Either \"prompt\" or \"messages\" must exist and cannot both be none")
     if roles[-1] not in ("user", "tool"):
         raise ApiError(500, "InternalError", "list index out of range", "internal_error", "internal_error")
+
+
+def check_tool_results(messages: list[dict[str, Any]]) -> None:
+    """Each assistant's tool calls answered, each by its id, before the conversation goes on (chat messages)."""
+    pending: set[str] = set()
+    for message in messages:
+        if message.get("role") == "tool":
+            answered = message.get("tool_call_id")
+            if answered not in pending:
+                raise invalid(f"The tool message's tool_call_id {answered!r} answers no tool call before it.")
+            pending.discard(answered)
+            continue
+        if pending:
+            raise invalid("An assistant message with tool_calls must be followed by tool messages responding to "
+                          f"each tool_call_id; not answered: {', '.join(sorted(pending))}.")
+        pending = {c.get("id") for c in message.get("tool_calls") or () if isinstance(c, dict)}
+
+
+def check_function_outputs(items: list[dict[str, Any]]) -> None:
+    """Responses input: each function_call_output comes after the function_call it answers."""
+    called: set[str] = set()
+    for item in items:
+        if item.get("type") == "function_call":
+            called.add(item.get("call_id"))
+        elif item.get("type") == "function_call_output" and item.get("call_id") not in called:
+            raise invalid(f"No tool call found for function call output with call_id {item.get('call_id')!r}.")

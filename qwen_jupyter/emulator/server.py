@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import compat, images, native, responses
+from . import batches, compat, files, images, native, responses
 from .cassette import Cassette, Interaction
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import HEADER, Fault, parse, split_model
@@ -93,6 +93,8 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         parse(state.next_fault(), fault)
     except ValueError as exc:
         return _error_response(handler, invalid(str(exc)), context)
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
     if not authorized(request) or fault.status == "401":
         return _error_response(handler, FAULT_ERRORS["401"], context)
     if fault.redirect:
@@ -242,6 +244,8 @@ def make_app(state: State | None = None) -> web.Application:
     app.router.add_get("/api/v1/tasks/{task_id}", images.task)
     app.router.add_get("/emulator/images/{name}", images.png)
     app.router.add_get("/emulator/health", _health)
+    files.add_routes(app)
+    batches.add_routes(app)
     return app
 
 

@@ -14,10 +14,17 @@ class State:
         self.queued: list[tuple[str, int]] = []
         self.received: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, bytes] = {}  # generated pictures by name (edits), served at /emulator/images
         self.disconnected: list[str] = []  # request ids whose client closed the stream before the end
         self.cassette: Any = None  # a Cassette to replay
         self.lenient = False
         self.pace = 0.0
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> public object and bytes (files.py)
+        self.batches: dict[str, dict[str, Any]] = {}  # batch id -> public object and its lines (batches.py)
+        self.parse_seconds = 0.0  # how long a file-extract upload stays "uploaded" before "processed"
+        self.batch_phase_seconds = 0.05  # validating, finalizing and cancelling each take this long
+        self.batch_lines_per_second = 5000.0  # how fast a batch in progress answers its lines
+        self.batch_clock = 1.0  # emulated seconds per real second, for completion windows (expiry) in tests
 
     def next_fault(self) -> str:
         if not self.queued:

@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..events import Event, ReasoningDelta, Retrying, TextDelta
+from ..events import Event, ReasoningDelta, Retrying, TaskProgress, TextDelta, ToolOutput, ToolRunning
 from ..media import Media
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
 from .layout import MUTED, final_bundle, plain, reasoning_html, result_text, retry_note
+from .media import media_bundles, progress_note
+from .tools import tool_block
 
 THUMB_SIZE = 128
 
@@ -76,6 +78,7 @@ class CellView:
         self.messages = 0
         self._status: str | None = None  # the output saying a request is being retried
         self._header = thumbnails(inputs)
+        self._calls: dict[int, tuple[ToolRunning, Block]] = {}  # the live tool blocks, by call index
         self._header_shown = not self._header
 
     # -- publishing --------------------------------------------------------------------------------------------
@@ -113,9 +116,33 @@ class CellView:
         elif kind is Retrying:
             self._retrying("⟳ " + retry_note(event))
             return
+        elif kind is TaskProgress:
+            self._retrying("⏳ " + progress_note(event))
+            return
+        elif kind is ToolRunning or kind is ToolOutput:
+            self._tool(event)
+            return
         else:
             return
         self._tick()
+
+    def _tool(self, event: ToolRunning | ToolOutput) -> None:
+        """A call shows at once, in order below what came before it (few and slow: outside the budget)."""
+        if isinstance(event, ToolRunning):
+            for block in self.outputs:  # what the model said before the call is finished: show all of it
+                if block.size > block.shown:
+                    self._publish(block, block.text)
+            self._behind = None
+            block = Block("tool", True)  # an output of its own; the next words start a new one below it
+            self.outputs.append(block)
+            self._calls[event.index] = (event, block)
+            block.display_id = self._create({"text/html": fragment(tool_block(event.name, event.arguments,
+                                                                               running=True))})
+            return
+        started, block = self._calls.get(event.index, (None, None))
+        if started is not None and block is not None and block.display_id is not None:
+            html_ = tool_block(started.name, started.arguments, event.output, event.error, event.seconds)
+            self._show({"text/html": fragment(html_)}, block.display_id, update=True)
 
     def _retrying(self, note: str) -> None:
         """Say at once that the request failed and when it is tried again (the final output replaces it)."""
@@ -198,6 +225,9 @@ class CellView:
         else:
             bundle = final_bundle(result, self._header, self.image_hosts)
         self.display.display(bundle, raw=True)
+        for output in media_bundles(result):  # generated images and speech, embedded (the links expire)
+            self.messages += 1
+            self.display.display(output, raw=True)
 
 
 def thumbnails(inputs: tuple[Media, ...]) -> str:

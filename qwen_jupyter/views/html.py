@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,8 +27,8 @@ _CLASSES = {"span": {"tex2jax_process", "mathjax_process"}, "div": {"tex2jax_pro
 _SCHEMES = {"http", "https", "mailto"}
 
 # MathJax and KaTeX commands that create links, attributes, styles or load things: such math is shown as code.
-_UNSAFE_TEX = re.compile(r"\\(?:href|url|class|cssId|style|data|html|require|unicode|bbox|toggle|mathtip|texttip|"
-                         r"tooltip|action|mmlToken|attr|includegraphics|input|include)(?![A-Za-z])")
+_UNSAFE_TEX = re.compile(r"\\(?:href|url|class|cssId|style|data|html(?:Class|Id|Style|Data)?|require|unicode|bbox|"
+                         r"toggle|mathtip|texttip|tooltip|action|mmlToken|attr|includegraphics|input|include)(?![A-Za-z])")
 _MATH_OPEN = '<span class="tex2jax_process mathjax_process">'
 _MATH_BLOCK_OPEN = '<div class="tex2jax_process mathjax_process">'
 ROOT_CLASS = "qwen-text tex2jax_ignore mathjax_ignore"
@@ -126,7 +126,41 @@ def _parser() -> Any:
         return _image_html(str(token.attrGet("src") or ""), alt, env.get("image_hosts", ()))
 
     md.add_render_rule("image", image)
+    md.core.ruler.push("citations", _link_citations)
     return md
+
+
+_CITATION = re.compile(r"\[(?:ref_)?(\d{1,3})\]")
+
+
+def _link_citations(state: Any) -> None:
+    """`[n]` in the answer's text (never in code) becomes a link to source n, when the answer has sources."""
+    sources = state.env.get("sources")
+    if not sources:
+        return
+    from markdown_it.token import Token
+
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Any] = []
+        for token in block.children:
+            if token.type != "text" or "[" not in token.content:
+                children.append(token)
+                continue
+            at = 0
+            for match in _CITATION.finditer(token.content):
+                url = sources.get(int(match.group(1)))
+                if url is None:
+                    continue
+                if match.start() > at:
+                    children.append(Token("text", "", 0, content=token.content[at:match.start()]))
+                children += [Token("link_open", "a", 1, attrs={"href": url}),
+                             Token("text", "", 0, content=match.group(0)), Token("link_close", "a", -1)]
+                at = match.end()
+            if at < len(token.content):
+                children.append(Token("text", "", 0, content=token.content[at:]))
+        block.children = children
 
 
 def _only_listed_hosts(image_hosts: frozenset[str]) -> Any:
@@ -153,10 +187,11 @@ def _cleaner(image_hosts: frozenset[str]) -> nh3.Cleaner:
                        set_tag_attribute_values={"a": {"target": "_blank"}})
 
 
-def markdown_html(text: str, image_hosts: Collection[str] = ()) -> str:
-    """Model Markdown as sanitized HTML: no script, no handler, no fetch, links only to http(s) and mailto."""
+def markdown_html(text: str, image_hosts: Collection[str] = (), sources: Mapping[int, str] | None = None) -> str:
+    """Model Markdown as sanitized HTML: no script, no handler, no fetch, links only to http(s) and mailto;
+    `[n]` markers link to `sources[n]` (the search sources' URLs, as untrusted as the rest)."""
     hosts = frozenset(image_hosts)
-    rendered = _parser().render(text, {"image_hosts": hosts})
+    rendered = _parser().render(text, {"image_hosts": hosts, "sources": sources or {}})
     return _cleaner(hosts).clean(rendered)
 
 

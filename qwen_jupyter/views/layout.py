@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 import nh3
 
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
+from .tools import tool_calls_html, tool_calls_text
 
 MUTED = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161))"
-REASONING_STYLE = (f"border-left:3px solid var(--jp-border-color1, #bdbdbd);padding-left:.8em;color:{MUTED};"
-                   "font-size:.92em")
+BACKGROUND = "var(--jp-layout-color0, var(--vscode-editor-background, #ffffff))"
+REASONING_STYLE = ("border-left:3px solid var(--jp-border-color1, var(--vscode-panel-border, #bdbdbd));"
+                   f"padding-left:.8em;color:{MUTED};font-size:.92em")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+\Z")
 # C0 and C1 controls (escape sequences can retitle, recolour or write the clipboard of a terminal), not \t or \n.
 _CONTROLS = dict.fromkeys([*range(0, 9), *range(11, 32), 127, *range(128, 160)])
@@ -51,7 +53,7 @@ def _layout_cleaner() -> nh3.Cleaner:
     tags = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
             "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td", "span", "div",
             "details", "summary", "b", "small", "img"}
-    attributes = {"*": {"class", "style", "title"}, "a": {"href"}, "ol": {"start"}, "details": {"open"},
+    attributes = {"*": {"class", "style", "title"}, "a": {"href"}, "ol": {"start"}, "li": {"value"}, "details": {"open"},
                   "img": {"src", "alt"}}
     return nh3.Cleaner(tags=tags, attributes=attributes, url_schemes={"http", "https", "mailto", "data"},
                        url_relative="deny", link_rel="noopener noreferrer nofollow",
@@ -80,8 +82,9 @@ def error_box(result: Any) -> str:
     """The error as one short box: what happened, the code, the request id and a hint (all shown as text)."""
     error = result.error
     stopped = error.code in ("Interrupted", "IncompleteStream", "AnswerTooLong")
-    colour = "var(--jp-warn-color1, #b07d00)" if stopped else "var(--jp-error-color1, #c62828)"
-    background = "var(--jp-warn-color3, #fff9e6)" if stopped else "var(--jp-error-color3, #fff4f4)"
+    colour = ("var(--jp-warn-color1, var(--vscode-editorWarning-foreground, #b07d00))" if stopped
+              else "var(--jp-error-color1, var(--vscode-errorForeground, #c62828))")
+    background = f"color-mix(in srgb, {colour} 12%, {BACKGROUND})"  # a tint of the theme's own background
     head = "⏹ Interrupted" if error.code == "Interrupted" else "⚠ " + " ".join(
         str(p) for p in (error.status, error.code) if p)
     lines = [f"<b>{escape(head)}</b> — {text_html(error.message)}"]
@@ -113,6 +116,11 @@ def footer(result: Any) -> str:
         bits.append(f"total {result.elapsed:.2f} s")
     if result.tokens_per_second:
         bits.append(f"{result.tokens_per_second:.0f} tok/s")
+    if result.searched:
+        count = len(result.search_results)
+        none = "searched, but no sources came back" + (
+            " (Chat Completions does not return them; --api dashscope does)" if result.api == "openai" else "")
+        bits.append(f"{count} source{'s' * (count != 1)}" if count else none)
     if result.request_id:
         bits.append(f"id {result.request_id}")
     if result.emulated:
@@ -121,40 +129,38 @@ def footer(result: Any) -> str:
 
 
 def footer_html(result: Any) -> str:
-    badge = (' <span class="qwen-emulated" style="border:1px solid var(--jp-brand-color1, #1976d2);'
+    badge = (' <span class="qwen-emulated" style="border:1px solid '
+             'var(--jp-brand-color1, var(--vscode-focusBorder, #1976d2));'
              'border-radius:3px;padding:0 .3em">emulated</span>')
     text = escape(footer(result).removesuffix(" · emulated"))
     return (f'<div class="qwen-footer" style="color:{MUTED};font-size:.8em">{text}'
             f'{badge if result.emulated else ""}</div>')
 
 
-def _tool_calls(result: Any) -> str:
-    return "".join(
-        f'<details class="qwen-tool-call"><summary>Tool call <code>{escape(call.name)}</code></summary>'
-        f"<pre><code>{escape(call.arguments)}</code></pre></details>" for call in result.tool_calls)
-
-
-def _generated_images(result: Any) -> str:
-    shown = []
-    for index, url in enumerate(result.images, 1):
-        if _IMAGE_DATA.match(url):
-            shown.append(f'<img src="{escape(url)}" alt="generated image {index}" style="max-width:100%">')
-        elif urlsplit(url).scheme in ("http", "https"):
-            shown.append(f'<a href="{escape(url)}">generated image {index}</a> (the link expires; '
-                         "<code>result.images</code> has it)")
-    return "".join(f"<div>{item}</div>" for item in shown)
+def _linkable(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
 
 
 def _sources(result: Any) -> str:
-    items = [f'<li><a href="{escape(s.url)}">{escape(plain(s.title) or s.url)}</a></li>'
-             for s in result.search_results if urlsplit(s.url).scheme in ("http", "https")]
+    """The sources as a numbered list (each with the number the answer's [n] markers use)."""
+    items = [f'<li value="{int(s.index)}"><a href="{escape(s.url)}">{escape(plain(s.title) or s.url)}</a>'
+             f'{" · " + escape(plain(s.site_name)) if s.site_name else ""}</li>'
+             if _linkable(s.url) else f'<li value="{int(s.index)}">{escape(plain(s.title))} (no usable link)</li>'
+             for s in result.search_results]
     return f'<div class="qwen-sources"><b>Sources</b><ol>{"".join(items)}</ol></div>' if items else ""
 
 
+def source_links(result: Any) -> dict[int, str]:
+    """Source number -> URL, for the answer's [n] markers (http(s) only)."""
+    return {int(s.index): s.url for s in result.search_results if _linkable(s.url)}
+
+
 def answer_html(result: Any, image_hosts: Collection[str] = ()) -> str:
-    """The answer, tool calls, generated images and sources (without reasoning or footer)."""
-    parts = [fragment(markdown_html(result.text, image_hosts)) if result.text else "",
-             _tool_calls(result), _generated_images(result), _sources(result)]
+    """The answer, tool calls and sources (without reasoning or footer; generated images and speech are outputs
+    of their own, views/media.py)."""
+    answer = fragment(markdown_html(result.text, image_hosts, source_links(result))) if result.text else ""
+    parts = [tool_calls_html(result), answer,
+             _sources(result)]
     return "".join(parts)
 
 
@@ -173,15 +179,23 @@ def result_html(result: Any, header: str = "", image_hosts: Collection[str] = ()
     return f'<div class="qwen-result {ROOT_CLASS}">{header}{_layout_cleaner().clean(body)}</div>'
 
 
+def media_lines(result: Any) -> list[str]:
+    """Where a text-only view says the generated images and the speech are kept."""
+    lines = [f"[image {n}: result.images[{n - 1}]]" for n in range(1, len(result.image_urls) + 1)]
+    if result.audio is not None:
+        lines.append(f"[speech: {result.audio.seconds:.1f} s, result.audio]")
+    return lines
+
+
 def result_text(result: Any) -> str:
     """The finished result as plain text (what terminals and text-only viewers show)."""
     parts: list[str] = []
     if result.reasoning:
         parts.append("Reasoning:\n" + "\n".join("  " + line for line in result.reasoning.splitlines()))
+    parts.extend(tool_calls_text(result))
     if result.text:
         parts.append(result.text)
-    parts.extend(f"Tool call {c.name}({c.arguments})" for c in result.tool_calls)
-    parts.extend(f"Image: {url}" for url in result.images if not url.startswith("data:"))
+    parts.extend(media_lines(result))
     parts.extend(f"[{s.index}] {s.title} {s.url}" for s in result.search_results)
     if result.error:
         parts.append(f"Error: {result.error.summary()}")

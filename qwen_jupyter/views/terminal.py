@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from ..events import Event, ReasoningDelta, Retrying, TextDelta
-from .layout import footer, plain, retry_note
+from ..events import Event, ReasoningDelta, Retrying, TaskProgress, TextDelta, ToolOutput, ToolRunning
+from .layout import footer, media_lines, plain, retry_note
+from .media import progress_note
 
 
 class TerminalView:
@@ -20,6 +21,7 @@ class TerminalView:
         self.out = stream or sys.stdout
         self.styled = bool(getattr(self.out, "isatty", lambda: False)())
         self.kind: str | None = None
+        self.status: str | None = None  # an image task's last state shown
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -36,6 +38,15 @@ class TerminalView:
                 self._write(plain(text))
             case Retrying():
                 self._write(f"[{retry_note(event)}]\n")
+            case ToolRunning(name=name, arguments=arguments):
+                self._switch("tool")
+                self._write(plain(f"[tool {name}({arguments[:200]}) running…] "))
+            case ToolOutput(output=output, error=error, seconds=seconds):
+                said = f"error: {error}" if error is not None else (output or "")
+                self._write(plain(f"[{seconds:.2f} s] {said[:300]}\n"))
+            case TaskProgress(status=status) if status != self.status:
+                self.status = status
+                self._write(f"[{progress_note(event)}]\n")
 
     def _switch(self, kind: str) -> None:
         if kind == self.kind:
@@ -62,6 +73,7 @@ class TerminalView:
         if self.kind == "reasoning" and self.styled:
             self._write("\x1b[0m")
         tail = "\n" if self.kind else ""
+        tail += "".join(f"{line}\n" for line in media_lines(result))
         if result.error:
             tail += f"\n{plain(result.error.summary())}\n"
         self._write(f"{tail}-- {footer(result)}\n")

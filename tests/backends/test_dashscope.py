@@ -55,22 +55,23 @@ def test_search_results_come_from_search_info(connect, emu):
     result = qwen_jupyter.chat("today's news", search=True, **connect("dashscope"))
     assert [s.index for s in result.search_results] == [1, 2, 3]
     assert result.search_results[0].url == "https://example.com/emulated/1"
-    assert emu.received[-1]["body"]["parameters"]["search_options"] == {"enable_source": True}
+    assert emu.received[-1]["body"]["parameters"]["search_options"] == {
+        "enable_source": True, "enable_citation": True, "citation_format": "[<number>]"}
 
 
-def test_image_generation_sync_model_returns_image_urls(connect):
+def test_image_generation_sync_model_returns_images_and_their_urls(connect):
     result = qwen_jupyter.chat("a red fox", model="qwen-image-plus", stream=False, **connect("dashscope"))
-    assert result.error is None and len(result.images) == 1
+    assert result.error is None and len(result.images) == 1 and result.images[0].format == "PNG"
     import urllib.request
 
-    with urllib.request.urlopen(result.images[0]) as response:
+    with urllib.request.urlopen(result.image_urls[0]) as response:
         assert response.read().startswith(b"\x89PNG")
 
 
 def test_image_task_submits_and_polls_the_configured_host(connect):
     result = qwen_jupyter.chat("a red fox", model="wanx-v1", n=2, **connect("dashscope"))
     assert result.error is None, result.error
-    assert len(result.images) == 2 and all(url.startswith(connect()["base_url"]) for url in result.images)
+    assert len(result.images) == 2 and all(url.startswith(connect()["base_url"]) for url in result.image_urls)
 
 
 def test_sdk_error_responses_become_qwen_errors(connect):

@@ -19,6 +19,7 @@ class Execution:
     reply: dict[str, Any]
     messages: list[dict[str, Any]] = field(default_factory=list)
     started: float = 0.0
+    prompts: list[str] = field(default_factory=list)  # what input() asked
 
     def of(self, *types: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["msg_type"] in types]
@@ -57,22 +58,31 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
 
     def execute(self, code: str, cell_id: str | None = None, timeout: float = 60, on_message=None,
-                deleted: list[str] | None = None) -> Execution:
-        """Run code as a notebook cell would (with metadata.cellId) and gather its IOPub messages."""
+                deleted: list[str] | None = None, answers: list[str] | None = None) -> Execution:
+        """Run code as a notebook cell would (with metadata.cellId) and gather its IOPub messages; `answers`
+        are typed into input() prompts in turn (the front end allows stdin only then)."""
         metadata = {"cellId": cell_id or uuid.uuid4().hex}
         if deleted:
             metadata["deletedCells"] = deleted
         message = self.client.session.msg("execute_request", {
-            "code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
+            "code": code, "silent": False, "store_history": True, "user_expressions": {},
+            "allow_stdin": answers is not None,
             "stop_on_error": True}, metadata=metadata)
         self.client.shell_channel.send(message)
         msg_id = message["header"]["msg_id"]
         execution = Execution(reply={}, started=time.perf_counter())
         deadline = time.monotonic() + timeout
+        typed = list(answers or ())
         while True:
+            if answers is not None and self.client.stdin_channel.msg_ready():
+                request = self.client.get_stdin_msg(timeout=1)
+                execution.prompts.append(request["content"]["prompt"])
+                self.client.input(typed.pop(0) if typed else "")
             try:
-                msg = self.client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+                msg = self.client.get_iopub_msg(timeout=max(0.01, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
+                if time.monotonic() < deadline:
+                    continue
                 raise TimeoutError(f"no idle after {timeout} s running {code[:60]!r}") from None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue

@@ -1,0 +1,69 @@
+"""Tool calls as compact collapsible blocks: name, arguments, result or error, time. Our HTML, every piece of
+the model's or the tool's text escaped (the layout cleaner passes it afterwards like everything else)."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
+_BOX = ("border:1px solid var(--jp-border-color2, var(--vscode-panel-border, #d0d0d0));border-radius:4px;"
+        "padding:.2em .5em;margin:.3em 0;font-size:.9em")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text) - SHOWN:,} more characters)"
+
+
+def _pretty(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), ensure_ascii=False, indent=1)
+    except ValueError:
+        return arguments
+
+
+def _inline(arguments: str) -> str:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in value.items())
+    return arguments
+
+
+def tool_block(name: str, arguments: str, output: str | None = None, error: str | None = None,
+               seconds: float | None = None, running: bool = False) -> str:
+    """One call: a summary line (open while it runs) and its arguments and result."""
+    if running:
+        state = "running…"
+    elif error is not None:
+        state = "⚠ error"
+    elif output is None:
+        state = "not run (answer it yourself)"
+    else:
+        state = "✓"
+    timing = f" · {seconds:.2f} s" if seconds is not None and not running else ""
+    call = escape(f"{name}({_clip(_inline(arguments))[:120]})")
+    parts = [f"<summary>🔧 <code>{call}</code> {escape(state)}{timing}</summary>",
+             f"<div>Arguments</div><pre><code>{escape(_clip(_pretty(arguments)))}</code></pre>"]
+    if error is not None:
+        parts.append(f"<div>Error</div><pre><code>{escape(_clip(error))}</code></pre>")
+    elif output is not None:
+        parts.append(f"<div>Result</div><pre><code>{escape(_clip(output))}</code></pre>")
+    return f'<details class="qwen-tool-call" style="{_BOX}"{" open" if running else ""}>{"".join(parts)}</details>'
+
+
+def tool_calls_html(result: Any) -> str:
+    """Every call of a finished result, in order."""
+    return "".join(tool_block(c.name, c.arguments_json, c.output, c.error, c.seconds) for c in result.tool_calls)
+
+
+def tool_calls_text(result: Any) -> list[str]:
+    """Every call of a finished result as plain text lines."""
+    lines = []
+    for call in result.tool_calls:
+        outcome = f" -> error: {call.error}" if call.error else f" -> {call.output}" if call.output is not None else ""
+        lines.append(f"Tool call {call.name}({_inline(call.arguments_json)}){_clip(outcome)}")
+    return lines
