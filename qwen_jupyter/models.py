@@ -16,6 +16,7 @@ class ModelInfo:
     stream_only: bool = False       # refuses non-streamed calls
     image_generation: bool = False  # answers with images (sync multimodal endpoint)
     image_task: bool = False        # answers through the asynchronous image-synthesis task API
+    image_edit: bool = False        # edits the images it is given (image2image task, or qwen-image-edit)
     inputs: frozenset[str] | None = None  # media kinds it takes; None: not known (the service decides)
 
 
@@ -40,8 +41,12 @@ def model_info(model: str) -> ModelInfo:
         return ModelInfo(model, multimodal=True, stream_only=True, inputs=frozenset({"image", "video", "audio"}))
     if "audio" in name or "asr" in name:
         return ModelInfo(model, multimodal=True, inputs=frozenset({"audio"}))
+    if "imageedit" in name or (name.startswith("wan2") and "i2i" in name):
+        return ModelInfo(model, image_task=True, image_edit=True, inputs=frozenset({"image"}))
     if name.startswith("wanx") or (name.startswith("wan2") and "t2i" in name):
         return ModelInfo(model, image_task=True)
+    if name.startswith("qwen-image-edit"):
+        return ModelInfo(model, multimodal=True, image_generation=True, image_edit=True, inputs=frozenset({"image"}))
     if name.startswith(("qwen-image", "wan2.6-image", "wan2.7-image")):
         return ModelInfo(model, multimodal=True, image_generation=True)
     if name.startswith("qvq"):
@@ -63,3 +68,17 @@ def model_info(model: str) -> ModelInfo:
         hybrid = name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo"))
         return ModelInfo(model, hybrid=hybrid, inputs=_TEXT)
     return ModelInfo(model)
+
+
+def makes_images(model: str) -> bool:
+    """Whether a model answers with images (a task, or the multimodal-generation endpoint)."""
+    info = model_info(model)
+    return info.image_task or info.image_generation
+
+
+def api_for(model: str, api: str, speaks: bool = False) -> str:
+    """The API a request needs whatever `api` says: images come only from the native API, a spoken answer
+    only from Chat Completions (compatible mode)."""
+    if makes_images(model):
+        return "dashscope"
+    return "openai" if speaks else api

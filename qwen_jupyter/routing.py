@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .errors import QwenError
+from .models import api_for
 from .settings import Secret, Settings, warn_plain_http
+from .speech import wants_speech
+
+if TYPE_CHECKING:
+    from .request import Request
 
 KEY_ENV = "DASHSCOPE_API_KEY"
 BASE_URL_ENV = "QWEN_JUPYTER_BASE_URL"
@@ -66,3 +72,10 @@ def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_m
         proxy = emulator.recording_proxy(cassette, settings.host)
         settings = replace(settings, base_url=proxy.url, route=f"recorded, {settings.route}")
     return settings
+
+
+def for_request(settings: Settings, request: Request) -> Settings:
+    """The settings with the API the request needs whatever `api` says (images: the native API; a spoken
+    answer: Chat Completions)."""
+    api = api_for(request.model, settings.api, wants_speech(request.extra))
+    return settings if api == settings.api else replace(settings, api=api)

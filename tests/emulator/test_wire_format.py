@@ -194,8 +194,14 @@ def test_image_task_needs_the_async_header(emu):
     assert requests.post(url, json=body, headers=AUTH).status_code == 403
     submitted = requests.post(url, json=body, headers={**AUTH, "X-DashScope-Async": "enable"}).json()
     assert submitted["output"]["task_status"] == "PENDING"
-    task = requests.get(f"{emu.url}/api/v1/tasks/{submitted['output']['task_id']}", headers=AUTH).json()
+    task_url = f"{emu.url}/api/v1/tasks/{submitted['output']['task_id']}"
+    assert requests.get(task_url, headers=AUTH).json()["output"]["task_status"] == "RUNNING"
+    task = requests.get(task_url, headers=AUTH).json()
     assert task["output"]["task_status"] == "SUCCEEDED" and task["output"]["results"][0]["url"].endswith(".png")
+    late = requests.post(task_url + "/cancel", headers=AUTH)
+    assert late.status_code == 400 and late.json()["code"] == "UnsupportedOperation"  # only PENDING tasks cancel
+    unknown = requests.get(f"{emu.url}/api/v1/tasks/no-such-task", headers=AUTH)
+    assert unknown.status_code == 200 and unknown.json()["output"]["task_status"] == "UNKNOWN"
 
 
 def test_unknown_fault_is_a_400_naming_it(emu):
