@@ -68,6 +68,15 @@ class ToolOutput:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceToolCall:
+    """A built-in tool the service ran itself (the code interpreter): shown like a call, never run here."""
+
+    name: str
+    arguments: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """A message of a tool round (the assistant's calls, a tool's result) that goes back to the model: the
     conversation keeps these between the question and the answer."""
@@ -152,6 +161,7 @@ class Failed:
 
 
 Event = (
-    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | Step | Usage
+    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
+    | Usage
     | SearchResults | Image | TaskProgress | AudioDelta | Chunk | Finished | Failed
 )

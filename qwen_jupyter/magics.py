@@ -164,6 +164,8 @@ class QwenMagics(Magics):
     @argument("--tools", help="functions the model may call, by name: f,g (or {[f, g]}); they run in the kernel")
     @argument("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)")
     @argument("--confirm", action="store_true", help="ask before running each tool call")
+    @argument("--code-interpreter", action="store_true", help="let the model run code on the service (models "
+              "that have it, e.g. qwen3-max thinking; shown like a tool call)")
     @argument_group("Images and speech")
     @argument("--size", help="image size W*H (or WxH), e.g. 1024*1024")
     @argument("-n", "--count", type=int, help="how many images to make")
@@ -256,7 +258,8 @@ class QwenMagics(Magics):
             thinking=args.think if args.think is not None else self.thinking,
             thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,
-            json_mode=args.json, tools=tools.specs(), search_options=_search_options(args), size=args.size, n=args.count, negative_prompt=args.negative,
+            json_mode=args.json, tools=tools.specs(), search_options=_search_options(args),
+            code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
             prompt_extend=args.prompt_extend, **speech_options(args.speak),
         )
         settings = self.settings(args)

@@ -38,6 +38,7 @@ class MagicArgs:
     tools: str | None = None
     max_rounds: int | None = None
     confirm: bool = False
+    code_interpreter: bool = False
     size: str | None = None
     count: int | None = None
     negative: str | None = None

@@ -64,6 +64,7 @@ class Request:
     search_options: dict[str, Any] = field(default_factory=dict)  # forced_search, search_strategy, …
     json_mode: bool = False
     tools: tuple[dict[str, Any], ...] = ()
+    code_interpreter: bool = False  # the service's own code interpreter (models that have it)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

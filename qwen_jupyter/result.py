@@ -23,6 +23,7 @@ from .events import (
     Retrying,
     SearchResult,
     SearchResults,
+    ServiceToolCall,
     Started,
     Step,
     TextDelta,
@@ -114,6 +115,7 @@ class _Fold:
         self.run: _Run | None = None  # the run of deltas the log ends with
         self.calls: dict[int, list[str | None]] = {}
         self.outputs: dict[int, ToolOutput] = {}
+        self.service_calls: list[ServiceToolCall] = []
         self.steps: list[Message] = []  # the messages of tool rounds, between the question and the answer
         self.answer_from = (0, 0)  # where the last round's text and reasoning start
         self.usage = Usage()
@@ -174,6 +176,8 @@ class _Fold:
                 call[2] = (call[2] or "") + arguments
             case ToolOutput(index=index):
                 self.outputs[index] = event
+            case ServiceToolCall():
+                self.service_calls.append(event)
             case Step(message=message):
                 self.steps.append(message)
                 self.answer_from = (self.text.size, self.reasoning.size)
@@ -370,9 +374,10 @@ class QwenResult:
 
     @property
     def tool_calls(self) -> tuple[ToolUse, ...]:
-        """Every call the model made, in every round, with what running it gave."""
+        """Every call the model made, in every round, with what running it gave (the service's own built-in
+        tools first)."""
         fold = self.wait()._fold
-        uses = []
+        uses = [ToolUse("", c.name, _arguments(c.arguments), c.arguments, c.output) for c in fold.service_calls]
         for index, (call_id, name, arguments) in sorted(fold.calls.items()):
             out = fold.outputs.get(index)
             uses.append(ToolUse(call_id or "", name or "", _arguments(arguments or ""), arguments or "",
@@ -489,7 +494,8 @@ class QwenResult:
             # (an assistant's calls must be followed by their results, or the service refuses the conversation).
             return calls if fold.error is None else replace(calls, tool_calls=())
         text_from, reasoning_from = fold.answer_from
-        calls = () if fold.steps else tuple(ToolCall(u.id, u.name, u.arguments_json) for u in self.tool_calls)
+        calls = () if fold.steps else tuple(ToolCall(u.id, u.name, u.arguments_json) for u in self.tool_calls
+                                            if u.id)  # the service's own calls are not the model's to answer
         return Message("assistant", self.text[text_from:].lstrip("\n"), reasoning=self.reasoning[reasoning_from:],
                        tool_calls=calls)
 

@@ -107,6 +107,8 @@ def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
         kwargs["response_format"] = {"type": "json_object"}
     if request.tools:
         kwargs["tools"] = list(request.tools)
+    if request.code_interpreter:
+        kwargs["enable_code_interpreter"] = True
     kwargs.update(request.extra)
     return kwargs
 

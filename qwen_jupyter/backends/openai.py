@@ -73,6 +73,8 @@ def wire_arguments(request: Request) -> dict[str, Any]:
     if request.search:
         extra["enable_search"] = True
         extra["search_options"] = search_options(request)
+    if request.code_interpreter:
+        extra["enable_code_interpreter"] = True
     extra.update(request.extra)
     kwargs: dict[str, Any] = {
         "model": request.model,

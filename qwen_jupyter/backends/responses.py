@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..events import (
     ReasoningDelta,
     SearchResult,
     SearchResults,
+    ServiceToolCall,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -81,6 +83,8 @@ def wire_arguments(request: Request) -> dict[str, Any]:
     tools = [_flat_tool(t) for t in request.tools]
     if request.search:
         tools.append({"type": "web_search"})
+    if request.code_interpreter:
+        tools.append({"type": "code_interpreter"})
     if tools:
         kwargs["tools"] = tools
     if request.json_mode:
@@ -126,6 +130,9 @@ def item_events(index: int, item: dict[str, Any]) -> list[Event]:
         return [ToolCallDelta(index, item.get("call_id"), item.get("name"), item.get("arguments") or "")]
     if kind == "web_search_call":
         return [_sources(item)]
+    if kind == "code_interpreter_call":
+        logs = "\n".join(str(o.get("logs") or "") for o in item.get("outputs") or () if isinstance(o, dict))
+        return [ServiceToolCall("code_interpreter", json.dumps({"code": item.get("code") or ""}), logs)]
     return []
 
 

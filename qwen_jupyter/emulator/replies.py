@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class Conversation:
     search: bool = False
     json_mode: bool = False
     max_tokens: int | None = None
+    code_interpreter: bool = False
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Reply:
     reasoning: str = ""
     tool_calls: list[tuple[str, str, str]] = field(default_factory=list)  # (id, name, arguments JSON)
     search_results: list[dict[str, Any]] = field(default_factory=list)
+    code: str = ""  # what the code interpreter ran, and printed
+    code_output: str = ""
     input_tokens: int = 0
     finish_reason: str = "stop"
 
@@ -138,8 +142,35 @@ def _tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
     return tool.get("function") or tool  # Chat Completions nests it, Responses is flat
 
 
-def plan(conversation: Conversation, long: int | None = None) -> Reply:
-    """The reply to a conversation: deterministic, thinking when asked, a tool call when tools are offered."""
+def _since_user(turns: list[Turn]) -> list[Turn]:
+    """The turns after the last user message (a tool round's calls and results)."""
+    last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=-1)
+    return turns[last_user + 1:]
+
+
+def _tool_calls(conversation: Conversation, tool_loop: bool) -> list[tuple[str, str, str]]:
+    """The calls to make now: every tool the question names at once ("a and b"), one a round in order ("a then
+    b"), or the first tool once; none after the results are in (unless the loop fault asks for more)."""
+    functions = [_tool_spec(t) for t in conversation.tools if _tool_spec(t).get("name")]
+    if not functions:
+        return []
+    user = next((t.text for t in reversed(conversation.turns) if t.role == "user"), "")
+    rounds = sum(1 for t in _since_user(conversation.turns) if t.role == "tool")
+    named = sorted((f for f in functions if f["name"] in user), key=lambda f: user.index(f["name"]))
+    if tool_loop:
+        chosen = [(named or functions)[0]]
+    elif " then " in user and len(named) > 1:
+        chosen = named[rounds:rounds + 1]
+    elif rounds:
+        chosen = []
+    else:
+        chosen = named or functions[:1]
+    return [("call_" + _digest(conversation.model, user, tool["name"], str(rounds))[:22], tool["name"],
+             _arguments(tool, user)) for tool in chosen]
+
+
+def plan(conversation: Conversation, long: int | None = None, tool_loop: bool = False) -> Reply:
+    """The reply to a conversation: deterministic, thinking when asked, tool calls when tools are offered."""
     turns = conversation.turns
     last = turns[-1]
     prompt = last.text
@@ -147,15 +178,14 @@ def plan(conversation: Conversation, long: int | None = None) -> Reply:
     model = conversation.model
     reply = Reply(text="", input_tokens=max(1, input_tokens))
 
-    functions = [_tool_spec(t) for t in conversation.tools if _tool_spec(t).get("name")]
-    if functions and last.role == "user":
-        named = [f for f in functions if f["name"] in prompt]
-        tool = (named or functions)[0]
-        call_id = "call_" + _digest(model, prompt, tool["name"])[:22]
-        reply.tool_calls.append((call_id, tool["name"], _arguments(tool, prompt)))
+    calls = _tool_calls(conversation, tool_loop)
+    if calls:
+        reply.tool_calls = calls
         reply.finish_reason = "tool_calls"
     elif last.role == "tool":
-        reply.text = f"[emulated {model}] The tool returned: {_quote(last.text, 200)}"
+        results = [t.text for t in _since_user(turns) if t.role == "tool"]
+        said = "; ".join(_quote(r, 200) for r in results)
+        reply.text = f"[emulated {model}] The tool{'s' if len(results) > 1 else ''} returned: {said}"
     elif conversation.json_mode:
         reply.text = _json_answer(conversation, prompt)
     elif prompt.strip().lower() in DOCUMENTED:
@@ -173,6 +203,11 @@ def plan(conversation: Conversation, long: int | None = None) -> Reply:
         if conversation.thinking_budget:
             reasoning = reasoning[: conversation.thinking_budget * 4]
         reply.reasoning = reasoning
+    if conversation.code_interpreter and not reply.tool_calls:
+        numbers = [int(n) for n in re.findall(r"\d+", prompt)][:6] or [1, 2, 3]
+        reply.code = f"numbers = {numbers}\nprint(sum(numbers))"
+        reply.code_output = f"{sum(numbers)}\n"
+        reply.text = f"[emulated {model}] I ran the code: the sum is {sum(numbers)}."
     if conversation.search:
         reply.search_results = [
             {"index": i, "title": f"Emulated source {i} about {_quote(prompt, 40)}",

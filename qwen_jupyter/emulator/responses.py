@@ -65,6 +65,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     conversation = Conversation(
         model, turns, thinking=thinking, thinking_budget=body.get("thinking_budget"), tools=functions,
         search=any(t.get("type") == "web_search" for t in tools), json_mode=json_mode,
+        code_interpreter=any(t.get("type") == "code_interpreter" for t in tools),
         max_tokens=body.get("max_output_tokens"),
     )
     return conversation, bool(body.get("stream")), {"tools": tools}
@@ -90,6 +91,10 @@ def _items(reply: Reply, context: Any) -> list[dict[str, Any]]:
                       "action": {"type": "search", "query": "emulated search",
                                  "sources": [{"type": "url", "url": r["url"], "title": r["title"],
                                               "site_name": r["site_name"]} for r in reply.search_results]}})
+    if reply.code:
+        items.append({"id": f"ci_{rid}", "type": "code_interpreter_call", "status": "completed",
+                      "code": reply.code, "outputs": [{"type": "logs", "logs": reply.code_output}],
+                      "container_id": f"cntr_{rid}"})
     for call_id, name, arguments in reply.tool_calls:
         items.append({"id": f"fc_{call_id}", "type": "function_call", "status": "completed", "call_id": call_id,
                       "name": name, "arguments": arguments})
@@ -144,6 +149,9 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
                             summary_index=0, delta=piece), True
             yield event("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
                         summary_index=0, text=reply.reasoning), False
+        elif item["type"] == "code_interpreter_call":
+            for stage in ("in_progress", "interpreting", "completed"):
+                yield event(f"response.code_interpreter_call.{stage}", item_id=item_id, output_index=index), False
         elif item["type"] == "web_search_call":
             for stage in ("in_progress", "searching", "completed"):
                 yield event(f"response.web_search_call.{stage}", item_id=item_id, output_index=index), False

@@ -19,7 +19,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..events import Event, ReasoningDelta, Retrying, TaskProgress, TextDelta, ToolOutput, ToolRunning
+from ..events import (
+    Event,
+    ReasoningDelta,
+    Retrying,
+    ServiceToolCall,
+    TaskProgress,
+    TextDelta,
+    ToolOutput,
+    ToolRunning,
+)
 from ..media import Media
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
@@ -119,15 +128,20 @@ class CellView:
         elif kind is TaskProgress:
             self._retrying("⏳ " + progress_note(event))
             return
-        elif kind is ToolRunning or kind is ToolOutput:
+        elif kind is ToolRunning or kind is ToolOutput or kind is ServiceToolCall:
             self._tool(event)
             return
         else:
             return
         self._tick()
 
-    def _tool(self, event: ToolRunning | ToolOutput) -> None:
+    def _tool(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> None:
         """A call shows at once, in order below what came before it (few and slow: outside the budget)."""
+        if isinstance(event, ServiceToolCall):
+            key = -1 - len(self._calls)  # the service's own calls: keys no function call uses
+            self._tool(ToolRunning(key, event.name, event.arguments))
+            self._tool(ToolOutput(key, event.output))
+            return
         if isinstance(event, ToolRunning):
             for block in self.outputs:  # what the model said before the call is finished: show all of it
                 if block.size > block.shown:

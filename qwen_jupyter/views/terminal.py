@@ -9,7 +9,16 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from ..events import Event, ReasoningDelta, Retrying, TaskProgress, TextDelta, ToolOutput, ToolRunning
+from ..events import (
+    Event,
+    ReasoningDelta,
+    Retrying,
+    ServiceToolCall,
+    TaskProgress,
+    TextDelta,
+    ToolOutput,
+    ToolRunning,
+)
 from .layout import footer, media_lines, plain, retry_note
 from .media import progress_note
 
@@ -41,6 +50,9 @@ class TerminalView:
             case ToolRunning(name=name, arguments=arguments):
                 self._switch("tool")
                 self._write(plain(f"[tool {name}({arguments[:200]}) running…] "))
+            case ServiceToolCall(name=name, arguments=arguments, output=output):
+                self._switch("tool")
+                self._write(plain(f"[{name} ran {arguments[:200]}] {output[:300]}\n"))
             case ToolOutput(output=output, error=error, seconds=seconds):
                 said = f"error: {error}" if error is not None else (output or "")
                 self._write(plain(f"[{seconds:.2f} s] {said[:300]}\n"))

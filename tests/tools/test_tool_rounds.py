@@ -192,3 +192,23 @@ def test_history_takes_plain_openai_message_dicts(connect):
     assert result.error is None, result.error
     assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant", "user"]
     assert result.messages[1]["tool_calls"][0]["name"] == "get_weather"
+
+
+def test_the_code_interpreter_is_an_option_shown_like_a_call(connect, emu):
+    result = qwen_jupyter.chat("Add 3, 4 and 5", model="qwen3-max", code_interpreter=True, **connect("responses"))
+    assert result.error is None, result.error
+    (call,) = result.tool_calls
+    assert call.name == "code_interpreter" and "print(sum(numbers))" in call.arguments["code"]
+    assert call.output == "12\n" and not call.id  # the service ran it: nothing for us to answer
+    assert {"type": "code_interpreter"} in emu.received[-1]["body"]["tools"]
+    assert result.message().tool_calls == ()
+    from qwen_jupyter.views.layout import final_bundle
+
+    assert "code_interpreter(code=" in final_bundle(result)["text/html"]
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+def test_the_code_interpreter_flag_reaches_the_other_apis(api, connect, emu):
+    qwen_jupyter.chat("Add 3 and 4", model="qwen3-max", think=True, code_interpreter=True, **connect(api)).wait()
+    body = emu.received[-1]["body"]
+    assert (body if api == "openai" else body["parameters"])["enable_code_interpreter"] is True
