@@ -6,12 +6,48 @@ Heavy modules (the SDKs, the emulator) load on first use, so loading the extensi
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from .api import achat, chat
 from .errors import QwenError
 from .result import QwenResult
 
 __version__ = "0.1.0"
-__all__ = ["Panel", "QwenError", "QwenResult", "achat", "chat", "load_ipython_extension", "session"]
+__all__ = ["Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat",
+           "load_ipython_extension", "map", "session"]
+
+
+def map(data: Any, template: str, **options: Any) -> Any:  # noqa: A001 - the name the public contract gives it
+    """Run a prompt template over every row of a DataFrame (or list of dicts or strings); a new DataFrame with the
+    answers in column `into` (default "answer"), usage and errors. Finished rows are stored: the same call again
+    sends only the rows without an answer. Options: model, concurrency=8, into, schema, batch, system, dry_run,
+    confirm, preview_above, prices, rpm, tpm, progress, raw, db, and chat()'s connection options."""
+    from .data import map as run  # pandas loads only when a table is mapped
+
+    return run(data, template, **options)
+
+
+def batch_result(job_id: str, **options: Any) -> Any:
+    """The DataFrame of a batch job map(batch=True) started (by job or batch id), waiting for it to end."""
+    from .data import batch_result as collect
+
+    return collect(job_id, **options)
+
+
+def batch_cancel(job_id: str, **options: Any) -> None:
+    """Cancel a batch job map(batch=True) started; the rows it finished are kept."""
+    from .data import batch_cancel as cancel
+
+    cancel(job_id, **options)
+
+
+def _register_accessor(*_: Any) -> None:
+    """`df.qwen.map(...)` once pandas is loaded (this module never imports pandas itself)."""
+    if "pandas" in sys.modules:
+        from .data.accessor import register
+
+        register()
 
 
 def Panel(chat: str = "default", model: str | None = None):  # noqa: N802 - reads like the class it returns
@@ -55,6 +91,9 @@ def load_ipython_extension(ipython) -> None:
     if questions_are_prompts not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(questions_are_prompts)
     _register_display(ipython)
+    _register_accessor()
+    if _register_accessor not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", _register_accessor)  # pandas imported in a later cell
     warmup.start(magics)  # the SDK and renderer load while the kernel is idle, not in the first cell
 
 
@@ -69,3 +108,4 @@ def _register_if_in_ipython() -> None:
 
 
 _register_if_in_ipython()
+_register_accessor()

@@ -30,7 +30,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
-GROUPS = ("Conversations", "Keys and where requests go", "Cassettes", "Panel and help")
+GROUPS = ("Conversations", "Data", "Keys and where requests go", "Cassettes", "Panel and help")
 
 
 def command(usage: str, summary: str, group: str) -> Callable[[Callable[[Any, str], Any]], Callable[[Any, str], Any]]:
@@ -139,6 +139,36 @@ def _log(magics: Any, rest: str) -> None:
         print(f"Nothing logged mentions {term.strip()!r}.")
     for row in rows:
         print(f"[{row['chat']}] {row['model']}: {_clip(row['text'] or row['error'] or '')}")
+
+
+@command("%qwen batches [cancel ID]", "Batch API jobs that --map --batch started, and their state; cancel one",
+         "Data")
+def _batches(magics: Any, rest: str) -> None:
+    from .data import batch as batches  # the Batch API client loads only when asked for
+    from .errors import QwenError
+
+    verb, _, job_id = rest.partition(" ")
+    if verb not in ("", "cancel") or (verb == "cancel") != bool(job_id.strip()):
+        raise UsageError("Usage: %qwen batches [cancel ID]")
+    settings, store = magics.settings(), magics.session.store
+    if verb == "cancel":
+        stored = batches.cancel(settings, store, job_id.strip())
+        print(f"{stored['id']}: " + ", ".join(f"{b['id']} {b['status']}" for b in stored["batches"]))
+        return
+    jobs = store.batch_jobs()
+    if not jobs:
+        print("No batch jobs yet; %%qwen --map DATA --batch (or qwen_jupyter.map(..., batch=True)) starts one.")
+    for stored in jobs:
+        note = ""
+        if stored["status"] != "collected":
+            try:
+                batches.refresh(settings, store, stored)
+            except QwenError as error:
+                note = f" (could not ask the service: {error.summary()})"
+        rows = sum(len(b["keys"]) for b in stored["batches"])
+        states = ", ".join(f"{b['id']} {b['status']} {(b.get('counts') or {}).get('completed', 0)}/{len(b['keys'])}"
+                           for b in stored["batches"])
+        print(f"{stored['id']}  {stored['spec'].get('model')}  {rows:,} rows  {stored['status']}: {states}{note}")
 
 
 @command("%qwen login", "type the API key (no echo; kept in this kernel only)", "Keys and where requests go")

@@ -9,6 +9,7 @@ import threading
 from qwen_jupyter.api import ask
 from qwen_jupyter.conversation import Conversation, Turn
 from qwen_jupyter.media import Media
+from qwen_jupyter.migrations import MIGRATIONS
 from qwen_jupyter.notebook import Session
 from qwen_jupyter.request import Message, ToolCall, build_request
 from qwen_jupyter.store import Store
@@ -36,7 +37,7 @@ def test_log_search_and_idempotent_migrations(tmp_path):
     assert [r["text"] for r in store.search("nb", "zebra")] == ["Zebras have stripes."]
     assert len(store.search(None, "zebra")) == 2
     again = Store(path)
-    assert again.db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == 2
+    assert again.db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_in_memory_store():

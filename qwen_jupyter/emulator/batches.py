@@ -21,8 +21,7 @@ from aiohttp import web
 from . import compat
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import parse as parse_fault
-from .files import BASE, OUTPUT_PREFIX, add, error, not_found, unauthorized
-from .http import authorized, response_headers
+from .files import BASE, OUTPUT_PREFIX, add, error, keyed, not_found, respond
 from .replies import plan
 from .rules import check_model
 from .state import STATE, State
@@ -45,10 +44,6 @@ def _window_hours(value: Any) -> int | None:
     return hours if 24 <= hours <= 336 else None
 
 
-def _json(obj: Any) -> web.Response:
-    return web.json_response(obj, headers=response_headers(str(uuid.uuid4())))
-
-
 def public(batch: dict[str, Any]) -> dict[str, Any]:
     """The batch object as the service shows it (every timestamp key present, null until set)."""
     return {k: v for k, v in batch.items() if not k.startswith("_")}
@@ -56,8 +51,6 @@ def public(batch: dict[str, Any]) -> dict[str, Any]:
 
 async def create(request: web.Request) -> web.Response:
     """POST /batches."""
-    if not authorized(request):
-        return unauthorized()
     state: State = request.app[STATE]
     try:
         body = await request.json()
@@ -83,7 +76,7 @@ async def create(request: web.Request) -> web.Response:
     }
     batch["created_at"] = now
     state.batches[batch["id"]] = batch
-    return _json(public(batch))
+    return respond(public(batch))
 
 
 def _line_problems(batch: dict[str, Any], text: str,
@@ -268,29 +261,23 @@ def _found(request: web.Request) -> dict[str, Any] | None:
 
 async def retrieve(request: web.Request) -> web.Response:
     """GET /batches/{id}."""
-    if not authorized(request):
-        return unauthorized()
     batch = _found(request)
-    return _json(public(batch)) if batch else error(not_found("batch", request.match_info["batch_id"]))
+    return respond(public(batch)) if batch else error(not_found("batch", request.match_info["batch_id"]))
 
 
 async def cancel(request: web.Request) -> web.Response:
     """POST /batches/{id}/cancel (the SDK sends no body): `cancelling` now, `cancelled` a moment later."""
-    if not authorized(request):
-        return unauthorized()
     batch = _found(request)
     if batch is None:
         return error(not_found("batch", request.match_info["batch_id"]))
     if batch["status"] in TERMINAL or batch["status"] == "cancelling":
         return error(invalid(f"The batch is {batch['status']}; only a running batch can be cancelled."))
     batch.update(status="cancelling", _since=time.time())
-    return _json(public(batch))
+    return respond(public(batch))
 
 
 async def listing(request: web.Request) -> web.Response:
     """GET /batches: newest first; `status` (comma list), `after`, `limit`; an empty page has "data": null."""
-    if not authorized(request):
-        return unauthorized()
     state: State = request.app[STATE]
     found = list(reversed(state.batches.values()))
     for batch in found:
@@ -304,13 +291,13 @@ async def listing(request: web.Request) -> web.Response:
         found = found[ids.index(after) + 1:] if after in ids else []
     limit = max(1, min(100, int(request.query.get("limit") or 20)))
     page = [public(b) for b in found[:limit]]
-    return _json({"object": "list", "data": page or None, "first_id": page[0]["id"] if page else None,
+    return respond({"object": "list", "data": page or None, "first_id": page[0]["id"] if page else None,
                   "last_id": page[-1]["id"] if page else None, "has_more": len(found) > limit})
 
 
 def add_routes(app: web.Application) -> None:
     """The Batch API's routes."""
-    app.router.add_post(f"{BASE}/batches", create)
-    app.router.add_get(f"{BASE}/batches", listing)
-    app.router.add_get(BASE + "/batches/{batch_id}", retrieve)
-    app.router.add_post(BASE + "/batches/{batch_id}/cancel", cancel)
+    app.router.add_post(f"{BASE}/batches", keyed(create))
+    app.router.add_get(f"{BASE}/batches", keyed(listing))
+    app.router.add_get(BASE + "/batches/{batch_id}", keyed(retrieve))
+    app.router.add_post(BASE + "/batches/{batch_id}/cancel", keyed(cancel))

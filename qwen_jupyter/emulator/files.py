@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,8 +40,15 @@ def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, "NotFound", f"The {what} {ident} does not exist.", "not_found")
 
 
-def unauthorized() -> web.Response:
-    return error(ApiError(401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key"))
+def keyed(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Callable[[web.Request], Any]:
+    """The handler behind the key check: without a key the service answers 401."""
+
+    async def run(request: web.Request) -> web.Response:
+        if not authorized(request):
+            return error(ApiError(401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key"))
+        return await handler(request)
+
+    return run
 
 
 def add(state: State, purpose: str, filename: str, data: bytes, prefix: str | None = None) -> dict[str, Any]:
@@ -72,14 +80,13 @@ def current(state: State, stored: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _json(obj: Any) -> web.Response:
+def respond(obj: Any) -> web.Response:
+    """A JSON answer with the emulator's headers."""
     return web.json_response(obj, headers=response_headers(str(uuid.uuid4())))
 
 
 async def upload(request: web.Request) -> web.Response:
     """POST /files: multipart `file` and `purpose`."""
-    if not authorized(request):
-        return unauthorized()
     state: State = request.app[STATE]
     try:
         form = await request.post()
@@ -105,13 +112,11 @@ async def upload(request: web.Request) -> web.Response:
     obj = add(state, str(purpose), name, data)
     if purpose == "file-extract":
         obj["status"] = "uploaded"
-    return _json(current(state, state.files[obj["id"]]))
+    return respond(current(state, state.files[obj["id"]]))
 
 
 async def listing(request: web.Request) -> web.Response:
     """GET /files: newest first, filtered by purpose, paged by `after` and `limit`."""
-    if not authorized(request):
-        return unauthorized()
     state: State = request.app[STATE]
     found = [current(state, f) for f in reversed(state.files.values())]
     if request.query.get("purpose"):
@@ -121,33 +126,27 @@ async def listing(request: web.Request) -> web.Response:
         ids = [o["id"] for o in found]
         found = found[ids.index(after) + 1:] if after in ids else []
     limit = int(request.query.get("limit") or 10_000)
-    return _json({"object": "list", "data": found[:limit], "has_more": len(found) > limit})
+    return respond({"object": "list", "data": found[:limit], "has_more": len(found) > limit})
 
 
 async def retrieve(request: web.Request) -> web.Response:
     """GET /files/{id}."""
-    if not authorized(request):
-        return unauthorized()
     stored = request.app[STATE].files.get(request.match_info["file_id"])
     if stored is None:
         return error(not_found("file", request.match_info["file_id"]))
-    return _json(current(request.app[STATE], stored))
+    return respond(current(request.app[STATE], stored))
 
 
 async def delete(request: web.Request) -> web.Response:
     """DELETE /files/{id}."""
-    if not authorized(request):
-        return unauthorized()
     ident = request.match_info["file_id"]
     if request.app[STATE].files.pop(ident, None) is None:
         return error(not_found("file", ident))
-    return _json({"id": ident, "object": "file", "deleted": True})
+    return respond({"id": ident, "object": "file", "deleted": True})
 
 
 async def content(request: web.Request) -> web.Response:
     """GET /files/{id}/content: batch output and error files only, as the service allows."""
-    if not authorized(request):
-        return unauthorized()
     ident = request.match_info["file_id"]
     stored = request.app[STATE].files.get(ident)
     if stored is None:
@@ -159,8 +158,8 @@ async def content(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """The Files API's routes."""
-    app.router.add_post(f"{BASE}/files", upload)
-    app.router.add_get(f"{BASE}/files", listing)
-    app.router.add_get(BASE + "/files/{file_id}", retrieve)
-    app.router.add_delete(BASE + "/files/{file_id}", delete)
-    app.router.add_get(BASE + "/files/{file_id}/content", content)
+    app.router.add_post(f"{BASE}/files", keyed(upload))
+    app.router.add_get(f"{BASE}/files", keyed(listing))
+    app.router.add_get(BASE + "/files/{file_id}", keyed(retrieve))
+    app.router.add_delete(BASE + "/files/{file_id}", keyed(delete))
+    app.router.add_get(BASE + "/files/{file_id}/content", keyed(content))

@@ -207,3 +207,11 @@ def test_json_mode_answers_follow_a_schema_in_the_messages(client):
         {"role": "user", "content": "Great film!"}])
     value = json.loads(answer.choices[0].message.content)
     assert value["label"] in ("pos", "neg") and value["score"] == 1
+
+
+def test_files_and_batches_need_a_key(emu):
+    with openai.OpenAI(api_key="not-a-key", base_url=emu.url + "/compatible-mode/v1", max_retries=0) as keyless:
+        with pytest.raises(openai.AuthenticationError):
+            keyless.files.list()
+        with pytest.raises(openai.AuthenticationError):
+            keyless.batches.retrieve("batch_x")

@@ -1,0 +1,104 @@
+"""Chat Completions for tables: many non-streamed requests over one async client, and the Files and Batch APIs.
+
+map() sends every row as a non-streamed Chat Completions request: the same JSON body a Batch API line carries, so
+a row's answer is the same whichever way it travelled. The answers come back as plain JSON (dicts), which is also
+what a batch's output file holds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from ..errors import QwenError
+from ..request import Request
+from ..settings import Settings
+from . import EMULATOR_HEADER
+from . import _openai_sdk as sdk
+from .openai import wire_arguments
+
+BATCH_URL = "/v1/chat/completions"  # the endpoint every line of a chat batch names
+
+
+def body(request: Request) -> dict[str, Any]:
+    """The non-streamed Chat Completions body of a request, with Qwen's extras as plain keys (a Batch line's)."""
+    arguments = wire_arguments(replace(request, stream=False))
+    extra = arguments.pop("extra_body", {})
+    return {**arguments, **extra}
+
+
+class Completions:
+    """One async client for many requests (its connections are reused); `async with` closes it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client = sdk.async_client(settings, settings.compatible_url)
+
+    async def __aenter__(self) -> Completions:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.close()
+
+    async def create(self, request: Request) -> tuple[dict[str, Any], bool]:
+        """The chat.completion JSON for a request, and whether the emulator answered; failures raise QwenError."""
+        try:
+            raw = await self._client.chat.completions.with_raw_response.create(
+                **wire_arguments(replace(request, stream=False)))
+            completion = json.loads(raw.content)
+        except sdk.SDK_ERRORS as exc:
+            raise sdk.translate(exc, self.settings) from exc
+        if not isinstance(completion, dict):
+            raise QwenError("The service answered with JSON that is not an object.", code="MalformedChunk")
+        return completion, EMULATOR_HEADER in raw.headers
+
+
+def _call(settings: Settings, action: Any) -> Any:
+    try:
+        return action(sdk.client(settings, settings.compatible_url))
+    except sdk.SDK_ERRORS as exc:
+        raise sdk.translate(exc, settings) from exc
+
+
+def upload(settings: Settings, name: str, data: bytes, purpose: str) -> dict[str, Any]:
+    """Upload a file (purpose `batch` or `file-extract`); the file object as a dict."""
+    return _call(settings, lambda c: c.files.create(file=(name, data), purpose=purpose)).model_dump()  # type: ignore[arg-type]
+
+
+def file_content(settings: Settings, file_id: str) -> tuple[bytes, bool]:
+    """A file's content (batch output and error files), and whether the emulator served it."""
+    response = _call(settings, lambda c: c.files.content(file_id))
+    return response.content, EMULATOR_HEADER in response.response.headers
+
+
+def delete_file(settings: Settings, file_id: str) -> None:
+    """Delete an uploaded file."""
+    _call(settings, lambda c: c.files.delete(file_id))
+
+
+def create_batch(settings: Settings, input_file_id: str, metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    """Start a chat batch over an uploaded file; the batch object as a dict."""
+    return _call(settings, lambda c: c.batches.create(
+        input_file_id=input_file_id, endpoint=BATCH_URL, completion_window="24h", metadata=metadata)).model_dump()
+
+
+def retrieve_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
+    """A batch's current state, as a dict."""
+    return _call(settings, lambda c: c.batches.retrieve(batch_id)).model_dump()
+
+
+def cancel_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
+    """Ask the service to cancel a batch; the batch object (status `cancelling`) as a dict."""
+    return _call(settings, lambda c: c.batches.cancel(batch_id)).model_dump()
+
+
+def output_lines(settings: Settings, file_id: str | None) -> tuple[list[dict[str, Any]], bool]:
+    """The JSON lines of a batch output or error file (none without a file), and whether the emulator served it."""
+    if not file_id:
+        return [], False
+    content, emulated = file_content(settings, file_id)
+    try:
+        return [json.loads(line) for line in content.decode("utf-8").splitlines() if line.strip()], emulated
+    except ValueError as exc:
+        raise QwenError(f"The batch file {file_id} is not JSON lines: {exc}.", code="MalformedChunk") from exc

@@ -1,0 +1,53 @@
+"""map() against the session emulator, each test with its own database and the emulator's batch clock reset."""
+
+from __future__ import annotations
+
+import pytest
+
+import qwen_jupyter
+from qwen_jupyter.emulator.state import State
+from qwen_jupyter.store import Store
+
+from ..conftest import KEY
+
+CHAT = "/compatible-mode/v1/chat/completions"
+
+
+def chat_requests(emu) -> list[dict]:
+    """The Chat Completions requests the emulator received (not file or batch calls)."""
+    return [r for r in emu.received if r["path"] == CHAT]
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return str(tmp_path / "qwen.db")
+
+
+@pytest.fixture
+def batch_clock(emu):
+    """The emulator's batch timing, restored after the test."""
+    defaults = State()
+    yield emu.state
+    for name in ("batch_phase_seconds", "batch_lines_per_second", "batch_clock", "parse_seconds"):
+        setattr(emu.state, name, getattr(defaults, name))
+
+
+@pytest.fixture
+def run(emu, db, batch_clock):
+    """qwen_jupyter.map() reaching the emulator, storing into this test's database, without a progress bar."""
+
+    def call(data, template, **options):
+        options = {"base_url": emu.url, "api_key": KEY, "db": db, "progress": False, **options}
+        return qwen_jupyter.map(data, template, **options)
+
+    return call
+
+
+def stored_rows(db: str, answered_only: bool = False) -> int:
+    """How many rows the database holds (answered, or also failed)."""
+    store = Store(db)
+    try:
+        query = "SELECT count(*) FROM answers" + (" WHERE error IS NULL" if answered_only else "")
+        return store.db.execute(query).fetchone()[0]
+    finally:
+        store.close()

@@ -1,0 +1,150 @@
+"""map() live: rows through the emulator concurrently; answers, usage and errors; limits, faults and resumption."""
+
+from __future__ import annotations
+
+import _thread
+import random
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import qwen_jupyter
+from qwen_jupyter.errors import QwenError
+
+from .conftest import chat_requests, stored_rows
+
+
+def test_a_frame_comes_back_new_with_answers_usage_and_error_columns(run):
+    df = pd.DataFrame({"text": ["the soup was cold", "great service"], "stars": [2, 5]}, index=["a", "b"])
+    out = run(df, "Review ({stars} stars): {text}", into="verdict")
+    assert list(df.columns) == ["text", "stars"]  # the input is left alone
+    assert list(out.index) == ["a", "b"]
+    assert list(out.columns) == ["text", "stars", "verdict", "verdict_input_tokens", "verdict_output_tokens",
+                                 "verdict_error"]
+    assert 'Review (2 stars): the soup was cold' in out.loc["a", "verdict"]
+    assert out["verdict_error"].isna().all() and (out["verdict_output_tokens"] > 0).all()
+    assert out.attrs["qwen"]["sent"] == 2 and out.attrs["qwen"]["emulated"] is True
+
+
+def test_lists_of_dicts_and_strings_work_and_the_accessor_is_the_same_call(run, emu, db):
+    assert "great" in run([{"text": "great"}], "Say: {text}")["answer"][0]
+    assert list(run(["one", "two"], "Say: {text}")["text"]) == ["one", "two"]
+    out = pd.DataFrame({"text": ["one"]}).qwen.map("Say: {text}", base_url=emu.url, api_key="sk-x", db=db,
+                                                   progress=False)
+    assert out.attrs["qwen"]["sent"] == 0  # the same request as the list's first row: answered already
+
+
+def test_the_template_follows_the_magics_interpolation_rule(run, emu):
+    out = run([{"text": "hi", "my col": "x"}],
+              'Label {text} as JSON like {"label": "pos"}; `{text}` stays; {row["my col"]}; {{literal}}')
+    sent = chat_requests(emu)[-1]["body"]["messages"][-1]["content"]
+    assert sent == 'Label hi as JSON like {"label": "pos"}; `{text}` stays; x; {literal}'
+    assert out["answer_error"].isna().all()
+
+
+@pytest.mark.parametrize("template, code", [("Say {missing}", "UndefinedName"),
+                                            ("Say something", "BadTemplate")])
+def test_a_bad_template_is_a_clear_error_before_anything_is_sent(run, emu, template, code):
+    with pytest.raises(QwenError) as caught:
+        run(["a", "b"], template)
+    assert caught.value.code == code and len(str(caught.value)) < 200
+    assert chat_requests(emu) == []
+
+
+def test_bad_input_is_a_short_error(run):
+    with pytest.raises(QwenError, match="takes a DataFrame"):
+        run(42, "{text}")
+    with pytest.raises(QwenError, match="thinking needs a stream"):
+        run(["a"], "{text}", think=True)
+
+
+def test_identical_rows_are_sent_once(run, emu):
+    out = run(["same", "same", "other", "same"], "Say: {text}")
+    assert len(chat_requests(emu)) == 2
+    assert out["answer"][0] == out["answer"][1] == out["answer"][3]
+
+
+def test_a_thousand_rows_through_ten_percent_429s_and_500s_lose_and_duplicate_nothing(run, emu, db):
+    rows = [f"row {i:04d}" for i in range(1000)]
+    chance = random.Random(12)
+    schedule = [chance.choice(["429,retry-after=0.02"] * 5 + ["500"] * 5 + [""] * 90) for _ in range(1400)]
+    for spec in schedule:
+        emu.inject(spec)
+    started = time.monotonic()
+    out = run(rows, "Echo {text}", concurrency=16)
+    assert time.monotonic() - started < 40
+    assert out["answer_error"].isna().all()
+    assert all(f'"Echo {text}"' in answer for text, answer in zip(out["text"], out["answer"], strict=True))
+    received = chat_requests(emu)
+    faults = sum(1 for spec in schedule[:len(received)] if spec)
+    assert faults > 80 and len(received) == 1000 + faults  # every fault retried once more, nothing else
+    assert stored_rows(db, answered_only=True) == 1000
+
+
+def test_retry_after_is_honoured_and_a_refused_row_is_marked_without_retrying(run, emu):
+    emu.inject("429,retry-after=0.6")
+    started = time.monotonic()
+    assert run(["a"], "Say {text}")["answer_error"].isna().all()
+    assert time.monotonic() - started >= 0.6
+    emu.inject("moderation")
+    out = run(["b", "c"], "Say {text}", concurrency=1)
+    assert out["answer_error"][0].startswith("400 data_inspection_failed") and pd.isna(out["answer"][0])
+    assert pd.isna(out["answer_error"][1])
+    assert len(chat_requests(emu)) == 2 + 2
+
+
+def test_a_second_run_sends_only_the_rows_without_an_answer(run, emu):
+    emu.inject("bad-request", times=2)
+    first = run([f"r{i}" for i in range(6)], "Say {text}", concurrency=1)
+    assert first["answer_error"].notna().sum() == 2
+    emu.state.received.clear()
+    second = run([f"r{i}" for i in range(6)], "Say {text}")
+    assert len(chat_requests(emu)) == 2 and second["answer_error"].isna().all()
+    emu.state.received.clear()
+    assert run([f"r{i}" for i in range(6)], "Say {text}").attrs["qwen"]["sent"] == 0
+    assert chat_requests(emu) == []
+
+
+def test_an_interrupt_keeps_finished_rows_and_the_same_call_sends_only_the_rest(run, emu, db):
+    rows = [f"slow {i}" for i in range(80)]
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt, match="every finished row is stored"):
+        run(rows, "Say {text}", model="qwen-plus~delay=0.05", concurrency=4)
+    stored = stored_rows(db)
+    assert 0 < stored < 80
+    emu.state.received.clear()
+    out = run(rows, "Say {text}", model="qwen-plus~delay=0.05", concurrency=16)
+    assert len(chat_requests(emu)) == 80 - stored and out["answer_error"].isna().all()
+
+
+def test_request_limits_pace_the_rows(run):
+    started = time.monotonic()
+    run([f"r{i}" for i in range(25)], "Say {text}", rpm=600, concurrency=8)  # ten a second
+    assert time.monotonic() - started >= 1.4
+
+
+def test_dry_run_previews_rows_requests_tokens_and_cost_and_sends_nothing(run, emu):
+    run(["a"], "Classify {text}")
+    emu.state.received.clear()
+    preview = run(["a", "b", "c", "c"], "Classify {text}", dry_run=True, prices={"qwen-plus": {"input": 2.0}})
+    assert (preview.rows, preview.requests, preview.stored) == (4, 2, 1)
+    assert preview.input_tokens == 2 * 3 and preview.input_cost == pytest.approx(6 * 2.0 / 1e6)
+    assert "input cost" in str(preview) and run(["a"], "{text}", dry_run=True).input_cost is None
+    assert chat_requests(emu) == []
+
+
+def test_a_big_job_stops_at_the_preview_until_confirmed(run, emu):
+    rows = [f"r{i}" for i in range(30)]
+    with pytest.raises(QwenError, match="30 requests to send.*confirm=True"):
+        run(rows, "Say {text}", preview_above=20)
+    assert chat_requests(emu) == []
+    assert len(run(rows, "Say {text}", preview_above=20, confirm=True)) == 30
+
+
+def test_answers_from_the_emulator_never_stand_in_for_model_studio(db, emu):
+    offline = qwen_jupyter.map(["a"], "Say {text}", offline="on", db=db, progress=False)
+    assert offline.attrs["qwen"]["emulated"]
+    preview = qwen_jupyter.map(["a"], "Say {text}", base_url=emu.url, api_key="sk-x", db=db, dry_run=True)
+    assert preview.requests == 1  # another place: the stored emulated answer is not reused
