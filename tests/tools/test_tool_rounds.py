@@ -212,3 +212,28 @@ def test_the_code_interpreter_flag_reaches_the_other_apis(api, connect, emu):
     qwen_jupyter.chat("Add 3 and 4", model="qwen3-max", think=True, code_interpreter=True, **connect(api)).wait()
     body = emu.received[-1]["body"]
     assert (body if api == "openai" else body["parameters"])["enable_code_interpreter"] is True
+
+
+def test_tool_turns_survive_a_restart_of_the_store(connect, tmp_path):
+    from qwen_jupyter.asking import Asking, ask_in
+    from qwen_jupyter.notebook import Session
+    from qwen_jupyter.store import Store
+    from qwen_jupyter.tools import toolbox
+
+    path = str(tmp_path / "q.db")
+    session = Session("nb.ipynb", Store(path))
+    request, settings = qwen_jupyter.api.prepare("Weather in Hangzhou", tools=[get_weather], **connect())
+    ask_in(session, "default", "cell-1", request, settings, how=Asking(toolbox([get_weather]))).wait()
+    reopened = Session("nb.ipynb", Store(path))
+    context = reopened.conversation().context_for("cell-2")
+    assert [m.role for m in context] == ["user", "assistant", "tool", "assistant"]
+    assert context[1].tool_calls[0].name == "get_weather" and context[2].tool_call_id == context[1].tool_calls[0].id
+
+
+def test_history_takes_the_sdks_own_message_objects(connect):
+    first = qwen_jupyter.chat("Hello", stream=False, **connect())
+    sdk_message = first.raw[0].choices[0].message  # openai's ChatCompletionMessage
+    result = qwen_jupyter.chat("Go on", history=[{"role": "user", "content": "Hello"}, sdk_message], **connect())
+    assert result.error is None, result.error
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "user"]
+    assert result.messages[1]["content"] == first.text
