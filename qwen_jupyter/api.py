@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -118,7 +119,11 @@ def chat(prompt: str, *, conversation: str | None = None, max_answer_chars: int 
 
 
 async def achat(prompt: str, **kwargs: Any) -> QwenResult:
-    """The async form of chat(): awaits the whole answer and returns the finished result."""
+    """The async form of chat(): awaits the whole answer and returns the finished result.
+
+    With Python functions as tools, the rounds run as chat() runs them, in a worker thread (so are the calls)."""
+    if any(callable(tool) for tool in kwargs.get("tools") or ()):
+        return await asyncio.to_thread(lambda: chat(prompt, **kwargs).wait())
     limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
     request, settings = prepare(prompt, **kwargs)
     settings = for_request(settings, request)

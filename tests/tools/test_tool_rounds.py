@@ -237,3 +237,10 @@ def test_history_takes_the_sdks_own_message_objects(connect):
     assert result.error is None, result.error
     assert [m["role"] for m in result.messages] == ["user", "assistant", "user"]
     assert result.messages[1]["content"] == first.text
+
+
+def test_achat_runs_the_rounds_too(connect):
+    import asyncio
+
+    result = asyncio.run(qwen_jupyter.achat("Weather in Hangzhou", tools=[get_weather], **connect()))
+    assert result.done and result.tool_calls[0].ran and "sunny" in result.text
