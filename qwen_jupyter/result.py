@@ -496,8 +496,8 @@ class QwenResult:
         text_from, reasoning_from = fold.answer_from
         calls = () if fold.steps else tuple(ToolCall(u.id, u.name, u.arguments_json) for u in self.tool_calls
                                             if u.id)  # the service's own calls are not the model's to answer
-        return Message("assistant", self.text[text_from:].lstrip("\n"), reasoning=self.reasoning[reasoning_from:],
-                       tool_calls=calls)
+        text = self.text[text_from:].lstrip("\n") or (f"[{len(fold.images)} generated image(s)]" if fold.images else "")
+        return Message("assistant", text, reasoning=self.reasoning[reasoning_from:], tool_calls=calls)
 
     def _ends_with_calls(self) -> bool:
         steps = self._fold.steps

@@ -19,7 +19,7 @@ from ..models import model_info
 from .errors import invalid
 
 RATE = 24_000
-SYLLABLE, GAP, LONGEST = 0.14, 0.05, 3.0  # seconds
+SYLLABLE, GAP, LONGEST = 0.14, 0.05, 2.0  # seconds
 CHUNK = 2_400  # samples a delta (0.1 s)
 
 

@@ -140,6 +140,7 @@ def test_save_images_into_a_folder_a_pattern_or_a_file(connect, tmp_path):
     named = result.save_images(tmp_path / "fox.png")
     assert [p.name for p in named] == ["fox-1.png", "fox-2.png"]
     assert Image.open(named[1]).format == "PNG"
+    assert result.message().text == "[2 generated image(s)]"  # what a follow-up in the chat sees
 
 
 # -- downloads of untrusted URLs -----------------------------------------------------------------------------
