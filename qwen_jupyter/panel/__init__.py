@@ -23,7 +23,7 @@ from .. import kernel
 from ..asking import ask_in
 from ..conversation import Turn
 from ..errors import QwenError, redact
-from ..events import Event, Failed, Finished, ReasoningDelta, TextDelta
+from ..events import Event, Failed, Finished, ReasoningDelta, TaskProgress, TextDelta
 from ..media import Media, image
 from ..models import model_info
 from ..notebook import DEFAULT_CHAT, Session
@@ -34,9 +34,11 @@ from ..views.blocks import Block
 from ..views.cell import thumbnails
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.layout import footer
+from ..views.media import audio_html, images_html, progress_note
 from .subshell import route_to_subshell
 
-MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max"]
+MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
+          "wanx2.1-t2i-turbo", "qwen-image-edit"]
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
 
@@ -239,6 +241,8 @@ class QwenPanel(anywidget.AnyWidget):
                 if self._stop.is_set():
                     result.stop()  # marks the result interrupted and closes the HTTP stream
                     break
+                if isinstance(event, TaskProgress):  # an image task's state, as the live turn's plain-text tail
+                    self.live = {**self.live, "answer_tail": progress_note(event)}
                 stream = _stream_for(streams, event)
                 if stream is None:
                     continue
@@ -269,6 +273,9 @@ class QwenPanel(anywidget.AnyWidget):
         """The turn is recorded (ask_in did it): show it with this answer's footer and error, if any."""
         shown = self._shown.setdefault(key, {})
         shown["footer"] = footer(result)
+        media = images_html(result) + (audio_html(result.audio.wav) if result.audio else "")
+        if media:  # generated pictures and speech, as our own PNG and WAV data
+            shown["answer_html"] = fragment(markdown_html(result.text)) + media
         if result.error:
             shown["error"] = result.error.summary()
             shown["status"] = "interrupted" if result.interrupted else "error"
