@@ -31,7 +31,7 @@ CONNECTION = ("api", "region", "base_url", "workspace", "api_key", "timeout", "m
               "cassette_mode")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Preview:
     """What a map() call would send: rows, requests still to send, estimated input tokens, and the cost when
     prices are configured (model -> {"input": …, "output": …} per million tokens; none are built in)."""
@@ -51,6 +51,9 @@ class Preview:
         return (f"{self.model}{' via the Batch API' if self.batch else ''}: {self.rows:,} rows, {self.requests:,} "
                 f"requests to send ({self.stored:,} already answered), ~{self.input_tokens:,} input tokens "
                 f"(estimated); {cost}.")
+
+    def __repr__(self) -> str:
+        return "map() preview: " + str(self)
 
     def _repr_markdown_(self) -> str:
         return "**map() preview** — " + str(self)

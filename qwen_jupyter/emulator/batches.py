@@ -211,19 +211,19 @@ def _end(state: State, batch: dict[str, Any], status: str) -> None:
 
 
 def advance(state: State, batch: dict[str, Any]) -> None:
-    """Move a batch along its state machine as far as the clock allows."""
+    """Move a batch along its state machine as far as the clock allows (each phase starts when the last ended,
+    whether or not anyone looked in between)."""
     now = time.time()
     phase = state.batch_phase_seconds
     while batch["status"] not in TERMINAL:
-        elapsed = now - batch["_since"]
-        status = batch["status"]
+        since, status = batch["_since"], batch["status"]
         if status == "cancelling":
-            if elapsed < phase:
+            if now - since < phase:
                 return
             _unrun(batch, "batch_cancelled", "The batch was cancelled before this line ran.")
             _end(state, batch, "cancelled")
         elif status == "validating":
-            if elapsed < phase:
+            if now - since < phase:
                 return
             errors = _validate(batch, state.files[batch["input_file_id"]]["data"])
             if errors:
@@ -231,23 +231,25 @@ def advance(state: State, batch: dict[str, Any]) -> None:
                 batch["_lines"] = []
                 _end(state, batch, "failed")
                 return
-            batch.update(status="in_progress", in_progress_at=int(now), _since=now)
+            batch.update(status="in_progress", in_progress_at=int(since + phase), _since=since + phase)
             batch["request_counts"] = {"total": len(batch["_lines"]), "completed": 0, "failed": 0}
         elif status == "in_progress":
             if (now - batch["created_at"]) * state.batch_clock > batch["_window"]:
                 _unrun(batch, "batch_expired", "The batch expired before this line ran.")
                 _end(state, batch, "expired")
                 return
-            target = min(len(batch["_lines"]), int(elapsed * state.batch_lines_per_second))
+            total = len(batch["_lines"])
+            target = min(total, int((now - since) * state.batch_lines_per_second))
             for item in batch["_lines"][len(batch["_results"]) + len(batch["_errors"]):target]:
                 _answer(state, batch, item)
-            batch["request_counts"] = {"total": len(batch["_lines"]), "completed": len(batch["_results"]),
+            batch["request_counts"] = {"total": total, "completed": len(batch["_results"]),
                                        "failed": len(batch["_errors"])}
-            if target < len(batch["_lines"]):
+            if target < total:
                 return
-            batch.update(status="finalizing", finalizing_at=int(now), _since=now)
+            ended = since + total / state.batch_lines_per_second
+            batch.update(status="finalizing", finalizing_at=int(ended), _since=ended)
         elif status == "finalizing":
-            if elapsed < phase:
+            if now - since < phase:
                 return
             _end(state, batch, "completed")
 
