@@ -101,14 +101,23 @@ def _task(request: Request, settings: Settings) -> Iterator[Event]:
     headers = {k.lower(): v for k, v in (submitted.headers or {}).items()}
     yield Started(request.model, submitted.request_id, EMULATOR_HEADER in headers)
     yield Chunk(_compact(submitted, headers=True), _build)
-    start, done = time.monotonic(), False
+    start, settled = time.monotonic(), False
     try:
         status = submitted.output.get("task_status", "PENDING")
         yield TaskProgress(task_id, status, 0.0)
         response = yield from _wait(task_id, status, start, where, settings)
-        done = True
+        settled = True
+    except QwenError as exc:  # the wait failed or ran out of time: the service should not go on making images
+        settled = True
+        cancelled = cancel(task_id, settings)
+        if exc.code != "TaskTimeout":
+            raise
+        outcome = "it was cancelled" if cancelled else "the service would not cancel it (it was already running)"
+        raise QwenError(f"The image task did not finish within {settings.timeout:g} s; {outcome}.",
+                        code="TaskTimeout", request_id=submitted.request_id or None,
+                        hint="Raise the timeout (QwenMagics.timeout or timeout=) to wait longer.") from None
     finally:
-        if not done:  # interrupted (or the wait failed): the service should not go on making the images
+        if not settled:  # interrupted: cancel it on the service too
             cancel(task_id, settings)
     yield Chunk(_compact(response, headers=False), _build)
     output = response.output or {}
@@ -139,9 +148,7 @@ def _wait(task_id: str, status: str, start: float, where: dict[str, Any],
         next_poll = time.monotonic() + pause
         while (now := time.monotonic()) < next_poll:
             if now - start > settings.timeout:
-                raise QwenError(f"The image task did not finish within {settings.timeout:g} s, so it was cancelled.",
-                                code="TaskTimeout", hint="Raise the timeout (QwenMagics.timeout or timeout=) to wait "
-                                "longer.")
+                raise QwenError("The image task ran out of time.", code="TaskTimeout")
             time.sleep(min(1.0, next_poll - now))
             yield TaskProgress(task_id, status, time.monotonic() - start)
         polls += 1
