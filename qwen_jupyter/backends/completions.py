@@ -1,7 +1,7 @@
 """Chat Completions for tables: many non-streamed requests over one async client, and the Files and Batch APIs.
 
-map() sends every row as a non-streamed Chat Completions request: the same JSON body a Batch API line carries, so
-a row's answer is the same whichever way it travelled. The answers come back as plain JSON (dicts), which is also
+map() sends every row as a non-streamed Chat Completions request: exactly the JSON body a Batch API line carries,
+so a row's answer is the same whichever way it travelled. The answers come back as plain JSON (dicts), which is also
 what a batch's output file holds.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from typing import Any
+
+import httpx2  # the openai SDK's transport: a raw response, read as JSON here
 
 from ..errors import QwenError
 from ..request import Request
@@ -41,17 +43,18 @@ class Completions:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.close()
 
-    async def create(self, request: Request) -> tuple[dict[str, Any], bool]:
-        """The chat.completion JSON for a request, and whether the emulator answered; failures raise QwenError."""
+    async def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The chat.completion JSON for a request body, and whether the emulator answered; failures raise
+        QwenError. The body goes as it is (the SDK's client: its auth, headers and errors, not its per-call
+        parameter handling, which would cost more than the rest of a row)."""
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                **wire_arguments(replace(request, stream=False)))
-            completion = json.loads(raw.content)
+            response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+            completion = json.loads(response.content)
         except sdk.SDK_ERRORS as exc:
             raise sdk.translate(exc, self.settings) from exc
         if not isinstance(completion, dict):
             raise QwenError("The service answered with JSON that is not an object.", code="MalformedChunk")
-        return completion, EMULATOR_HEADER in raw.headers
+        return completion, EMULATOR_HEADER in response.headers
 
 
 def _call(settings: Settings, action: Any) -> Any:

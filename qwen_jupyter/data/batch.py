@@ -28,7 +28,7 @@ def lines_of(rows: list[Row]) -> list[bytes]:
     out = []
     for row in rows:
         line = json.dumps({"custom_id": row.key, "method": "POST", "url": service.BATCH_URL,
-                           "body": service.body(row.request)}, ensure_ascii=False).encode()
+                           "body": row.body}, ensure_ascii=False).encode()
         if len(line) > MAX_LINE_BYTES:
             raise QwenError("A row's request is larger than 6 MB, the Batch API's limit per line; shorten it or "
                             "run without batch=True.", code="InvalidInput", hint="")

@@ -92,12 +92,12 @@ def _plan(frame: Any, template: str, model: str, schema: Schema | None, system: 
     thinking, where = _thinking(model, think), _where(settings)
     keys, distinct = [], {}
     for prompt in prompts(template, records(frame), namespace, raw):
-        request = build_request(model, prompt, system=instruction, thinking=thinking, json_mode=schema is not None,
-                                **options)
-        key = _key(where, body(request))
+        sent = body(build_request(model, prompt, system=instruction, thinking=thinking,
+                                  json_mode=schema is not None, **options))
+        key = _key(where, sent)
         keys.append(key)
         if key not in distinct:
-            distinct[key] = Row(key, request, estimate_tokens(instruction or "") + estimate_tokens(prompt))
+            distinct[key] = Row(key, sent, estimate_tokens(instruction or "") + estimate_tokens(prompt))
     return keys, distinct
 
 

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from ..backends import backoff
 from ..backends.completions import Completions
 from ..errors import QwenError
-from ..request import Request
 from ..settings import Settings
 
 T = TypeVar("T")
@@ -23,10 +22,10 @@ MAX_ATTEMPTS = 8  # tries of one row through rate limits and server errors befor
 
 @dataclass
 class Row:
-    """One distinct request: its content key, the request, and its estimated input tokens."""
+    """One distinct request: its content key, the Chat Completions body it sends, its estimated input tokens."""
 
     key: str
-    request: Request
+    body: dict[str, Any]
     tokens: int
 
 
@@ -138,7 +137,7 @@ class Runner:
         await self._slot()
         try:
             await self.limiter.acquire(row.tokens)
-            return await client.create(row.request)
+            return await client.create(row.body)
         except QwenError as error:
             return error
         finally:
@@ -150,7 +149,7 @@ class Runner:
             sent = await self._send(client, row)
             if isinstance(sent, QwenError):
                 if not sent.retryable or attempt + 1 >= MAX_ATTEMPTS:
-                    return failure(row.key, sent.summary(), row.request.model, sent.request_id)
+                    return failure(row.key, sent.summary(), row.body.get("model"), sent.request_id)
                 delay = backoff(attempt, sent)
                 if sent.status == 429:
                     self._throttled(delay)

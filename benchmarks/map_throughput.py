@@ -1,0 +1,93 @@
+"""map() throughput against the emulator with 50 ms of latency a request (issue 12).
+
+    python benchmarks/map_throughput.py [ROWS ...]     # default: 1000 10000; prints a Markdown table
+
+The emulator runs in its own process (`qwen-jupyter emulator`), as the service would be elsewhere; every request
+waits 50 ms there before it is answered (the `delay` fault, through the model name). At concurrency 16 the ideal
+is 16 / 0.05 s = 320 rows/s. Each size runs once into a new database, so every row is sent and stored (one
+SQLite commit a row). Reported: rows/s against the ideal, the client's CPU time a row (both threads), and
+memory: how much the process's peak resident size grew during the call, beside what the returned DataFrame itself
+holds (the input table, answers and usage: memory that has to scale with the rows).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import resource
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import qwen_jupyter  # noqa: E402
+
+LATENCY, CONCURRENCY = 0.05, 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_emulator() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "qwen_jupyter.cli", "emulator", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/emulator/health", timeout=1).read()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the emulator did not start")
+
+
+def run(url: str, rows: int, folder: str) -> dict[str, float]:
+    data = [{"text": f"support ticket number {i}: the printer on floor {i % 7} is jammed"} for i in range(rows)]
+    options = {"base_url": url, "api_key": "sk-emulator", "db": os.path.join(folder, f"{rows}.db"),
+               "model": f"qwen-plus~delay={LATENCY}", "concurrency": CONCURRENCY, "confirm": True,
+               "progress": False}
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started, cpu = time.perf_counter(), time.process_time()
+    out = qwen_jupyter.map(data, "Route this ticket to a team: {text}", **options)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before  # kilobytes on Linux
+    assert out["answer_error"].isna().all() and len(out) == rows
+    return {"rows": rows, "wall": wall, "rate": rows / wall, "cpu_per_row": cpu / rows * 1000,
+            "wall_per_row": wall / rows * 1000, "grown_mb": grown / 1024,
+            "frame_mb": out.memory_usage(deep=True).sum() / 1e6}
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    process, url = _start_emulator()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            run(url, 50, folder)  # warm: imports, the client, the emulator's first answers
+            results = [run(url, rows, folder) for rows in sizes]
+    finally:
+        process.terminate()
+    ideal = CONCURRENCY / LATENCY
+    print(f"| rows | time | rows/s | of ideal {ideal:.0f} | wall a row | client CPU a row | peak RSS grew by "
+          "| the returned DataFrame |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['rows']:,} | {r['wall']:.2f} s | {r['rate']:.0f} | {r['rate'] / ideal:.0%} | "
+              f"{r['wall_per_row']:.2f} ms | {r['cpu_per_row']:.2f} ms | {r['grown_mb']:.1f} MB | "
+              f"{r['frame_mb']:.1f} MB |")
+    if len(results) > 1:
+        base = results[0]
+        for r in results[1:]:
+            print(f"\nPer-row cost, {r['rows']:,} against {base['rows']:,} rows: wall "
+                  f"{r['wall_per_row'] / base['wall_per_row']:.2f}x, CPU {r['cpu_per_row'] / base['cpu_per_row']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
