@@ -12,9 +12,10 @@ from typing import Any
 from .api import achat, chat
 from .errors import QwenError
 from .result import QwenResult
+from .specialised.compare import Comparison, compare
 
 __version__ = "0.1.0"
-__all__ = ["Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat",
+__all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "compare",
            "load_ipython_extension", "map", "session"]
 
 

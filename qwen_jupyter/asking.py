@@ -16,6 +16,7 @@ from .request import Request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request
 from .settings import Settings
+from .specialised.prefix import with_prefix
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
 
@@ -39,6 +40,8 @@ def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult]
                              confirm=how.confirm)
     else:
         events = stream_events(request, settings)
+    if request.prefix:
+        events = with_prefix(events, request.prefix)
     return QwenResult(events, messages=request.messages, model=request.model, api=settings.api,
                       on_complete=on_complete, max_answer_chars=how.max_answer_chars, searched=request.search)
 

@@ -149,6 +149,13 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Logprobs:
+    """Log probabilities of answer tokens, in order: (token, logprob, ((alternative, logprob), …)) each."""
+
+    tokens: tuple[tuple[str, float, tuple[tuple[str, float], ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     finish_reason: str
 
@@ -163,5 +170,5 @@ class Failed:
 Event = (
     Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
     | Usage
-    | SearchResults | Image | TaskProgress | AudioDelta | Chunk | Finished | Failed
+    | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | Chunk | Finished | Failed
 )

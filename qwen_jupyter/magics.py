@@ -26,10 +26,13 @@ from .request import build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
 from .settings import APIS, REGIONS, Secret, Settings
+from .specialised.compare import Comparison, compare_request, model_list
+from .specialised.magic import request_options
 from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, ask_on_stdin
+from .views.compare import show_comparison
 from .views.show import show
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
@@ -85,6 +88,8 @@ class QwenMagics(Magics):
                             help="%%qwen --map sends more requests than this only after a preview; None: always.")
     prices = Dict(config=True, help="Prices per million tokens by model, for --map's preview, e.g. "
                   "{'qwen-plus': {'input': 0.8, 'output': 2.0}}; none are built in.")
+    presets = Dict(config=True, help="Your own --preset values by name, e.g. {'poem': {'temperature': 1.2, "
+                   "'top_p': 0.95}}; they override the built-in creative, code, factual and translation.")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -184,6 +189,24 @@ class QwenMagics(Magics):
     @argument("--batch", action="store_true", help="with --map: through the Batch API (half price, hours)")
     @argument("--concurrency", type=int, help="with --map: requests at once (default 8)")
     @argument("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing")
+    @argument_group("Specialised")
+    @argument("--logprobs", nargs="?", type=int, const=3, metavar="K",
+              help="token log probabilities, each token shaded, K alternatives on hover (default 3, at most 5); "
+                   "result.logprobs")
+    @argument("--compare", metavar="MODELS", help="the same prompt to several models at once, side by side: "
+              "qwen-plus,qwen-max")
+    @argument("--prefix", help="continue from this start of the answer (prefix continuation)")
+    @argument("--preset", help="sampling preset: creative, code, factual, translation (or QwenMagics.presets)")
+    @argument("--to", metavar="LANGUAGE", help="translate the cell into LANGUAGE with Qwen-MT, e.g. English")
+    @argument("--from", dest="source", metavar="LANGUAGE", help="with --to: the source language (default auto)")
+    @argument("--terms", help="with --to: term translations, {variable} or JSON {source: target}")
+    @argument("--domain", help="with --to: the domain and style, in English, e.g. 'This text is a contract.'")
+    @argument("--memory", help="with --to: translation memory, {variable} or JSON {source: target}")
+    @argument("--ocr", metavar="TASK", help="read an image with a built-in OCR task (qwen-vl-ocr): "
+              "text_recognition, table_parsing, key_information_extraction, formula_recognition, …")
+    @argument("--fields", help="with --ocr key_information_extraction: the fields to extract, {variable} or JSON")
+    @argument("--file", dest="files", action="append", metavar="PATH",
+              help="a document for qwen-long (uploaded once, cached by content); repeatable")
     @argument_group("Output")
     @argument("-o", "--out", help="also store the result in this variable")
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="markdown, text, or code (new cell)")
@@ -192,7 +215,7 @@ class QwenMagics(Magics):
     @argument("prompt", nargs="*", help="the prompt, for the one-line %%qwen form")
     @no_var_expand
     @line_cell_magic
-    def qwen(self, line: str, cell: str | None = None) -> QwenResult | None:
+    def qwen(self, line: str, cell: str | None = None) -> QwenResult | Comparison | None:
         """Ask a Qwen model; the answer streams into the output and the result is stored in `_qwen`.
 
         Examples
@@ -241,7 +264,7 @@ class QwenMagics(Magics):
             raise UsageError(f"{error}.{hint}\nOptions: {' '.join(o for o in options if o.startswith('--'))} "
                              "(%qwen help explains them).") from None
 
-    def _ask(self, args: MagicArgs, source: str) -> QwenResult:
+    def _ask(self, args: MagicArgs, source: str) -> QwenResult | Comparison:
         """Build the request (nothing is sent if that fails), ask, show the answer as it streams, and raise the
         error of a request that failed (after showing what came)."""
         namespace = self.shell.user_ns
@@ -261,6 +284,7 @@ class QwenMagics(Magics):
             json_mode=args.json, tools=tools.specs(), search_options=_search_options(args),
             code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
             prompt_extend=args.prompt_extend, **speech_options(args.speak),
+            **request_options(args, self._value, dict(self.presets)),
         )
         settings = self.settings(args)
         session, chat = self.session, args.chat or DEFAULT_CHAT
@@ -268,6 +292,10 @@ class QwenMagics(Magics):
             session.reset(chat)
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
                      self.max_answer_chars)
+        if args.compare:  # every model gets the chat's context; the comparison is not recorded as a turn
+            context = () if args.once else session.conversation(chat).context_for(self._next_key(source))
+            return self._compare(args, compare_request(request.with_history(context), settings,
+                                                       model_list(args.compare), how))
         result = ask_in(session, chat, self._next_key(source), request, settings, once=args.once, how=how)
         namespace["_qwen"] = result
         if args.out:
@@ -284,6 +312,19 @@ class QwenMagics(Magics):
         if args.format == "code":
             self._code_below(result)
         return result
+
+    def _compare(self, args: MagicArgs, comparison: Comparison) -> Comparison:
+        """Show the models' answers side by side as they stream; the cell fails if one of them did."""
+        self.shell.user_ns["_qwen"] = comparison
+        if args.out:
+            self.shell.user_ns[args.out] = comparison
+        if args.quiet:
+            comparison.wait()
+        else:
+            show_comparison(comparison, rate=min(self.display_rate, 4.0))
+        for error in comparison.errors.values():
+            raise error
+        return comparison
 
     def _next_key(self, source: str) -> str:
         """The turn's key: the cell's id, numbered after the first ask of this execution (asks in a loop)."""

@@ -53,13 +53,25 @@ class MagicArgs:
     batch: bool = False
     concurrency: int | None = None
     dry_run: bool = False
+    logprobs: int | None = None
+    compare: str | None = None
+    prefix: str | None = None
+    preset: str | None = None
+    to: str | None = None
+    source: str | None = None
+    terms: str | None = None
+    domain: str | None = None
+    memory: str | None = None
+    ocr: str | None = None
+    fields: str | None = None
+    files: tuple[str, ...] = ()
 
 
 def magic_args(namespace: Namespace, cell: str | None) -> MagicArgs:
     """MagicArgs from the parsed line and the cell body (the line's words are the prompt for %qwen)."""
     values = {k: _unquote(v) for k, v in vars(namespace).items()
               if k in MagicArgs.__dataclass_fields__ and k != "prompt"}
-    for name in ("images", "videos", "audios"):
+    for name in ("images", "videos", "audios", "files"):
         values[name] = tuple(_unquote(v) for v in values.get(name) or ())
     line_prompt = " ".join(namespace.prompt or [])
     prompt = cell if cell is not None else line_prompt

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import QwenError
 from .media import Media
 from .models import TAKES, model_info
+from .specialised.options import context_free, expand
 from .tools.schema import toolbox
 
 
@@ -65,6 +66,8 @@ class Request:
     json_mode: bool = False
     tools: tuple[dict[str, Any], ...] = ()
     code_interpreter: bool = False  # the service's own code interpreter (models that have it)
+    logprobs: int | None = None  # token log probabilities with this many alternatives (0: none)
+    prefix: str | None = None  # continue from this start (a partial assistant turn)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,7 +84,7 @@ class Request:
     def with_history(self, history: tuple[Message, ...] | list[Message]) -> Request:
         """Earlier turns placed after the system message and before the new turn (for a text-only model their
         media become a note)."""
-        if not history:
+        if not history or context_free(self.extra):  # Qwen-MT takes the text to translate alone
             return self
         text_only = not model_info(self.model).multimodal
         earlier = tuple(without_media(m) if text_only else m for m in history if m.role != "system")
@@ -116,6 +119,9 @@ def build_request(
 
     Media the model cannot take are refused here, before anything is sent, naming the models that can.
     """
+    model, options = expand(model, options)  # presets, translation, OCR, logprobs (specialised/options.py)
+    if context_free(options.get("extra") or {}):
+        system = None
     check_inputs(model, media)
     messages: list[Message] = []
     if system:

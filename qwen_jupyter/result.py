@@ -19,6 +19,7 @@ from .events import (
     Failed,
     Finished,
     Image,
+    Logprobs,
     ReasoningDelta,
     Retrying,
     SearchResult,
@@ -33,6 +34,7 @@ from .events import (
 )
 from .images import open_png, save_pngs
 from .request import Message, ToolCall
+from .specialised.logprobs import TokenLogprob, entries, logprobs_frame
 from .speech import Speech
 
 ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
@@ -127,6 +129,7 @@ class _Fold:
         self.audio = bytearray()  # a spoken answer's PCM
         self.transcript: list[str] = []
         self.search: list[SearchResult] = []
+        self.logprobs: list[Logprobs] = []
         # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
         # collector to walk; the SDK objects are built when `raw` is read.
         self.raw = bytearray()
@@ -194,6 +197,8 @@ class _Fold:
                 self.transcript.append(transcript)
             case SearchResults(results=results):
                 self.search.extend(results)
+            case Logprobs():
+                self.logprobs.append(event)
             case Retrying(error=error):
                 self.retries.append(error)
             case Failed(error=error):
@@ -414,6 +419,15 @@ class QwenResult:
     @property
     def search_results(self) -> tuple[SearchResult, ...]:
         return tuple(self.wait()._fold.search)
+
+    @property
+    def logprobs(self) -> tuple[TokenLogprob, ...]:
+        """One entry per output token (`token`, `logprob`, `top`), when asked for with --logprobs / logprobs=."""
+        return entries(self.wait()._fold.logprobs)
+
+    def logprobs_frame(self) -> Any:
+        """The log probabilities as a pandas DataFrame, a row per token."""
+        return logprobs_frame(self.logprobs)
 
     @property
     def error(self) -> QwenError | None:

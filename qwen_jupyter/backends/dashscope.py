@@ -36,6 +36,7 @@ from ..media import Media
 from ..models import makes_images, model_info
 from ..request import Message, Request, search_options
 from ..settings import Settings
+from ..specialised.logprobs import logprobs_event
 from . import EMULATOR_HEADER, service_error
 
 # The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
@@ -109,6 +110,13 @@ def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
         kwargs["tools"] = list(request.tools)
     if request.code_interpreter:
         kwargs["enable_code_interpreter"] = True
+    if request.prefix is not None:  # prefix continuation: a partial assistant turn the model goes on from
+        prefix = [{"text": request.prefix}] if multimodal else request.prefix
+        kwargs["messages"].append({"role": "assistant", "content": prefix, "partial": True})
+    if request.logprobs is not None:
+        kwargs["logprobs"] = True
+        if request.logprobs:
+            kwargs["top_logprobs"] = request.logprobs
     kwargs.update(request.extra)
     return kwargs
 
@@ -229,6 +237,9 @@ class Folder:
         text = self._delta((index, "text"), _text(content))
         if text:
             events.append(TextDelta(text))
+        logprobs = logprobs_event(choice.get("logprobs"))
+        if logprobs:
+            events.append(logprobs)
         for position, call in enumerate(message.get("tool_calls") or ()):
             call_index = call.get("index", position)
             function = call.get("function") or {}

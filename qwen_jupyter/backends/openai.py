@@ -23,6 +23,7 @@ from ..events import (
 from ..media import Media
 from ..request import Message, Request, search_options
 from ..settings import Settings
+from ..specialised.logprobs import logprobs_event
 from ..speech import decode_audio
 from . import _openai_sdk as sdk
 
@@ -81,6 +82,12 @@ def wire_arguments(request: Request) -> dict[str, Any]:
         "messages": [wire_message(m) for m in request.messages],
         "stream": request.stream,
     }
+    if request.prefix is not None:  # prefix continuation: a partial assistant turn the model goes on from
+        kwargs["messages"].append({"role": "assistant", "content": request.prefix, "partial": True})
+    if request.logprobs is not None:
+        kwargs["logprobs"] = True
+        if request.logprobs:
+            kwargs["top_logprobs"] = request.logprobs
     if request.stream:
         kwargs["stream_options"] = {"include_usage": True}
     for name in ("temperature", "top_p", "max_tokens", "seed"):
@@ -160,6 +167,10 @@ def chunk_events(data: bytes, chunk: dict[str, Any]) -> list[Event]:
             events.extend(audio_events(delta["audio"], content))
         for index, call in enumerate(delta.get("tool_calls") or ()):
             events.append(_tool_call_delta(index, call))
+        if choice.get("logprobs"):
+            logprobs = logprobs_event(choice["logprobs"])
+            if logprobs:
+                events.append(logprobs)
         if choice.get("finish_reason"):
             events.append(Finished(choice["finish_reason"]))
     if chunk.get("usage"):
@@ -179,6 +190,9 @@ def completion_events(data: bytes, completion: dict[str, Any]) -> list[Event]:
         events.append(ReasoningDelta(message["reasoning_content"]))
     if message.get("content"):
         events.append(TextDelta(message["content"]))
+    logprobs = logprobs_event(choice.get("logprobs"))
+    if logprobs:
+        events.append(logprobs)
     for index, call in enumerate(message.get("tool_calls") or ()):
         events.append(_tool_call_delta(index, {**call, "index": index}))
     if completion.get("usage"):

@@ -23,6 +23,7 @@ from ..events import (
 )
 from ..request import Message, Request
 from ..settings import Settings
+from ..specialised.logprobs import logprobs_event
 from . import _openai_sdk as sdk
 
 _BUILD_EVENT = sdk.builder(ResponseStreamEvent)
@@ -89,6 +90,12 @@ def wire_arguments(request: Request) -> dict[str, Any]:
         kwargs["tools"] = tools
     if request.json_mode:
         kwargs["text"] = {"format": {"type": "json_object"}}
+    if request.logprobs is not None:
+        kwargs["include"] = ["message.output_text.logprobs"]
+        kwargs["top_logprobs"] = request.logprobs
+    if request.prefix is not None:
+        raise QwenError("Prefix continuation works on Chat Completions and the native API, not Responses.",
+                        code="InvalidInput", hint="Use --api openai or --api dashscope with --prefix.")
     extra: dict[str, Any] = {}
     if request.thinking is not None:
         extra["enable_thinking"] = request.thinking
@@ -159,6 +166,10 @@ def stream_event_events(data: bytes, event: dict[str, Any]) -> list[Event]:
     kind = event.get("type")
     if kind == "response.output_text.delta":
         events.append(TextDelta(event.get("delta") or ""))
+        if event.get("logprobs"):
+            logprobs = logprobs_event(event["logprobs"])
+            if logprobs:
+                events.append(logprobs)
     elif kind == "response.reasoning_summary_text.delta" or kind == "response.reasoning_text.delta":
         events.append(ReasoningDelta(event.get("delta") or ""))
     elif kind == "response.output_item.done":
@@ -182,8 +193,12 @@ def response_events(data: bytes, response: dict[str, Any]) -> list[Event]:
         if kind == "reasoning":
             events.extend(ReasoningDelta(s.get("text") or "") for s in item.get("summary") or ())
         elif kind == "message":
-            events.extend(TextDelta(c.get("text") or "") for c in item.get("content") or ()
-                          if c.get("type") == "output_text")
+            for part in item.get("content") or ():
+                if part.get("type") == "output_text":
+                    events.append(TextDelta(part.get("text") or ""))
+                    logprobs = logprobs_event(part.get("logprobs"))
+                    if logprobs:
+                        events.append(logprobs)
         else:
             events.extend(item_events(index, item))
     return [*events, *_finished(response)]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import model_info
-from . import audio, rules
+from . import audio, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, pieces
 
@@ -52,6 +52,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("messages must be a non-empty list")
+    messages, options = specialised.take(body, messages)
     info = model_info(model)
     turns = [_turn(m, info.multimodal) for m in messages]
     rules.check_order([t.role for t in turns])
@@ -68,6 +69,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     conversation = Conversation(
         model, turns, thinking=thinking, thinking_budget=body.get("thinking_budget"), tools=tools,
         search=bool(body.get("enable_search")), json_mode=json_mode, max_tokens=body.get("max_tokens"),
+        options=options,
     )
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     return conversation, stream, {"include_usage": include_usage, "audio": audio.requested(body, model, stream)}
@@ -101,7 +103,8 @@ def body(conversation: Conversation, reply: Reply, context: Any, extras: dict[st
     return {
         "id": f"chatcmpl-{context.request_id}", "object": "chat.completion", "created": context.created,
         "model": context.model, "system_fingerprint": None,
-        "choices": [{"index": 0, "finish_reason": reply.finish_reason, "logprobs": None, "message": message}],
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                     "logprobs": specialised.content_logprobs(conversation, reply.text), "message": message}],
         "usage": usage(reply, conversation.thinking),
     }
 
@@ -115,9 +118,9 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
     """Stream frames (bytes, is_content) in the documented order, ending with [DONE]."""
     thinking = conversation.thinking
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: dict[str, Any] | None = None) -> bytes:
         return _frame({
-            "choices": [{"delta": delta, "finish_reason": finish, "index": 0, "logprobs": None}],
+            "choices": [{"delta": delta, "finish_reason": finish, "index": 0, "logprobs": logprobs}],
             "object": "chat.completion.chunk", "usage": None, "created": context.created,
             "system_fingerprint": None, "model": context.model, "id": f"chatcmpl-{context.request_id}",
         })
@@ -129,7 +132,7 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
         yield chunk({"content": None, "reasoning_content": piece}), True
     for piece in pieces(reply.text, size):
         delta = {"content": piece, "reasoning_content": None} if thinking else {"content": piece}
-        yield chunk(delta), True
+        yield chunk(delta, logprobs=specialised.content_logprobs(conversation, piece)), True
     for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
         slices = pieces(arguments, size or 8) or [""]
         yield chunk({"content": None, "tool_calls": [{"index": index, "id": call_id, "type": "function",

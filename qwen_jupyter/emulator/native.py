@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import model_info
-from . import images, rules
+from . import images, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, count_tokens, pieces
 
@@ -62,6 +62,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     if not messages:
         raise invalid("Either \"prompt\" or \"messages\" must exist and cannot both be none")
     parameters = body.get("parameters") or {}
+    messages, options = specialised.take(parameters, messages)
     turns = [_turn(m, multimodal_path) for m in messages]
     rules.check_order([t.role for t in turns])
     rules.check_tool_results(messages)
@@ -83,7 +84,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     conversation = Conversation(
         model, turns, thinking=thinking, thinking_budget=parameters.get("thinking_budget"),
         tools=parameters.get("tools") or [], search=bool(parameters.get("enable_search")),
-        json_mode=json_mode, max_tokens=parameters.get("max_tokens"),
+        json_mode=json_mode, max_tokens=parameters.get("max_tokens"), options=options,
     )
     extras = {
         "result_format": result_format,
@@ -137,6 +138,9 @@ def body(conversation: Conversation, reply: Reply, context: Any, extras: dict[st
         if reply.tool_calls:
             message["tool_calls"] = _calls(reply)
         output = {"choices": [{"finish_reason": reply.finish_reason, "message": message}]}
+        logprobs = specialised.content_logprobs(conversation, reply.text)
+        if logprobs:
+            output["choices"][0]["logprobs"] = logprobs
     if extras["sources"] and reply.search_results:
         output["search_info"] = _search_info(reply)
     return {"output": output, "usage": usage, "request_id": context.request_id}
@@ -156,7 +160,7 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
     number = 0
 
     def frame(reasoning: str, text: str, finish: str = "null", calls: list | None = None,
-              search: bool = False) -> bytes:
+              search: bool = False, logprobs: dict[str, Any] | None = None) -> bytes:
         nonlocal number
         number += 1
         if text_format:
@@ -168,6 +172,8 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
             if calls:
                 message["tool_calls"] = calls
             output = {"choices": [{"message": message, "finish_reason": finish}]}
+            if logprobs:
+                output["choices"][0]["logprobs"] = logprobs
         if search:
             output["search_info"] = _search_info(reply)
         usage = _usage(conversation, reply, reasoning_so_far, text_so_far)
@@ -180,7 +186,8 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
         yield frame(piece if incremental else reasoning_so_far, "" if incremental else text_so_far), True
     for piece in pieces(reply.text, size):
         text_so_far += piece
-        yield frame("" if incremental else reasoning_so_far, piece if incremental else text_so_far), True
+        yield frame("" if incremental else reasoning_so_far, piece if incremental else text_so_far,
+                    logprobs=specialised.content_logprobs(conversation, piece)), True
     arguments_so_far: dict[int, str] = {}
     for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
         for position, piece in enumerate(pieces(arguments, size or 8) or [""]):

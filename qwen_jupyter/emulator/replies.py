@@ -47,6 +47,7 @@ class Conversation:
     json_mode: bool = False
     max_tokens: int | None = None
     code_interpreter: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # the specialised ones (emulator/specialised.py)
 
 
 @dataclass

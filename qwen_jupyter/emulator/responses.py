@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import model_info
-from . import compat, rules
+from . import compat, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, pieces
 
@@ -49,6 +49,8 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     if body.get("instructions"):
         turns.insert(0, Turn("system", body["instructions"]))
     rules.check_order([t.role for t in turns])
+    _, options = specialised.take({"logprobs": "message.output_text.logprobs" in (body.get("include") or ()),
+                                   "top_logprobs": body.get("top_logprobs")}, [])
     rules.check_function_outputs([item for item in items if isinstance(item, dict)])
     effort = (body.get("reasoning") or {}).get("effort")
     enable = False if effort == "none" else body.get("enable_thinking")
@@ -66,7 +68,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
         model, turns, thinking=thinking, thinking_budget=body.get("thinking_budget"), tools=functions,
         search=any(t.get("type") == "web_search" for t in tools), json_mode=json_mode,
         code_interpreter=any(t.get("type") == "code_interpreter" for t in tools),
-        max_tokens=body.get("max_output_tokens"),
+        max_tokens=body.get("max_output_tokens"), options=options,
     )
     return conversation, bool(body.get("stream")), {"tools": tools}
 
@@ -79,7 +81,7 @@ def _usage(reply: Reply) -> dict[str, Any]:
             "x_details": [{**base, "output_tokens_details": details, "x_billing_type": "response_api"}]}
 
 
-def _items(reply: Reply, context: Any) -> list[dict[str, Any]]:
+def _items(reply: Reply, context: Any, conversation: Conversation | None = None) -> list[dict[str, Any]]:
     """The output items of a reply, complete (as in output_item.done and the final response)."""
     rid = context.request_id
     items: list[dict[str, Any]] = []
@@ -100,7 +102,9 @@ def _items(reply: Reply, context: Any) -> list[dict[str, Any]]:
                       "name": name, "arguments": arguments})
     if reply.text or not reply.tool_calls:
         items.append({"id": f"msg_{rid}", "type": "message", "role": "assistant", "status": "completed",
-                      "content": [{"type": "output_text", "text": reply.text, "annotations": []}]})
+                      "content": [{"type": "output_text", "text": reply.text, "annotations": [],
+                                   "logprobs": specialised.responses_logprobs(conversation, reply.text)
+                                   if conversation else []}]})
     return items
 
 
@@ -115,7 +119,7 @@ def _response(reply: Reply, context: Any, status: str, items: list[dict[str, Any
 def body(conversation: Conversation, reply: Reply, context: Any, extras: dict[str, Any]) -> dict[str, Any]:
     """A non-streamed response object."""
     status = "incomplete" if reply.finish_reason == "length" else "completed"
-    return _response(reply, context, status, _items(reply, context), extras["tools"])
+    return _response(reply, context, status, _items(reply, context, conversation), extras["tools"])
 
 
 def frames(conversation: Conversation, reply: Reply, context: Any, size: int | None,
@@ -167,14 +171,15 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
                         part=part), False
             for piece in pieces(reply.text, size):
                 yield event("response.output_text.delta", item_id=item_id, output_index=index, content_index=0,
-                            delta=piece, logprobs=[]), True
+                            delta=piece, logprobs=specialised.responses_logprobs(conversation, piece)), True
             yield event("response.output_text.done", item_id=item_id, output_index=index, content_index=0,
-                        text=reply.text, logprobs=[]), False
+                        text=reply.text, logprobs=specialised.responses_logprobs(conversation, reply.text)), False
             yield event("response.content_part.done", item_id=item_id, output_index=index, content_index=0,
                         part={**part, "text": reply.text}), False
         yield event("response.output_item.done", output_index=index, item=item), False
     final = "incomplete" if reply.finish_reason == "length" else "completed"
-    yield event(f"response.{final}", response=_response(reply, context, final, _items(reply, context), tools)), False
+    yield event(f"response.{final}", response=_response(reply, context, final, _items(reply, context, conversation),
+                                                         tools)), False
 
 
 error_body = compat.error_body

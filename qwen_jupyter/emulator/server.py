@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import batches, compat, files, images, native, responses
+from . import batches, compat, files, images, native, responses, specialised
 from .cassette import Cassette, Interaction
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import HEADER, Fault, parse, split_model
@@ -123,7 +123,11 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         conversation, stream, extras = handler.parse(body, dict(request.headers), model, request.path)
     except ApiError as error:
         return _error_response(handler, error, context)
-    reply = plan(conversation, long=fault.long)
+    reply = plan(conversation, long=fault.long, tool_loop=fault.tool_loop)
+    specialised.shape(conversation, reply)
+    if fault.bad_args:
+        reply.tool_calls = [(call_id, name, arguments[: len(arguments) // 2]) for call_id, name, arguments in
+                            reply.tool_calls]
     if fault.echo:
         echo(reply, conversation)
     if missed:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import nh3
 
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
+from .logprobs import logprobs_html
 from .tools import tool_calls_html, tool_calls_text
 
 MUTED = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161))"
@@ -159,6 +160,8 @@ def answer_html(result: Any, image_hosts: Collection[str] = ()) -> str:
     """The answer, tool calls and sources (without reasoning or footer; generated images and speech are outputs
     of their own, views/media.py)."""
     answer = fragment(markdown_html(result.text, image_hosts, source_links(result))) if result.text else ""
+    if result.logprobs:  # the answer token by token, shaded by probability
+        answer = fragment(logprobs_html(result.logprobs))
     parts = [tool_calls_html(result), answer,
              _sources(result)]
     return "".join(parts)

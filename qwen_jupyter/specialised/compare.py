@@ -1,0 +1,127 @@
+"""Model comparison: the same request (prompt and context) to several models at once; a Comparison holds one
+QwenResult per model. Each answer is read by a worker thread of its own, so all of them stream together; the view
+(views/compare.py) shows them side by side as they come.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from ..asking import Asking, ask
+from ..errors import QwenError
+from ..events import TextDelta
+from ..request import Request
+from ..result import QwenResult
+from ..settings import Settings
+
+MAX_MODELS = 6
+
+
+def model_list(models: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The models of --compare a,b,c (or a list), checked: two to six, no repeats."""
+    names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if m and m.strip()]
+    if not 2 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
+        raise QwenError(f"Compare two to {MAX_MODELS} different models, not {', '.join(names) or 'none'}.",
+                        code="InvalidInput", hint="e.g. --compare qwen-plus,qwen-max")
+    return names
+
+
+class Comparison:
+    """The answers of several models to one prompt: `results` (model -> QwenResult), `comparison["qwen-max"]`,
+    iteration over the results, and `frame()` for a table of text, tokens and timings."""
+
+    def __init__(self, results: dict[str, QwenResult]) -> None:
+        self.results = results
+        self.partial: dict[str, list[str]] = {model: [] for model in results}  # text so far, for the live view
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._read, args=(model,), daemon=True, name=f"qwen-{model}")
+                         for model in results]
+
+    def _read(self, model: str) -> None:
+        result, pieces = self.results[model], self.partial[model]
+        result.claim(threading.get_ident())
+        for event in result:
+            if type(event) is TextDelta:
+                pieces.append(event.text)
+            if self._stop.is_set():
+                result.stop()  # from the reading thread itself: the partial answer is kept, marked interrupted
+                return
+
+    def start(self) -> Comparison:
+        """Start every model's stream (once); returns self."""
+        for thread in self._threads:
+            if thread.ident is None:
+                thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every stream still running; what arrived is kept."""
+        self._stop.set()
+        self.wait()
+
+    def wait(self, timeout: float | None = None) -> Comparison:
+        """Wait until every answer has ended (starting them if needed); returns self."""
+        self.start()
+        for thread in self._threads:
+            thread.join(timeout)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return all(result.done for result in self.results.values())
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.results)
+
+    @property
+    def errors(self) -> dict[str, QwenError]:
+        """The models whose answer failed, with the error."""
+        self.wait()
+        return {m: r.error for m, r in self.results.items() if r.error is not None}
+
+    def __getitem__(self, model: str) -> QwenResult:
+        return self.results[model]
+
+    def __iter__(self) -> Iterator[QwenResult]:
+        return iter(self.results.values())
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def frame(self) -> Any:
+        """A pandas DataFrame: a row per model with its answer, tokens, time to first token and total time."""
+        import pandas as pd
+
+        self.wait()
+        rows = [{"model": m, "text": r.text, "input_tokens": r.usage.input_tokens,
+                 "output_tokens": r.usage.output_tokens, "first_token_s": r.time_to_first_token,
+                 "total_s": r.elapsed, "error": r.error.code if r.error else None}
+                for m, r in self.results.items()]
+        return pd.DataFrame(rows).set_index("model")
+
+    def _ipython_display_(self) -> None:
+        from ..views.compare import show_comparison  # the views load when a comparison is shown
+
+        show_comparison(self)
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "streaming"
+        return f"<Comparison of {', '.join(self.results)} {state}>"
+
+
+def compare_request(request: Request, settings: Settings, models: list[str], how: Asking | None = None) -> Comparison:
+    """One result per model for the same request (nothing is sent until the comparison starts)."""
+    return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())
+                       for model in models})
+
+
+def compare(prompt: str, models: str | list[str], **kwargs: Any) -> Comparison:
+    """Ask several models the same prompt at once (chat()'s keyword arguments); shown side by side."""
+    from ..api import prepare
+
+    request, settings = prepare(prompt, model=model_list(models)[0], **kwargs)
+    return compare_request(request, settings, model_list(models))

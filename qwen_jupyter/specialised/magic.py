@@ -1,0 +1,34 @@
+"""%%qwen's specialised options (the "Specialised" group) as chat() keyword arguments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import QwenError
+
+
+def _structured(text: str | None, value: Callable[[str], Any], option: str) -> Any:
+    """A dict or list option: {expression} from the namespace, or JSON typed on the line."""
+    if text is None:
+        return None
+    found = value(text)
+    if not isinstance(found, str):
+        return found
+    try:
+        return json.loads(found)
+    except json.JSONDecodeError:
+        raise QwenError(f"{option} takes a {{variable}} or JSON such as '{{\"AI\": \"IA\"}}', not {text!r}.",
+                        code="InvalidInput", hint="") from None
+
+
+def request_options(args: Any, value: Callable[[str], Any], presets: dict[str, Any]) -> dict[str, Any]:
+    """build_request options from the parsed magic line; `value` reads a {variable} from the namespace."""
+    options: dict[str, Any] = {
+        "logprobs": args.logprobs, "prefix": args.prefix, "preset": args.preset, "presets": presets,
+        "to": args.to, "source": args.source, "domains": args.domain,
+        "terms": _structured(args.terms, value, "--terms"), "memory": _structured(args.memory, value, "--memory"),
+        "ocr": args.ocr, "ocr_schema": _structured(args.fields, value, "--fields"),
+    }
+    return {k: v for k, v in options.items() if v is not None}

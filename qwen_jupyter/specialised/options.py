@@ -1,0 +1,135 @@
+"""The specialised options of chat() and %%qwen, turned into what the request carries: presets into sampling,
+translation and OCR options into the documented parameters, --logprobs into a checked K.
+
+Presets. Model Studio's reference (shared/reference) gives the ranges of temperature [0, 2) and top_p (0, 1] but
+no table of values per scenario, so these are qwen_jupyter's own choices, labelled as such: low temperature and
+top_p where one right answer is wanted (code, facts, translation), high where variety is (creative writing).
+Users add or override presets with `%config QwenMagics.presets = {"name": {"temperature": …, "top_p": …}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import QwenError
+
+PRESETS: dict[str, dict[str, float]] = {  # qwen_jupyter's choices (see the module docstring), not Model Studio's
+    "creative": {"temperature": 1.0, "top_p": 0.95},
+    "code": {"temperature": 0.2, "top_p": 0.8},
+    "factual": {"temperature": 0.1, "top_p": 0.7},
+    "translation": {"temperature": 0.3, "top_p": 0.8},
+}
+OCR_TASKS = ("text_recognition", "advanced_recognition", "key_information_extraction", "table_parsing",
+             "document_parsing", "formula_recognition", "multi_lan")
+TRANSLATION_MODEL = "qwen-mt-plus"
+OCR_MODEL = "qwen-vl-ocr-latest"
+RESEARCH_MODEL = "qwen-deep-research"
+MAX_TOP = 5  # Model Studio returns at most five alternatives a token
+SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty")
+
+
+def check_top(top: int | None) -> int | None:
+    """The K of --logprobs K, checked (0 asks for log probabilities without alternatives)."""
+    if top is not None and not 0 <= top <= MAX_TOP:
+        raise QwenError(f"--logprobs takes 0 to {MAX_TOP} alternatives, not {top}.", code="InvalidInput",
+                        hint="e.g. --logprobs 3, or logprobs=3 in chat().")
+    return top
+
+
+def preset_values(preset: str | dict[str, Any], presets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sampling values of a preset: a name (the user's own first, then the built-in ones) or a dict."""
+    if isinstance(preset, dict):
+        values = preset
+    else:
+        known = {**PRESETS, **(presets or {})}
+        if preset not in known:
+            raise QwenError(f"There is no preset {preset!r}; known: {', '.join(sorted(known))}.",
+                            code="InvalidInput", hint="Define one with %config QwenMagics.presets = "
+                                                      "{'name': {'temperature': 0.5, 'top_p': 0.9}}.")
+        values = known[preset]
+    unknown = sorted(set(values) - set(SAMPLING))
+    if unknown:
+        raise QwenError(f"A preset sets sampling only ({', '.join(SAMPLING)}), not {', '.join(unknown)}.",
+                        code="InvalidInput", hint="")
+    return dict(values)
+
+
+def _pairs(value: Any, what: str) -> list[dict[str, str]]:
+    """Terms or memory as the service takes them: [{"source": …, "target": …}] from a dict or pairs."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = [(v["source"], v["target"]) if isinstance(v, dict) else tuple(v) for v in value]
+    else:
+        raise QwenError(f"{what} must be a dict {{source: target}} or a list of pairs.", code="InvalidInput",
+                        hint='e.g. {"博客园": "cnblogs"}')
+    return [{"source": str(s), "target": str(t)} for s, t in items]
+
+
+def translation_options(to: str, source: str | None = None, terms: Any = None, domains: str | None = None,
+                        memory: Any = None) -> dict[str, Any]:
+    """Qwen-MT's translation_options: languages by English name, terms, translation memory, a domain hint."""
+    options: dict[str, Any] = {"source_lang": source or "auto", "target_lang": to}
+    if terms:
+        options["terms"] = _pairs(terms, "terms")
+    if memory:
+        options["tm_list"] = _pairs(memory, "memory")
+    if domains:
+        options["domains"] = domains
+    return options
+
+
+def ocr_options(task: str, schema: Any = None) -> dict[str, Any]:
+    """The ocr_options of a built-in task (a result schema for key_information_extraction)."""
+    if task not in OCR_TASKS:
+        raise QwenError(f"There is no OCR task {task!r}; the built-in ones are {', '.join(OCR_TASKS)}.",
+                        code="InvalidInput", hint="")
+    options: dict[str, Any] = {"task": task}
+    if schema is not None:
+        if task != "key_information_extraction":
+            raise QwenError("A result schema goes with --ocr key_information_extraction only.",
+                            code="InvalidInput", hint="")
+        options["task_config"] = {"result_schema": schema}
+    return options
+
+
+def expand(model: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The model and build_request options after the specialised ones are turned into parameters."""
+    options = dict(options)
+    if options.get("logprobs") is not None:
+        top = options.pop("logprobs")
+        if top is True:
+            top = 0
+        options["logprobs"] = None if top is False else check_top(int(top))
+    preset = options.pop("preset", None)
+    if preset:
+        for name, value in preset_values(preset, options.pop("presets", None)).items():
+            if options.get(name) is None:  # an explicit -t or temperature= wins over the preset
+                options[name] = value
+    options.pop("presets", None)
+    extra = dict(options.pop("extra", None) or {})
+    to = options.pop("to", None)
+    translation = {k: options.pop(k, None) for k in ("source", "terms", "domains", "memory")}
+    if to:
+        extra["translation_options"] = translation_options(to, **translation)
+        model = model if model.startswith("qwen-mt") else TRANSLATION_MODEL
+    elif any(translation.values()):
+        raise QwenError("--from, --terms, --domain and --memory go with --to LANGUAGE.", code="InvalidInput",
+                        hint="e.g. %%qwen --to English")
+    ocr, schema = options.pop("ocr", None), options.pop("ocr_schema", None)
+    if ocr:
+        extra["ocr_options"] = ocr_options(ocr, schema)
+        model = model if "ocr" in model else OCR_MODEL
+    if extra:
+        options["extra"] = extra
+    return model, options
+
+
+def native_only(model: str, extra: dict[str, Any]) -> bool:
+    """Whether only the native API serves this request (OCR's built-in tasks, deep research)."""
+    return "ocr_options" in extra or model.startswith(RESEARCH_MODEL)
+
+
+def context_free(extra: dict[str, Any]) -> bool:
+    """Whether the request must be one user message alone (Qwen-MT: no system message, no history)."""
+    return "translation_options" in extra

@@ -1,0 +1,46 @@
+"""The specialised options of %%qwen in a real kernel against the emulator: what a saved notebook keeps."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+_ACTIVE = re.compile(r"<script|\bon\w+\s*=|javascript:", re.IGNORECASE)
+
+
+def test_logprobs_shade_each_token_with_its_alternatives_and_no_script(kernel):
+    run = kernel.execute("%%qwen --logprobs 2\nWho are you?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    html = run.final["text/html"]
+    assert html.count('class="qwen-token"') > 5 and "title=" in html and "background:color-mix" in html
+    assert "hover a token" in html and not _ACTIVE.search(html)
+    check = kernel.execute("e = _qwen.logprobs[0]; print(len(e.top), e['token'] == e.token, "
+                           "len(_qwen.logprobs_frame()) == len(_qwen.logprobs))")
+    assert check.stdout.split() == ["2", "True", "True"]
+
+
+def test_compare_streams_side_by_side_and_keeps_one_result_per_model(kernel):
+    run = kernel.execute("%%qwen --compare qwen-plus,qwen-max -o both\nWho are you?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    html = run.final["text/html"]
+    assert 'class="qwen-compare"' in html and html.count('class="qwen-footer"') == 2
+    check = kernel.execute("print(type(both).__name__, both is _qwen, [r.model for r in both], "
+                           "all(r.usage.output_tokens for r in both))")
+    assert check.stdout.split() == ["Comparison", "True", "['qwen-plus',", "'qwen-max']", "True"]
+
+
+def test_compare_sends_the_chats_context_to_every_model(kernel, emu):
+    kernel.execute("%%qwen\nMy name is Ada.")
+    emu.state.received.clear()
+    kernel.execute("%%qwen --compare qwen-plus,qwen-flash\nWhat is my name?")
+    bodies = [r["body"] for r in emu.state.received]
+    assert len(bodies) == 2 and all(len(b["messages"]) == 3 for b in bodies)
+
+
+def test_a_failed_model_in_a_comparison_ends_the_cell_in_error(kernel):
+    run = kernel.execute("%%qwen --compare qwen-plus,qwen-max~500\nWho are you?")
+    assert run.reply["content"]["status"] == "error"
+    assert "qwen-plus" in run.final["text/html"]
