@@ -372,7 +372,7 @@ class QwenMagics(Magics):
                                  ("seed", args.seed)) if v is not None})
         if args.out:
             self.shell.user_ns[args.out] = out
-        return out
+        return None if args.quiet else out  # -q: stored (-o), not shown
 
     def _value(self, text: str) -> Any:
         expression = braced_expression(text)
