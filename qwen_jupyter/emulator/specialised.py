@@ -15,8 +15,9 @@ from typing import Any
 from .errors import invalid
 from .replies import Conversation, Reply
 
-_TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s]|\s+")
-_ALTERNATIVES = (" the", " a", " and", " of", ",", ".", " is", " to", " in", " it")
+_TOKEN = re.compile(r"[\w']+\s*|[^\w\s]\s*|\s+")
+_ALTERNATIVES = ("the ", "a ", "and ", "of ", "this ", "is ", "to ", "in ", "it ", "that ", "an ", "as ", "we ",
+                 "model ", "one ", "so ", "but ", "by ", "for ", "with ", ", ", ". ", "I ", "my ")
 
 
 def take(options: dict[str, Any], messages: list[Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -57,12 +58,12 @@ def _tokens(conversation: Conversation, text: str) -> list[tuple[str, float, lis
     for token in _TOKEN.findall(text):
         chance = 0.35 + 0.65 * (1 - _seed(conversation.model, token) ** 3)  # mostly sure, sometimes not
         alternatives = [(token, math.log(chance))]
+        start = int(_seed("alternatives", token) * len(_ALTERNATIVES))
+        words = [w for w in _ALTERNATIVES[start:] + _ALTERNATIVES[:start] if w.strip() != token.strip()]
         rest = 1 - chance
-        for i, word in enumerate(w for w in _ALTERNATIVES if w != token):
-            if len(alternatives) >= (top or 0):
-                break
+        for i, word in enumerate(words[:max(0, (top or 0) - 1)]):
             alternatives.append((word, math.log(rest * 0.6 * 0.4 ** i)))
-        out.append((token, math.log(chance), alternatives[:top or 0]))
+        out.append((token, math.log(chance), sorted(alternatives, key=lambda a: -a[1])[:top or 0]))
     return out
 
 

@@ -37,9 +37,10 @@ def test_every_output_token_has_a_logprob_and_k_alternatives(api, stream, connec
     assert "".join(e.token for e in entries) == result.text  # one entry per output token, in order
     assert all(e.logprob <= 0 and len(e.top) == 3 for e in entries)
     first = entries[0]
-    assert first["token"] == first.token and first.top[0] == (first.token, first.logprob)
+    assert first["token"] == first.token and (first.token, first.logprob) in first.top
     assert all(isinstance(t, str) and isinstance(lp, float) for t, lp in first.top)
     assert sum(math.exp(lp) for _, lp in first.top) <= 1.0 + 1e-9
+    assert [lp for _, lp in first.top] == sorted((lp for _, lp in first.top), reverse=True)
 
 
 @pytest.mark.parametrize("api", APIS)
