@@ -230,6 +230,9 @@ class QwenMagics(Magics):
 
         answer = %qwen Summarise {report} in one line
 
+        %%qwen --map reviews --into label
+        Label this review as positive or negative: {text}
+
         %qwen help lists the options, the commands (history, chats, reset, login, panel, record, …) and how
         {variables} are filled in.
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import asyncio
 import random
 import threading
 import time
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 import qwen_jupyter
+from qwen_jupyter.data.runner import Limiter
 from qwen_jupyter.errors import QwenError
 
 from .conftest import chat_requests, stored_rows
@@ -148,3 +150,15 @@ def test_answers_from_the_emulator_never_stand_in_for_model_studio(db, emu):
     assert offline.attrs["qwen"]["emulated"]
     preview = qwen_jupyter.map(["a"], "Say {text}", base_url=emu.url, api_key="sk-x", db=db, dry_run=True)
     assert preview.requests == 1  # another place: the stored emulated answer is not reused
+
+
+def test_the_token_limit_holds_back_a_row_until_its_tokens_fit():
+    limiter = Limiter(None, 60_000)  # 1,000 tokens a second, a second's worth at once
+
+    async def two() -> float:
+        await limiter.acquire(800)
+        started = time.monotonic()
+        await limiter.acquire(800)
+        return time.monotonic() - started
+
+    assert asyncio.run(two()) >= 0.55
