@@ -25,7 +25,7 @@ from dashscope.api_entities.dashscope_response import DashScopeAPIResponse, Imag
 from dashscope.client.base_api import BaseAsyncApi
 
 from ..errors import QwenError
-from ..events import Chunk, Event, Finished, Image, Started, TaskProgress
+from ..events import Chunk, Event, Finished, Image, Started, TaskProgress, Usage
 from ..models import model_info
 from ..request import Request
 from ..settings import Settings
@@ -198,7 +198,10 @@ def _generation(request: Request, settings: Settings) -> Iterator[Event]:
     try:
         response = dashscope.MultiModalConversation.call(session=session, **kwargs)
         for event in folder.events(response):
-            yield Image(event.url, download(event.url, settings)) if isinstance(event, Image) else event
+            if isinstance(event, Image):
+                yield Image(event.url, download(event.url, settings))
+            elif not isinstance(event, Usage):  # its usage counts pixels and images, not tokens
+                yield event
     except _TRANSPORT_ERRORS as exc:
         raise _transport_error(exc, settings) from exc
     finally:

@@ -53,6 +53,7 @@ def test_qwen_image_answers_on_the_multimodal_endpoint_whatever_the_api(api, con
     assert sent["body"]["parameters"] == {"size": "1328*1328", "n": 1, "seed": 3, "negative_prompt": "text",
                                           "prompt_extend": False}
     assert len(result.images) == 1 and result.images[0].format == "PNG"
+    assert result.usage.input_tokens is None  # the usage counts pixels, not tokens: the footer shows none
 
 
 def test_options_reach_the_task_api(connect, emu):
