@@ -156,6 +156,14 @@ class Logprobs:
 
 
 @dataclass(frozen=True, slots=True)
+class OcrResult:
+    """An OCR task's structured output (the service's ocr_result: kv_result, words_info, …) for `task`."""
+
+    task: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     finish_reason: str
 
@@ -170,5 +178,5 @@ class Failed:
 Event = (
     Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
     | Usage
-    | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | Chunk | Finished | Failed
+    | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | OcrResult | Chunk | Finished | Failed
 )

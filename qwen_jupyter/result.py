@@ -20,6 +20,7 @@ from .events import (
     Finished,
     Image,
     Logprobs,
+    OcrResult,
     ReasoningDelta,
     Retrying,
     SearchResult,
@@ -35,6 +36,7 @@ from .events import (
 from .images import open_png, save_pngs
 from .request import Message, ToolCall
 from .specialised.logprobs import TokenLogprob, entries, logprobs_frame
+from .specialised.ocr import Reading, reading
 from .speech import Speech
 
 ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
@@ -130,6 +132,7 @@ class _Fold:
         self.transcript: list[str] = []
         self.search: list[SearchResult] = []
         self.logprobs: list[Logprobs] = []
+        self.ocr: OcrResult | None = None
         # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
         # collector to walk; the SDK objects are built when `raw` is read.
         self.raw = bytearray()
@@ -199,6 +202,8 @@ class _Fold:
                 self.search.extend(results)
             case Logprobs():
                 self.logprobs.append(event)
+            case OcrResult():
+                self.ocr = event
             case Retrying(error=error):
                 self.retries.append(error)
             case Failed(error=error):
@@ -428,6 +433,12 @@ class QwenResult:
     def logprobs_frame(self) -> Any:
         """The log probabilities as a pandas DataFrame, a row per token."""
         return logprobs_frame(self.logprobs)
+
+    @property
+    def ocr(self) -> Reading | None:
+        """What an OCR task (--ocr) read: tables as DataFrames, key information as a dict, formulas, words."""
+        found = self.wait()._fold.ocr
+        return None if found is None else reading(found.task, self.text, found.data)
 
     @property
     def error(self) -> QwenError | None:

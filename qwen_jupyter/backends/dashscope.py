@@ -24,6 +24,7 @@ from ..events import (
     Event,
     Finished,
     Image,
+    OcrResult,
     ReasoningDelta,
     SearchResult,
     SearchResults,
@@ -177,6 +178,7 @@ class Folder:
         self.finished = False
         self.usage: Any = None
         self.search_sent = False
+        self.ocr_result: dict[str, Any] = {}  # an OCR task's structured output, sent with its text
 
     def _delta(self, key: tuple[int, str], value: str) -> str:
         if not self.cumulative:
@@ -222,6 +224,9 @@ class Folder:
             self.finished = True
             if self.usage:
                 events.append(usage_event(self.usage))
+            task = (self.request.extra.get("ocr_options") or {}).get("task")
+            if task:
+                events.append(OcrResult(task, self.ocr_result))
             events.append(Finished(finish))
         return events
 
@@ -234,6 +239,9 @@ class Folder:
         content = message.get("content")
         if isinstance(content, list):
             events.extend(Image(item["image"]) for item in content if isinstance(item, dict) and "image" in item)
+            for item in content:
+                if isinstance(item, dict) and isinstance(item.get("ocr_result"), dict):
+                    self.ocr_result.update(item["ocr_result"])
         text = self._delta((index, "text"), _text(content))
         if text:
             events.append(TextDelta(text))

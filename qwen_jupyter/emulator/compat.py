@@ -52,7 +52,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("messages must be a non-empty list")
-    messages, options = specialised.take(body, messages)
+    messages, options = specialised.take(model, body, messages)
     info = model_info(model)
     turns = [_turn(m, info.multimodal) for m in messages]
     rules.check_order([t.role for t in turns])

@@ -62,7 +62,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     if not messages:
         raise invalid("Either \"prompt\" or \"messages\" must exist and cannot both be none")
     parameters = body.get("parameters") or {}
-    messages, options = specialised.take(parameters, messages)
+    messages, options = specialised.take(model, parameters, messages)
     turns = [_turn(m, multimodal_path) for m in messages]
     rules.check_order([t.role for t in turns])
     rules.check_tool_results(messages)
@@ -133,11 +133,15 @@ def body(conversation: Conversation, reply: Reply, context: Any, extras: dict[st
         output: dict[str, Any] = {"text": reply.text, "finish_reason": reply.finish_reason}
     else:
         message: dict[str, Any] = {"role": "assistant", "content": _content(reply.text, extras["multimodal"])}
+        if reply.extra and message["content"]:
+            message["content"][0].update(reply.extra)  # an OCR task's ocr_result beside the text
         if reply.reasoning:
             message["reasoning_content"] = reply.reasoning
         if reply.tool_calls:
             message["tool_calls"] = _calls(reply)
         output = {"choices": [{"finish_reason": reply.finish_reason, "message": message}]}
+        if "translation" in conversation.options:
+            output.update(model_name=conversation.model, finish_reason=reply.finish_reason)
         logprobs = specialised.content_logprobs(conversation, reply.text)
         if logprobs:
             output["choices"][0]["logprobs"] = logprobs
@@ -160,13 +164,15 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
     number = 0
 
     def frame(reasoning: str, text: str, finish: str = "null", calls: list | None = None,
-              search: bool = False, logprobs: dict[str, Any] | None = None) -> bytes:
+              search: bool = False, logprobs: dict[str, Any] | None = None, extra: dict | None = None) -> bytes:
         nonlocal number
         number += 1
         if text_format:
             output: dict[str, Any] = {"finish_reason": finish, "text": text}
         else:
             message: dict[str, Any] = {"content": _content(text, multimodal), "role": "assistant"}
+            if extra and message["content"]:
+                message["content"][0].update(extra)
             if conversation.thinking:
                 message["reasoning_content"] = reasoning
             if calls:
@@ -184,10 +190,12 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
     for piece in pieces(reply.reasoning, size):
         reasoning_so_far += piece
         yield frame(piece if incremental else reasoning_so_far, "" if incremental else text_so_far), True
-    for piece in pieces(reply.text, size):
+    text_pieces = pieces(reply.text, size)
+    for number_of, piece in enumerate(text_pieces, 1):
         text_so_far += piece
         yield frame("" if incremental else reasoning_so_far, piece if incremental else text_so_far,
-                    logprobs=specialised.content_logprobs(conversation, piece)), True
+                    logprobs=specialised.content_logprobs(conversation, piece),
+                    extra=reply.extra if number_of == len(text_pieces) else None), True
     arguments_so_far: dict[int, str] = {}
     for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
         for position, piece in enumerate(pieces(arguments, size or 8) or [""]):

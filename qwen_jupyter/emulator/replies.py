@@ -60,6 +60,7 @@ class Reply:
     code_output: str = ""
     input_tokens: int = 0
     finish_reason: str = "stop"
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. an OCR task's ocr_result (emulator/specialised.py)
 
     @property
     def reasoning_tokens(self) -> int:

@@ -49,8 +49,9 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     if body.get("instructions"):
         turns.insert(0, Turn("system", body["instructions"]))
     rules.check_order([t.role for t in turns])
-    _, options = specialised.take({"logprobs": "message.output_text.logprobs" in (body.get("include") or ()),
-                                   "top_logprobs": body.get("top_logprobs")}, [])
+    _, options = specialised.take(model, {"logprobs": "message.output_text.logprobs" in (body.get("include") or ()),
+                                          "top_logprobs": body.get("top_logprobs"),
+                                          "translation_options": body.get("translation_options")}, items)
     rules.check_function_outputs([item for item in items if isinstance(item, dict)])
     effort = (body.get("reasoning") or {}).get("effort")
     enable = False if effort == "none" else body.get("enable_thinking")

@@ -8,6 +8,7 @@ the options the Conversation keeps; `shape()` changes the planned reply; writers
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from typing import Any
@@ -15,13 +16,17 @@ from typing import Any
 from .errors import invalid
 from .replies import Conversation, Reply
 
+OCR_TASKS = ("text_recognition", "advanced_recognition", "key_information_extraction", "table_parsing",
+             "document_parsing", "formula_recognition", "multi_lan")
+
 _TOKEN = re.compile(r"[\w']+\s*|[^\w\s]\s*|\s+")
 _ALTERNATIVES = ("the ", "a ", "and ", "of ", "this ", "is ", "to ", "in ", "it ", "that ", "an ", "as ", "we ",
                  "model ", "one ", "so ", "but ", "by ", "for ", "with ", ", ", ". ", "I ", "my ")
 
 
-def take(options: dict[str, Any], messages: list[Any]) -> tuple[list[Any], dict[str, Any]]:
-    """The messages without a trailing partial assistant turn, and what the Conversation keeps of the options."""
+def take(model: str, options: dict[str, Any], messages: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The messages without a trailing partial assistant turn, and what the Conversation keeps of the options
+    (checked as the service checks them)."""
     kept: dict[str, Any] = {}
     last = messages[-1] if messages else None
     if isinstance(last, dict) and last.get("role") == "assistant" and last.get("partial"):
@@ -37,11 +42,47 @@ def take(options: dict[str, Any], messages: list[Any]) -> tuple[list[Any], dict[
         if not isinstance(top, int) or not 0 <= top <= 5:
             raise invalid("top_logprobs should be in [0, 5].")
         kept["top_logprobs"] = top
+    if model.startswith("qwen-mt"):
+        kept["translation"] = _translation(options.get("translation_options"), messages)
+    if options.get("ocr_options") is not None:
+        kept["ocr"] = _ocr(model, options["ocr_options"], messages)
     return messages, kept
 
 
+def _translation(options: Any, messages: list[Any]) -> dict[str, Any]:
+    """Qwen-MT's rules: one user message, nothing else; translation_options with a target language."""
+    if len(messages) != 1 or not isinstance(messages[0], dict) or messages[0].get("role") != "user":
+        raise invalid("Qwen-MT takes exactly one user message (no system message, no history).")
+    if not isinstance(options, dict) or not options.get("target_lang"):
+        raise invalid("translation_options.target_lang is required for Qwen-MT models.")
+    for key in ("terms", "tm_list"):
+        items = options.get(key) or []
+        if not isinstance(items, list) or any(not isinstance(i, dict) or {"source", "target"} - set(i)
+                                               for i in items):
+            raise invalid(f"translation_options.{key} must be a list of {{\"source\", \"target\"}} objects.")
+    return options
+
+
+def _ocr(model: str, options: Any, messages: list[Any]) -> dict[str, Any]:
+    content = messages[-1].get("content") if messages and isinstance(messages[-1], dict) else None
+    if not isinstance(content, list) or not any(isinstance(i, dict) and ("image" in i or "image_url" in i)
+                                                for i in content):
+        raise invalid("The OCR model needs an image in the user message.")
+    if not isinstance(options, dict) or options.get("task") not in OCR_TASKS:
+        raise invalid(f"ocr_options.task must be one of {', '.join(OCR_TASKS)}.")
+    if "ocr" not in model or model.endswith("2024-10-28"):
+        raise invalid(f"The model {model} does not support built-in OCR tasks (ocr_options).")
+    return options
+
+
 def shape(conversation: Conversation, reply: Reply) -> None:
-    """Change the planned reply for the options: a continuation when a prefix was given."""
+    """Change the planned reply for the options: a continuation when a prefix was given, a translation, an OCR
+    task's output."""
+    if "translation" in conversation.options:
+        reply.text = translate(conversation.turns[-1].text, conversation.options["translation"])
+    if "ocr" in conversation.options:
+        reply.text, ocr_result = ocr_output(conversation.options["ocr"])
+        reply.extra = {"ocr_result": ocr_result} if ocr_result else {}
     prefix = conversation.options.get("prefix")
     if prefix is not None and not reply.tool_calls:
         reply.text = (" woke slowly, and the emulator carried the sentence on from where you left it"
@@ -86,3 +127,44 @@ def responses_logprobs(conversation: Conversation, text: str) -> list[dict[str, 
              "top_logprobs": [{"token": t["token"], "logprob": t["logprob"], "bytes": t["bytes"]}
                               for t in e["top_logprobs"]]}
             for e in (found or {}).get("content", [])]
+
+
+def translate(text: str, options: dict[str, Any]) -> str:
+    """An emulated translation: a translation-memory match verbatim, else the text with its terms replaced,
+    labelled with the target language."""
+    for pair in options.get("tm_list") or ():
+        if text.strip() == pair["source"].strip():
+            return pair["target"]
+    for term in options.get("terms") or ():
+        text = text.replace(term["source"], term["target"])
+    return f"[{options['target_lang']}, emulated] {text}"
+
+
+def _fields(schema: Any) -> Any:
+    """Key information filled from a result schema (nested objects kept), or a fixed receipt."""
+    if isinstance(schema, dict):
+        return {str(k): _fields(v) if isinstance(v, dict) else f"emulated {k}" for k, v in schema.items()}
+    return {"invoice_number": "10283819", "date": "2013-06-29", "total": "24.00"}
+
+
+def ocr_output(options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An OCR task's text and its ocr_result (what message.content[0] carries besides the text)."""
+    task = options["task"]
+    if task == "table_parsing":
+        rows = [("Item", "Qty", "Price"), ("Apples", "3", "1.20"), ("Pears", "2", "0.90")]
+        table = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+        return f"```html\n<table>{table}</table>\n```", {}
+    if task == "key_information_extraction":
+        values = _fields((options.get("task_config") or {}).get("result_schema"))
+        return f"```json\n{json.dumps(values, ensure_ascii=False, indent=2)}\n```", {"kv_result": values}
+    if task == "formula_recognition":
+        return "$$\n\\int_0^1 x^2 \\, dx = \\frac{1}{3}\n$$", {}
+    if task == "document_parsing":
+        return "\\section{Emulated document}\nThe emulator read a page with one formula: $E = mc^2$.", {}
+    if task == "advanced_recognition":
+        words = [{"text": "Emulated", "location": [10, 10, 90, 10, 90, 30, 10, 30], "rotate_rect": [50, 20, 80, 20, 0]},
+                 {"text": "receipt", "location": [100, 10, 170, 10, 170, 30, 100, 30],
+                  "rotate_rect": [135, 20, 70, 20, 0]}]
+        boxes = [{"text": w["text"], "rotate_rect": w["rotate_rect"]} for w in words]
+        return f"```json\n{json.dumps(boxes)}\n```", {"words_info": words}
+    return "Emulated OCR text: the words in the image would appear here, line by line.", {}

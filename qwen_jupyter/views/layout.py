@@ -19,6 +19,7 @@ import nh3
 
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
 from .logprobs import logprobs_html
+from .ocr import ocr_html
 from .tools import tool_calls_html, tool_calls_text
 
 MUTED = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161))"
@@ -162,6 +163,8 @@ def answer_html(result: Any, image_hosts: Collection[str] = ()) -> str:
     answer = fragment(markdown_html(result.text, image_hosts, source_links(result))) if result.text else ""
     if result.logprobs:  # the answer token by token, shaded by probability
         answer = fragment(logprobs_html(result.logprobs))
+    elif result.ocr is not None:  # an OCR task's tables, fields or formulas
+        answer = fragment(ocr_html(result.ocr, image_hosts))
     parts = [tool_calls_html(result), answer,
              _sources(result)]
     return "".join(parts)

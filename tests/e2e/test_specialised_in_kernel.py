@@ -44,3 +44,34 @@ def test_a_failed_model_in_a_comparison_ends_the_cell_in_error(kernel):
     run = kernel.execute("%%qwen --compare qwen-plus,qwen-max~500\nWho are you?")
     assert run.reply["content"]["status"] == "error"
     assert "qwen-plus" in run.final["text/html"]
+
+
+def test_translate_a_cell_with_terms_from_a_variable(kernel, emu):
+    kernel.execute('glossary = {"模型": "model"}')
+    run = kernel.execute("%%qwen --to English --terms {glossary} --domain 'This text is technical.'\n这个模型很好")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert "[English, emulated] 这个model很好" in run.final["text/plain"]
+    options = emu.state.received[-1]["body"]["translation_options"]
+    assert options["terms"] == [{"source": "模型", "target": "model"}] and options["domains"] == "This text is technical."
+
+
+def test_translation_options_without_to_fail_in_one_line(kernel):
+    run = kernel.execute("%%qwen --from French\nBonjour")
+    assert run.reply["content"]["status"] == "error"
+    assert "go with --to" in run.of("error")[0]["content"]["traceback"][0]
+
+
+def test_ocr_table_renders_as_a_table_and_is_a_dataframe(kernel):
+    run = kernel.execute("%%qwen --ocr table_parsing -i notebooks/house.png\nRead the table.", timeout=60)
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert 'class="qwen-ocr-table"' in run.final["text/html"]
+    check = kernel.execute("print(type(_qwen.ocr.tables[0]).__name__, list(_qwen.ocr.tables[0].columns))")
+    assert check.stdout.strip() == "DataFrame ['Item', 'Qty', 'Price']"
+
+
+def test_preset_and_prefix_from_the_magic(kernel, emu):
+    run = kernel.execute("%%qwen --preset factual --prefix 'The answer is'\nWhat is 2+2?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    body = emu.state.received[-1]["body"]
+    assert body["temperature"] == 0.1 and body["messages"][-1]["partial"] is True
+    assert "The answer is woke slowly" in run.final["text/plain"]
