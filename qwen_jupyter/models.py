@@ -34,6 +34,11 @@ def _version(name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def _wan_version(name: str) -> float:
+    match = re.match(r"wan(\d+(?:\.\d+)?)-", name)
+    return float(match.group(1)) if match else 0.0
+
+
 def model_info(model: str) -> ModelInfo:
     """Capabilities of a model id, from its family name (unknown names get safe text-model defaults)."""
     name = model.lower()
@@ -44,6 +49,8 @@ def model_info(model: str) -> ModelInfo:
     if "imageedit" in name or (name.startswith("wan2") and "i2i" in name):
         return ModelInfo(model, image_task=True, image_edit=True, inputs=frozenset({"image"}))
     if name.startswith("wanx") or (name.startswith("wan2") and "t2i" in name):
+        if _wan_version(name) >= 2.6:  # its task API is another protocol; the synchronous endpoint is documented
+            return ModelInfo(model, multimodal=True, image_generation=True)
         return ModelInfo(model, image_task=True)
     if name.startswith("qwen-image-edit"):
         return ModelInfo(model, multimodal=True, image_generation=True, image_edit=True, inputs=frozenset({"image"}))

@@ -228,3 +228,17 @@ def test_bytes_that_are_not_an_image_are_refused():
 def test_an_image_event_without_a_download_shows_nothing(emu):
     result = qwen_jupyter.QwenResult([ImageEvent("https://example.com/a.png")], model="wanx-v1")
     assert result.image_urls == ("https://example.com/a.png",) and result.images == ()
+
+
+@pytest.mark.parametrize(("model", "path"), [
+    ("wanx2.1-t2i-turbo", "/text2image/image-synthesis"), ("wan2.5-t2i-preview", "/text2image/image-synthesis"),
+    ("wan2.5-i2i-preview", "/image2image/image-synthesis"), ("wan2.6-t2i", "/multimodal-generation/generation"),
+    ("qwen-image-max", "/multimodal-generation/generation"),
+])
+def test_each_image_model_goes_to_its_documented_endpoint(model, path, connect, emu):
+    picture = Image.new("RGB", (16, 16)) if "i2i" in model else None
+    result = qwen_jupyter.chat("a kite", model=model, image=picture, **connect())
+    assert result.error is None, result.error
+    assert emu.received[0]["path"].endswith(path) and len(result.images) == 1
+    if "i2i" in model:
+        assert emu.received[0]["body"]["input"]["images"][0].startswith("data:image/png;base64,")
