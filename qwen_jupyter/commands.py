@@ -171,6 +171,25 @@ def _batches(magics: Any, rest: str) -> None:
         print(f"{stored['id']}  {stored['spec'].get('model')}  {rows:,} rows  {stored['status']}: {states}{note}")
 
 
+@command("%qwen files [delete ID…|all]", "documents uploaded for qwen-long (--file); delete some or all", "Data")
+def _files(magics: Any, rest: str) -> None:
+    from .specialised.documents import delete_documents, files_table
+
+    verb, _, ids = rest.partition(" ")
+    if verb not in ("", "delete") or (verb == "delete") != bool(ids.strip()):
+        raise UsageError("Usage: %qwen files [delete ID …|all]")
+    settings = magics.settings()
+    files = files_table(settings)
+    if verb == "delete":
+        chosen = [f["id"] for f in files] if ids.strip() == "all" else ids.split()
+        print(f"Deleted {len(delete_documents(settings, chosen))} document(s).")
+        return
+    if not files:
+        print("No documents uploaded; %%qwen --file PATH uploads one for qwen-long.")
+    for f in files:
+        print(f"{f['id']}  {f['filename']}  {f['bytes']:,} bytes  {f['status']}")
+
+
 @command("%qwen login", "type the API key (no echo; kept in this kernel only)", "Keys and where requests go")
 def _login(magics: Any, rest: str) -> None:
     try:

@@ -27,6 +27,7 @@ from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
 from .settings import APIS, REGIONS, Secret, Settings
 from .specialised.compare import Comparison, compare_request, model_list
+from .specialised.documents import upload_documents
 from .specialised.magic import request_options
 from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
@@ -288,6 +289,8 @@ class QwenMagics(Magics):
             code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
             prompt_extend=args.prompt_extend, **speech_options(args.speak),
             **request_options(args, self._value, dict(self.presets)),
+            documents=upload_documents([self._value(f) for f in args.files], self.settings(args)) if args.files
+            else None,
         )
         settings = self.settings(args)
         session, chat = self.session, args.chat or DEFAULT_CHAT

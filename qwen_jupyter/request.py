@@ -9,7 +9,7 @@ from typing import Any
 from .errors import QwenError
 from .media import Media
 from .models import TAKES, model_info
-from .specialised.options import context_free, expand
+from .specialised.options import FILE_PREFIX, context_free, expand
 from .tools.schema import toolbox
 
 
@@ -123,9 +123,12 @@ def build_request(
     if context_free(options.get("extra") or {}):
         system = None
     check_inputs(model, media)
+    documents = options.pop("documents", None) or ()
     messages: list[Message] = []
     if system:
         messages.append(Message("system", system))
+    if documents:  # qwen-long: one system message naming every uploaded document, after the system prompt
+        messages.append(Message("system", ",".join(FILE_PREFIX + d for d in documents)))
     messages.append(user_message(prompt, media))
     tools = toolbox(options.pop("tools", None)).specs()  # functions and schema dicts, as the wire carries them
     if options.get("search_options"):

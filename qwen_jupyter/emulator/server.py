@@ -121,6 +121,7 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         missed = True
     try:
         conversation, stream, extras = handler.parse(body, dict(request.headers), model, request.path)
+        specialised.attach_files(conversation, state)
     except ApiError as error:
         return _error_response(handler, error, context)
     reply = plan(conversation, long=fault.long, tool_loop=fault.tool_loop)

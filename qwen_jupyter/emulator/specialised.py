@@ -14,8 +14,9 @@ import re
 from typing import Any
 
 from .errors import invalid
-from .replies import Conversation, Reply
+from .replies import Conversation, Reply, count_tokens
 
+FILE_PREFIX = "fileid://"
 OCR_TASKS = ("text_recognition", "advanced_recognition", "key_information_extraction", "table_parsing",
              "document_parsing", "formula_recognition", "multi_lan")
 
@@ -75,6 +76,35 @@ def _ocr(model: str, options: Any, messages: list[Any]) -> dict[str, Any]:
     return options
 
 
+def attach_files(conversation: Conversation, state: Any) -> None:
+    """Read the documents that `fileid://` system messages name (qwen-long): unknown, unparsed or batch files
+    are refused as the service refuses them; the documents' text goes into the conversation's options."""
+    from .files import current
+
+    documents = []
+    for turn in conversation.turns:
+        if turn.role != "system" or not turn.text.lstrip().startswith(FILE_PREFIX):
+            continue
+        for reference in turn.text.split(","):
+            file_id = reference.strip().removeprefix(FILE_PREFIX)
+            stored = state.files.get(file_id)
+            if not reference.strip().startswith(FILE_PREFIX) or stored is None:
+                raise invalid(f"File [{file_id}] does not exist or you do not have access to it; check the id "
+                              "and upload it with purpose file-extract.")
+            found = current(state, stored)
+            if found["purpose"] != "file-extract":
+                raise invalid(f"File [{file_id}] was uploaded for {found['purpose']}, not file-extract.")
+            if found["status"] != "processed":
+                raise invalid(f"File [{file_id}] is not ready (status {found['status']}): its parsing has "
+                              f"{'failed' if found['status'] == 'error' else 'not finished'}.")
+            text = stored["data"].decode("utf-8", errors="replace") if found["filename"].lower().endswith(
+                (".txt", ".md", ".csv", ".json")) else f"[{found['bytes']} bytes of {found['filename']}]"
+            documents.append((found["filename"], text))
+        turn.text = ""  # the documents are context, not the system prompt
+    if documents:
+        conversation.options["documents"] = documents
+
+
 def shape(conversation: Conversation, reply: Reply) -> None:
     """Change the planned reply for the options: a continuation when a prefix was given, a translation, an OCR
     task's output."""
@@ -83,6 +113,14 @@ def shape(conversation: Conversation, reply: Reply) -> None:
     if "ocr" in conversation.options:
         reply.text, ocr_result = ocr_output(conversation.options["ocr"])
         reply.extra = {"ocr_result": ocr_result} if ocr_result else {}
+    documents = conversation.options.get("documents")
+    if documents and not reply.tool_calls:
+        reply.input_tokens += sum(count_tokens(text) for _, text in documents)
+        read = "; ".join(f"{name} ({len(text):,} characters), which begins \"{' '.join(text.split()[:8])}\""
+                         for name, text in documents)
+        question = " ".join(conversation.turns[-1].text.split())
+        reply.text = (f"**[emulated {conversation.model}]** I read {len(documents)} document"
+                      f"{'s' * (len(documents) != 1)}: {read}.\n\nYou asked: \"{question}\"")
     prefix = conversation.options.get("prefix")
     if prefix is not None and not reply.tool_calls:
         reply.text = (" woke slowly, and the emulator carried the sentence on from where you left it"

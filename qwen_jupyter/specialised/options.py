@@ -24,6 +24,8 @@ OCR_TASKS = ("text_recognition", "advanced_recognition", "key_information_extrac
 TRANSLATION_MODEL = "qwen-mt-plus"
 OCR_MODEL = "qwen-vl-ocr-latest"
 RESEARCH_MODEL = "qwen-deep-research"
+DOCUMENT_MODELS = ("qwen-long", "qwen-doc")
+FILE_PREFIX = "fileid://"
 MAX_TOP = 5  # Model Studio returns at most five alternatives a token
 SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty")
 
@@ -120,14 +122,21 @@ def expand(model: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if ocr:
         extra["ocr_options"] = ocr_options(ocr, schema)
         model = model if "ocr" in model else OCR_MODEL
+    if options.get("documents") and not model.startswith(DOCUMENT_MODELS):
+        model = DOCUMENT_MODELS[0]
     if extra:
         options["extra"] = extra
     return model, options
 
 
-def native_only(model: str, extra: dict[str, Any]) -> bool:
-    """Whether only the native API serves this request (OCR's built-in tasks, deep research)."""
-    return "ocr_options" in extra or model.startswith(RESEARCH_MODEL)
+def api_needed(model: str, extra: dict[str, Any], system: list[str], api: str) -> str:
+    """The API this request needs: the native one for OCR's built-in tasks and deep research, Chat Completions
+    instead of Responses for documents (fileid:// system messages)."""
+    if "ocr_options" in extra or model.startswith(RESEARCH_MODEL):
+        return "dashscope"
+    if api == "responses" and any(text.startswith(FILE_PREFIX) for text in system):
+        return "openai"
+    return api
 
 
 def context_free(extra: dict[str, Any]) -> bool:

@@ -75,3 +75,25 @@ def test_preset_and_prefix_from_the_magic(kernel, emu):
     body = emu.state.received[-1]["body"]
     assert body["temperature"] == 0.1 and body["messages"][-1]["partial"] is True
     assert "The answer is woke slowly" in run.final["text/plain"]
+
+
+def test_file_uploads_once_and_files_lists_and_deletes(kernel, emu, tmp_path):
+    document = tmp_path / "minutes.md"
+    document.write_text("# Minutes\nWe agreed to ship on Friday.\n")
+    for _ in range(2):
+        run = kernel.execute(f"%%qwen --file {document}\nWhen do we ship?")
+        assert run.reply["content"]["status"] == "ok", run.stderr
+        assert "I read 1 document: minutes.md" in run.final["text/plain"]
+    assert len([f for f in emu.state.files.values() if f["object"]["filename"] == "minutes.md"]) == 1
+    listing = kernel.execute("%qwen files")
+    assert "minutes.md" in listing.stdout and "processed" in listing.stdout
+    kernel.execute("%qwen files delete all")
+    assert "No documents uploaded" in kernel.execute("%qwen files").stdout
+
+
+def test_an_unsupported_file_fails_in_one_line_before_upload(kernel, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0")
+    run = kernel.execute(f"%%qwen --file {clip}\nSummarise.")
+    assert run.reply["content"]["status"] == "error"
+    assert "qwen-long reads" in run.of("error")[0]["content"]["traceback"][0]
