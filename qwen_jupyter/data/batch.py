@@ -4,6 +4,7 @@ restart loses nothing: batch_result() picks it up by id."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -121,7 +122,8 @@ def _line_error(line: dict[str, Any]) -> str:
 
 
 def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
-    """Join every ended batch's results back by custom_id into the answer store (lines in any order)."""
+    """Join every ended batch's results back by custom_id into the answer store (lines in any order), then delete
+    the uploaded input files (the account holds at most 10,000 files)."""
     entries: dict[str, dict[str, Any]] = {}
     for batch in stored["batches"]:
         if batch["status"] == "failed":
@@ -144,6 +146,9 @@ def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
     store.save_answers(list(entries.values()))
     store.save_batch_job(stored["id"], "collected", stored["batches"], stored["spec"])
     stored["status"] = "collected"
+    for batch in stored["batches"]:  # the answers are stored: the input files need not count against the quota
+        with contextlib.suppress(QwenError):
+            service.delete_file(settings, batch["input_file_id"])
 
 
 def cancel(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:

@@ -34,14 +34,18 @@ def test_the_batch_answers_are_the_live_answers_joined_back_in_row_order(run, em
 
 
 def test_the_batch_file_holds_the_same_bodies_a_live_request_sends(run, emu, db):
-    run(REVIEWS.head(2), "Tag: {text}", batch=True, temperature=0.2)
-    uploaded = [f for f in emu.state.files.values() if f["object"]["purpose"] == "batch"][-1]
-    lines = [json.loads(line) for line in uploaded["data"].splitlines()]
+    job_id = _submit(emu, db, rows=2, temperature=0.2)
+    store = Store(db)
+    try:
+        (batch,) = store.batch_jobs(job_id)[0]["batches"]
+    finally:
+        store.close()
+    lines = [json.loads(line) for line in emu.state.files[batch["input_file_id"]]["data"].splitlines()]
     assert [line["url"] for line in lines] == ["/v1/chat/completions"] * 2
     body = lines[0]["body"]
     assert body["model"] == "qwen-plus" and body["temperature"] == 0.2 and body["enable_thinking"] is False
     assert body["stream"] is False and "extra_body" not in body
-    run(REVIEWS.head(2), "Tag: {text}", temperature=0.2, db=db + "-live")
+    run(["row 0"], "Say {text}", temperature=0.2)
     assert chat_requests(emu)[0]["body"] == body
 
 
@@ -70,6 +74,7 @@ def test_a_job_past_the_line_limit_is_split_and_joined_back(run, emu, db):
     assert [len(b["keys"]) for b in job["batches"]] == [15, 15, 10]
     assert {b["status"] for b in job["batches"]} == {"completed"} and job["status"] == "collected"
     assert len({b["input_file_id"] for b in job["batches"]}) == 3
+    assert not {b["input_file_id"] for b in job["batches"]} & set(emu.state.files)  # deleted once collected
 
 
 def test_split_respects_lines_and_bytes():
@@ -78,11 +83,11 @@ def test_split_respects_lines_and_bytes():
     assert batches.split(lines, max_bytes=25) == [[0, 1], [2, 3], [4, 5], [6]]
 
 
-def _submit(emu, db, rows=60):
+def _submit(emu, db, rows=60, **options):
     """Start a job without waiting for it (as a kernel that restarts right after would)."""
     settings = Settings(base_url=emu.url, api_key=KEY)
     frame = pd.DataFrame({"text": [f"row {i}" for i in range(rows)]})
-    keys, distinct = _plan(frame, "Say {text}", "qwen-plus", None, None, None, None, False, settings, {})
+    keys, distinct = _plan(frame, "Say {text}", "qwen-plus", None, None, None, None, False, settings, options)
     spec = {"model": "qwen-plus", "into": "answer", "schema": None, "keys": keys,
             "rows": frame.to_dict("records")}
     store = Store(db)
