@@ -158,7 +158,10 @@ def _wait(task_id: str, status: str, start: float, where: dict[str, Any],
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(exc, settings) from exc
         if response.status_code != 200:
-            raise error_from_response(response, settings)
+            error = error_from_response(response, settings)
+            if error.retryable:  # a throttled or failed poll: the task goes on, so ask again later
+                continue
+            raise error
         status = (response.output or {}).get("task_status", status)
         if status in DONE:
             return response

@@ -195,6 +195,12 @@ async def task(request: web.Request) -> web.Response:
     _record(state, request, None)
     if not authorized(request):
         return _error(FAULT_ERRORS["401"], request_id)
+    try:
+        fault = _fault(request, state, "")  # a poll can be throttled or fail too (header or emu.inject)
+    except ValueError as exc:
+        return _error(invalid(str(exc)), request_id)
+    if fault.status:
+        return _error(FAULT_ERRORS[fault.status], request_id)
     found = state.tasks.get(task_id)
     if found is None:
         output = {"task_id": task_id, "task_status": "UNKNOWN"}

@@ -242,3 +242,19 @@ def test_each_image_model_goes_to_its_documented_endpoint(model, path, connect, 
     assert emu.received[0]["path"].endswith(path) and len(result.images) == 1
     if "i2i" in model:
         assert emu.received[0]["body"]["input"]["images"][0].startswith("data:image/png;base64,")
+
+
+def test_a_throttled_poll_is_asked_again_and_a_refused_one_ends_the_task(connect, emu):
+    result = qwen_jupyter.chat("a red fox", model="wanx-v1", **connect())
+    for event in result:
+        if isinstance(event, TaskProgress) and event.seconds == 0:
+            emu.inject("429", times=2)  # the next two polls are throttled
+    assert result.error is None and len(result.images) == 1
+    polls = [r for r in emu.received if r["method"] == "GET"]
+    assert len(polls) == 4  # two throttled, then RUNNING and SUCCEEDED
+    refused = qwen_jupyter.chat("a red fox", model="wanx-v1", **connect())
+    for event in refused:
+        if isinstance(event, TaskProgress) and event.seconds == 0:
+            emu.inject("403")
+    assert refused.error.status == 403 and refused.request_id
+    assert emu.received[-1]["path"].endswith("/cancel")  # the task is not left running
