@@ -156,6 +156,19 @@ class Logprobs:
 
 
 @dataclass(frozen=True, slots=True)
+class ResearchProgress:
+    """Deep research moved on: its phase and status, and in a research round its id, goal, query and the web
+    sites it read (title, url)."""
+
+    phase: str
+    status: str
+    round: int | None = None
+    goal: str = ""
+    query: str = ""
+    sites: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OcrResult:
     """An OCR task's structured output (the service's ocr_result: kv_result, words_info, …) for `task`."""
 
@@ -178,5 +191,5 @@ class Failed:
 Event = (
     Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
     | Usage
-    | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | OcrResult | Chunk | Finished | Failed
+    | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | OcrResult | ResearchProgress | Chunk | Finished | Failed
 )

@@ -22,6 +22,7 @@ from .events import (
     Logprobs,
     OcrResult,
     ReasoningDelta,
+    ResearchProgress,
     Retrying,
     SearchResult,
     SearchResults,
@@ -37,6 +38,7 @@ from .images import open_png, save_pngs
 from .request import Message, ToolCall
 from .specialised.logprobs import TokenLogprob, entries, logprobs_frame
 from .specialised.ocr import Reading, reading
+from .specialised.research import rounds
 from .speech import Speech
 
 ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
@@ -133,6 +135,7 @@ class _Fold:
         self.search: list[SearchResult] = []
         self.logprobs: list[Logprobs] = []
         self.ocr: OcrResult | None = None
+        self.research: list[ResearchProgress] = []
         # Every chunk's compact JSON, a line each, in one buffer: no object per chunk to keep or for the garbage
         # collector to walk; the SDK objects are built when `raw` is read.
         self.raw = bytearray()
@@ -204,6 +207,8 @@ class _Fold:
                 self.logprobs.append(event)
             case OcrResult():
                 self.ocr = event
+            case ResearchProgress():
+                self.research.append(event)
             case Retrying(error=error):
                 self.retries.append(error)
             case Failed(error=error):
@@ -439,6 +444,11 @@ class QwenResult:
         """What an OCR task (--ocr) read: tables as DataFrames, key information as a dict, formulas, words."""
         found = self.wait()._fold.ocr
         return None if found is None else reading(found.task, self.text, found.data)
+
+    @property
+    def research(self) -> list[dict[str, Any]]:
+        """Deep research's rounds: id, goal, queries and the web sites read (the references are search_results)."""
+        return rounds(self.wait()._fold.research)
 
     @property
     def error(self) -> QwenError | None:

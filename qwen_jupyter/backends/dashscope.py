@@ -38,6 +38,7 @@ from ..models import makes_images, model_info
 from ..request import Message, Request, search_options
 from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
+from ..specialised.research import Research
 from . import EMULATOR_HEADER, service_error
 
 # The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
@@ -179,6 +180,7 @@ class Folder:
         self.usage: Any = None
         self.search_sent = False
         self.ocr_result: dict[str, Any] = {}  # an OCR task's structured output, sent with its text
+        self.research: Research | None = None  # deep research frames carry output.message, not choices
 
     def _delta(self, key: tuple[int, str], value: str) -> str:
         if not self.cumulative:
@@ -213,6 +215,10 @@ class Folder:
             for index, choice in enumerate(output["choices"]):
                 events.extend(self._choice_events(index, choice))
                 finish = choice.get("finish_reason") or finish
+        elif isinstance(output.get("message"), dict):  # deep research
+            self.research = self.research or Research()
+            events.extend(self.research.events(output["message"]))
+            finish = "stop" if self.research.finished else None
         elif output.get("text") is not None:  # result_format "text"
             text = self._delta((0, "text"), output["text"])
             if text:

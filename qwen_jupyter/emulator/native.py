@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..models import model_info
-from . import images, rules, specialised
+from . import images, research, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, count_tokens, pieces
 
@@ -67,6 +67,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     rules.check_order([t.role for t in turns])
     rules.check_tool_results(messages)
     stream = {k.lower(): v for k, v in headers.items()}.get("x-dashscope-sse") == "enable"
+    deep_research = research.check(model, stream)
     thinking = rules.resolve_thinking(model, parameters.get("enable_thinking"), stream,
                                       parameters.get("thinking_budget"))
     rules.check_sampling(parameters)
@@ -93,6 +94,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
         "sources": bool(parameters.get("enable_search") and search_options.get("enable_source")),
         "image_generation": info.image_generation,
         "parameters": parameters,
+        "research": deep_research,
     }
     return conversation, stream, extras
 
@@ -158,6 +160,9 @@ def _frame(number: int, payload: dict[str, Any], event: str = "result", status: 
 def frames(conversation: Conversation, reply: Reply, context: Any, size: int | None,
            extras: dict[str, Any]) -> Iterator[tuple[bytes, bool]]:
     """Stream frames: finish_reason is the string "null" until the last; usage is cumulative; no [DONE]."""
+    if extras["research"]:
+        yield from research.frames(conversation, context, size, extras)
+        return
     incremental, multimodal = extras["incremental"], extras["multimodal"]
     text_format = extras["result_format"] == "text"
     reasoning_so_far, text_so_far = "", ""

@@ -22,6 +22,7 @@ from typing import Any
 from ..events import (
     Event,
     ReasoningDelta,
+    ResearchProgress,
     Retrying,
     ServiceToolCall,
     TaskProgress,
@@ -30,6 +31,7 @@ from ..events import (
     ToolRunning,
 )
 from ..media import Media
+from ..specialised.research import note as research_note
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
 from .layout import MUTED, final_bundle, plain, reasoning_html, result_text, retry_note
@@ -127,6 +129,9 @@ class CellView:
             return
         elif kind is TaskProgress:
             self._retrying("⏳ " + progress_note(event))
+            return
+        elif kind is ResearchProgress:  # deep research: the phase and round, in the status line
+            self._retrying("🔎 " + research_note(event))
             return
         elif kind is ToolRunning or kind is ToolOutput or kind is ServiceToolCall:
             self._tool(event)

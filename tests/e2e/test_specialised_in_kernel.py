@@ -97,3 +97,14 @@ def test_an_unsupported_file_fails_in_one_line_before_upload(kernel, tmp_path):
     run = kernel.execute(f"%%qwen --file {clip}\nSummarise.")
     assert run.reply["content"]["status"] == "error"
     assert "qwen-long reads" in run.of("error")[0]["content"]["traceback"][0]
+
+
+def test_deep_research_in_two_turns_shows_its_phases_live(kernel):
+    first = kernel.execute("%%qwen -m qwen-deep-research -c research --new\nBattery recycling in Europe")
+    assert "a few questions first" in first.final["text/plain"]
+    run = kernel.execute("%%qwen -m qwen-deep-research -c research\nCosts and policy, for a ministry.")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    live = " ".join(str(m["content"].get("data", {})) for m in run.display_messages)
+    assert "Planning" in live and "Researching the web" in live
+    final = run.final["text/html"]
+    assert "<h1>" in final and 'class="qwen-sources"' in final and "Researching the web" not in final

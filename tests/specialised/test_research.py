@@ -1,0 +1,48 @@
+"""Deep research: the clarifying turn, the research turn with its phases, references and report; native API."""
+
+from __future__ import annotations
+
+import pytest
+
+import qwen_jupyter
+from qwen_jupyter.events import ReasoningDelta, ResearchProgress
+from qwen_jupyter.views.layout import final_bundle
+
+TOPIC = "Battery recycling in Europe"
+
+
+def test_the_first_turn_asks_clarifying_questions(connect, emu):
+    result = qwen_jupyter.chat(TOPIC, model="qwen-deep-research", **connect("openai"))
+    assert result.error is None and result.api == "dashscope"  # deep research is native only
+    assert result.text.startswith(f'To research "{TOPIC}" well, a few questions first')
+    assert result.search_results == () and result.research == []
+    assert emu.state.received[-1]["path"].endswith("text-generation/generation")
+
+
+def test_the_research_turn_shows_phases_rounds_references_and_the_report(connect):
+    history = [{"role": "user", "content": TOPIC},
+               {"role": "assistant", "content": "Which aspect matters most?"}]
+    result = qwen_jupyter.chat("Costs and policy, last five years, for a ministry.", model="qwen-deep-research",
+                               history=history, **connect())
+    assert result.error is None and result.finish_reason == "stop"
+    phases = [e.phase for e in result.events if isinstance(e, ResearchProgress) and e.round is None]
+    assert phases == ["ResearchPlanning", "WebResearch", "answer"]  # KeepAlive heartbeats are not phases
+    assert any(isinstance(e, ReasoningDelta) for e in result.events)  # the plan, shown as reasoning
+    assert [r["round"] for r in result.research] == [1, 2]
+    assert result.research[0]["goal"] == f"Background of {TOPIC}" and len(result.research[0]["sites"]) == 2
+    assert [s.index for s in result.search_results] == [1, 2, 3, 4]
+    assert result.text.startswith(f"# {TOPIC}\n\n## Summary") and "## Conclusion" in result.text
+    assert result.usage.input_tokens and result.usage.output_tokens
+    html = final_bundle(result)["text/html"]
+    assert "<h1>" in html and 'class="qwen-sources"' in html and '<li value="4">' in html
+
+
+def test_a_non_streamed_research_request_is_refused_as_the_service_does(connect):
+    result = qwen_jupyter.chat(TOPIC, model="qwen-deep-research", stream=False, **connect())
+    assert result.error is not None and result.error.status == 400 and "stream mode" in result.error.message
+
+
+@pytest.mark.parametrize("fault", ["drop=3", "error_at=4"])
+def test_a_research_stream_cut_short_keeps_what_came(fault, connect):
+    result = qwen_jupyter.chat(TOPIC, model=f"qwen-deep-research~{fault}", **connect())
+    assert result.error is not None and result.text
