@@ -98,7 +98,7 @@ def wait(settings: Settings, store: Store, stored: dict[str, Any], show: bool = 
             counts = [b.get("counts") or {} for b in stored["batches"]]
             states = sorted({b["status"] for b in stored["batches"]})
             progress.show(sum(c.get("completed") or 0 for c in counts), sum(c.get("failed") or 0 for c in counts),
-                          0, note=",".join(states))
+                          None, note=", ".join(states))
             if all(b["status"] in TERMINAL for b in stored["batches"]):
                 return stored
             time.sleep(delay)

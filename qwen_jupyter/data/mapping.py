@@ -90,6 +90,7 @@ def _plan(frame: Any, template: str, model: str, schema: Schema | None, system: 
 
     instruction = "\n\n".join(part for part in (system, schema.instruction if schema else None) if part) or None
     thinking, where = _thinking(model, think), _where(settings)
+    overhead = estimate_tokens(instruction or "")
     keys, distinct = [], {}
     for prompt in prompts(template, records(frame), namespace, raw):
         sent = body(build_request(model, prompt, system=instruction, thinking=thinking,
@@ -97,7 +98,7 @@ def _plan(frame: Any, template: str, model: str, schema: Schema | None, system: 
         key = _key(where, sent)
         keys.append(key)
         if key not in distinct:
-            distinct[key] = Row(key, sent, estimate_tokens(instruction or "") + estimate_tokens(prompt))
+            distinct[key] = Row(key, sent, overhead + estimate_tokens(prompt))
     return keys, distinct
 
 
@@ -196,7 +197,8 @@ def _live(settings: Settings, store: Store, todo: list[Row], model: str, concurr
     bar = Progress(len(todo), model + (" (emulated)" if settings.route != "live" else ""), show)
     stats = runner.stats
     try:
-        run_in_thread(runner.run(), lambda: bar.show(stats.done, stats.failed, stats.tokens))
+        run_in_thread(runner.run(), lambda: bar.show(stats.done, stats.failed, stats.tokens,
+                                                     f"{stats.retries} retried" if stats.retries else ""))
     except KeyboardInterrupt:
         raise Interrupted(f"Stopped after {stats.done + stats.failed:,} of {stats.total:,} rows; every finished row "
                           "is stored, so the same call sends only the rest.") from None

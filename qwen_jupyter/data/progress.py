@@ -16,16 +16,17 @@ class Progress:
 
             self.bar = tqdm(total=total, desc=label, unit="row", dynamic_ncols=True)
 
-    def show(self, done: int, failed: int, tokens: int, note: str = "") -> None:
-        """Move the bar to done + failed rows and update the counters beside it."""
+    def show(self, done: int, failed: int, tokens: int | None, note: str = "") -> None:
+        """Move the bar to done + failed rows and update the counters beside it (tokens None: not known yet)."""
         if self.bar is None:
             return
+        parts = [f"{failed:,} failed", f"{tokens:,} tokens" if tokens is not None else "", note]
+        self.bar.set_postfix_str(", ".join(p for p in parts if p), refresh=False)
         finished = done + failed
         if finished != self.bar.n:
-            self.bar.update(finished - self.bar.n)
-        extra = {"note": note} if note else {}
-        self.bar.set_postfix(failed=failed, tokens=f"{tokens:,}", refresh=False, **extra)
-        self.bar.refresh()
+            self.bar.update(finished - self.bar.n)  # redraws at most every tqdm.mininterval
+        else:
+            self.bar.refresh()
 
     def close(self) -> None:
         """Leave the bar at its final state."""
