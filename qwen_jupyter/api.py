@@ -112,6 +112,13 @@ def chat(prompt: str, *, conversation: str | None = None, max_answer_chars: int 
     each call, or pass a function (name, arguments JSON) -> bool) or schema dicts (their calls are returned in
     result.tool_calls for you to answer). `conversation="NAME"` asks in this notebook's chat NAME (the one
     `%%qwen -c NAME` continues) and records the answer there, each call its own turn.
+
+    Specialised: logprobs=K (result.logprobs, result.logprobs_frame()); prefix="start" (the answer continues
+    it); preset="creative"|"code"|"factual"|"translation" or {"temperature": …, "top_p": …}; to="English"
+    with source=, terms={src: dst}, memory={src: dst}, domains="…" (Qwen-MT); ocr="table_parsing" and other
+    built-in tasks, with ocr_schema={…} for key_information_extraction (result.ocr); file=PATH or a list
+    (qwen-long documents, uploaded now, once per content); model="qwen-deep-research" (two turns: a
+    clarifying question, then the research; result.research). qwen_jupyter.compare() asks several models.
     """
     tools = toolbox(kwargs.get("tools"))
     request, settings = prepare(prompt, **kwargs)

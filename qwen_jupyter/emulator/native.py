@@ -13,7 +13,7 @@ from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, count_tokens, pieces
 
 _MEDIA_KEYS = {"image": "images", "video": "videos", "audio": "audios"}
-_ITEM_EXTRAS = {"fps", "max_frames", "min_pixels", "max_pixels", "total_pixels", "cache_control"}
+_ITEM_EXTRAS = {"fps", "max_frames", "min_pixels", "max_pixels", "total_pixels", "cache_control", "enable_rotate"}
 
 
 def _defaults(model: str) -> tuple[str, bool]:
