@@ -48,7 +48,7 @@ def test_editing_a_picture_from_the_namespace(kernel, emu):
     assert _pictures(run)[0].getpixel((3, 3))[0] < 50  # the emulated edit inverted the red
 
 
-def test_an_interrupt_cancels_the_image_task_on_the_service(kernel, emu):
+def test_an_interrupt_cancels_the_image_task_on_the_service(kernel, emu, reliability):
     interrupted: list[bool] = []
 
     def interrupt_on_progress(msg):
@@ -57,14 +57,19 @@ def test_an_interrupt_cancels_the_image_task_on_the_service(kernel, emu):
             threading.Thread(target=kernel.interrupt).start()
 
     run = kernel.execute("%%qwen -m wanx-v1~task-stuck\nA fox", on_message=interrupt_on_progress)
+    cancelled = [task["status"] for task in emu.state.tasks.values()][-1] == "CANCELED"
+    reliability.add("Faults", "interrupt while an image task waits (cancelled on the service)", tried=1,
+                    failed=int(not cancelled or run.reply["content"].get("ename") != "Interrupted"))
     assert run.reply["content"]["ename"] == "Interrupted"
     assert emu.received[-1]["path"].endswith("/cancel") and emu.received[-1]["method"] == "POST"
     assert [task["status"] for task in emu.state.tasks.values()][-1] == "CANCELED"
     assert "⏹ Interrupted" in run.final["text/plain"] or "Interrupted" in run.final["text/html"]
 
 
-def test_a_failed_task_ends_the_cell_in_one_line(kernel):
+def test_a_failed_task_ends_the_cell_in_one_line(kernel, reliability):
     run = kernel.execute("%%qwen -m wanx-v1~task-fail\nA fox")
+    reliability.add("Faults", "an image task that ends FAILED", tried=1,
+                    failed=int("ended FAILED" not in run.reply["content"].get("evalue", "")))
     assert run.reply["content"]["status"] == "error"
     assert "ended FAILED" in run.reply["content"]["evalue"]
 

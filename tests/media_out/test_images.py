@@ -75,8 +75,10 @@ def test_a_failed_task_is_an_error_that_says_why(connect):
     assert result.images == () and result.request_id
 
 
-def test_a_task_past_the_time_limit_is_cancelled_on_the_service(connect, emu):
+def test_a_task_past_the_time_limit_is_cancelled_on_the_service(connect, emu, reliability):
     result = qwen_jupyter.chat("a red fox", model="wanx-v1~task-stuck", **connect(timeout=1))
+    reliability.add("Faults", "an image task past its time limit (cancelled on the service)", tried=1,
+                    failed=int(result.error is None or result.error.code != "TaskTimeout"))
     assert result.error.code == "TaskTimeout" and result.error.message.endswith("within 1 s; it was cancelled.")
     task_id = next(e.task_id for e in result.events if isinstance(e, TaskProgress))
     assert f"/api/v1/tasks/{task_id}/cancel" in _paths(emu, "POST")
@@ -203,9 +205,11 @@ def host():
     ("/elsewhere.png", "redirects to another host"),
     ("/missing.png", "HTTP 404"),
 ])
-def test_downloads_refuse_what_is_not_a_bounded_image_from_the_same_host(host, path, says):
-    with pytest.raises(QwenError, match=re.escape(says)):
+def test_downloads_refuse_what_is_not_a_bounded_image_from_the_same_host(host, path, says, reliability):
+    with pytest.raises(QwenError, match=re.escape(says)) as refused:
         download(host + path, Settings(base_url=host, api_key=KEY))
+    reliability.add("Bad inputs", "generated-image downloads (not an image, too big, a bomb, another host, 404)",
+                    tried=1, failed=int(says not in str(refused.value)))
 
 
 def test_downloads_follow_same_host_redirects_re_encode_as_png_and_never_send_the_key(host):
