@@ -88,9 +88,11 @@ def _task(request: Request, settings: Settings) -> Iterator[Event]:
     elif pictures:
         raise QwenError(f"{request.model} makes images from text; to edit one use qwen-image-edit or "
                         "wanx2.1-imageedit.", code="InvalidInput", hint="")
-    where = {"api_key": settings.key(), "base_address": settings.native_url}
+    where: dict[str, Any] = {"api_key": settings.key(), "base_address": settings.native_url}
     if settings.workspace:
         where["workspace"] = settings.workspace
+    if settings.headers:
+        where["headers"] = dict(settings.headers)
     try:
         submitted = dashscope.ImageSynthesis.async_call(model=request.model, prompt=prompt, **where, **options)
     except _TRANSPORT_ERRORS as exc:

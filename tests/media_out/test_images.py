@@ -262,3 +262,13 @@ def test_a_throttled_poll_is_asked_again_and_a_refused_one_ends_the_task(connect
             emu.inject("403")
     assert refused.error.status == 403 and refused.request_id
     assert emu.received[-1]["path"].endswith("/cancel")  # the task is not left running
+
+
+def test_the_configured_headers_go_with_the_task(settings, emu):
+    from qwen_jupyter.asking import ask
+    from qwen_jupyter.request import build_request
+
+    routed = settings("dashscope", headers=(("X-Qwen-Emulator-Fault", "task-fail"),))
+    result = ask(build_request("wanx-v1", "a fox"), routed)
+    assert result.error.code == "InternalError.Algo"
+    assert all(r["headers"].get("X-Qwen-Emulator-Fault") == "task-fail" for r in emu.received)
