@@ -140,5 +140,6 @@ def api_needed(model: str, extra: dict[str, Any], system: list[str], api: str) -
 
 
 def context_free(extra: dict[str, Any]) -> bool:
-    """Whether the request must be one user message alone (Qwen-MT: no system message, no history)."""
-    return "translation_options" in extra
+    """Whether the request is one user message alone: Qwen-MT requires it (no system message, no history), and
+    an OCR task reads the image it is given, not earlier turns."""
+    return "translation_options" in extra or "ocr_options" in extra

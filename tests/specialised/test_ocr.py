@@ -70,3 +70,11 @@ def test_the_emulator_refuses_ocr_without_an_image_or_on_a_model_without_tasks(c
     assert no_image.error is not None and "needs an image" in no_image.error.message
     old = qwen_jupyter.chat("", image=IMAGE, ocr="text_recognition", model="qwen-vl-ocr-2024-10-28", **connect())
     assert old.error is not None and old.error.status == 400
+
+
+def test_an_ocr_task_reads_its_image_alone(connect, emu):
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "answer"}]
+    qwen_jupyter.chat("", image=IMAGE, ocr="text_recognition", system="Be brief.", history=history,
+                      **connect()).wait()
+    (message,) = emu.state.received[-1]["body"]["input"]["messages"]
+    assert message["role"] == "user"
