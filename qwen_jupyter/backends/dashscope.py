@@ -326,7 +326,11 @@ class DashScopeBackend:
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
         """Events for a request, asynchronously (aiohttp under the SDK)."""
         if makes_images(request.model):
-            raise QwenError("Image models answer through chat(), not achat().", code="InvalidInput", hint="")
+            from .images import aimage_events
+
+            async for event in aimage_events(request, settings):
+                yield event
+            return
         api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
         folder = Folder(request, settings)
         session = aiohttp.ClientSession(middlewares=(_refuse_redirects,))

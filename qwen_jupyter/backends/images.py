@@ -10,11 +10,13 @@ re-encoded as PNG, so what is shown and kept is a PNG we wrote.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -54,6 +56,36 @@ def image_events(request: Request, settings: Settings) -> Iterator[Event]:
         yield from _task(request, settings)
     else:
         yield from _generation(request, settings)
+
+
+async def aimage_events(request: Request, settings: Settings) -> AsyncIterator[Event]:
+    """The same events for achat(): the requests run in a worker thread; when the caller stops listening (or is
+    cancelled) the worker stops at its next event (within about a second) and a waiting task is cancelled."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        events = image_events(request, settings)
+        try:
+            for event in events:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            events.close()  # an unfinished task is cancelled on the service
+            loop.call_soon_threadsafe(queue.put_nowait, StopAsyncIteration())
+
+    threading.Thread(target=work, daemon=True, name="qwen-image-task").start()
+    try:
+        while not isinstance(item := await queue.get(), StopAsyncIteration):
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def _options(request: Request) -> dict[str, Any]:

@@ -272,3 +272,21 @@ def test_the_configured_headers_go_with_the_task(settings, emu):
     result = ask(build_request("wanx-v1", "a fox"), routed)
     assert result.error.code == "InternalError.Algo"
     assert all(r["headers"].get("X-Qwen-Emulator-Fault") == "task-fail" for r in emu.received)
+
+
+def test_achat_makes_images_and_a_cancelled_achat_cancels_the_task(connect, emu):
+    import asyncio
+
+    result = asyncio.run(qwen_jupyter.achat("a red fox", model="wanx-v1", n=2, **connect("responses")))
+    assert result.error is None and len(result.images) == 2 and result.api == "dashscope"
+
+    async def give_up():
+        waiting = asyncio.create_task(qwen_jupyter.achat("a red fox", model="wanx-v1~task-stuck", **connect()))
+        await asyncio.sleep(1.5)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await asyncio.sleep(1.2)  # the worker notices at its next progress event and cancels
+
+    asyncio.run(give_up())
+    assert emu.received[-1]["path"].endswith("/cancel")
+    assert list(emu.state.tasks.values())[-1]["status"] == "CANCELED"
