@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from ..events import (
     Event,
     ReasoningDelta,
+    ResearchProgress,
     Retrying,
     ServiceToolCall,
     TaskProgress,
@@ -19,6 +20,7 @@ from ..events import (
     ToolOutput,
     ToolRunning,
 )
+from ..specialised.research import note as research_note
 from .layout import footer, media_lines, plain, retry_note
 from .media import progress_note
 
@@ -59,6 +61,8 @@ class TerminalView:
             case TaskProgress(status=status) if status != self.status:
                 self.status = status
                 self._write(f"[{progress_note(event)}]\n")
+            case ResearchProgress():
+                self._write(plain(f"[{research_note(event)}]\n"))
 
     def _switch(self, kind: str) -> None:
         if kind == self.kind:

@@ -46,3 +46,18 @@ def test_a_non_streamed_research_request_is_refused_as_the_service_does(connect)
 def test_a_research_stream_cut_short_keeps_what_came(fault, connect):
     result = qwen_jupyter.chat(TOPIC, model=f"qwen-deep-research~{fault}", **connect())
     assert result.error is not None and result.text
+
+
+def test_a_terminal_shows_the_phases_as_lines(connect):
+    import io
+
+    from qwen_jupyter.views.terminal import TerminalView
+
+    history = [{"role": "user", "content": TOPIC}, {"role": "assistant", "content": "Which aspect?"}]
+    result = qwen_jupyter.chat("Costs.", model="qwen-deep-research", history=history, **connect())
+    out = io.StringIO()
+    view = TerminalView(out)
+    view.run(result)
+    view.finish(result)
+    text = out.getvalue()
+    assert "[Planning]" in text and "[Researching the web · round 1 · Background of" in text and "## Summary" in text
