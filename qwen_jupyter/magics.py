@@ -8,6 +8,7 @@ papermill stop. The `%qwen NAME` commands live in commands.py.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -29,7 +30,7 @@ from .settings import APIS, REGIONS, Secret, Settings
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
-from .speech import DEFAULT_VOICE, speech_options
+from .speech import DEFAULT_VOICE, speech_options, voice_or_word
 from .store import Store
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, ask_on_stdin
@@ -181,7 +182,7 @@ class QwenMagics(Magics):
     @argument("--no-extend", dest="prompt_extend", action="store_const", const=False,
               help="use the prompt exactly as written")
     @argument("--speak", nargs="?", const=DEFAULT_VOICE, metavar="VOICE",
-              help="answer aloud too (Omni models), in VOICE (default Cherry); on a %%qwen line write --speak=VOICE")
+              help="answer aloud too (Omni models), in VOICE (default Cherry; others: --speak=VOICE)")
     @argument_group("Data")
     @argument("--map", dest="map_data", metavar="DATA",
               help="the cell is a template run over every row of DATA (a DataFrame or list); {column} fills per row")
@@ -241,6 +242,10 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell)
+        voice, word = voice_or_word(args.speak, "--speak=" in line)
+        if word:  # a first word of the prompt that --speak took for a voice
+            args = replace(args, speak=voice, prompt=f"{word} {args.prompt}" if cell is None else
+                           f"{word}\n{args.prompt}" if args.prompt else word)
         if not args.prompt.strip():
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
         try:

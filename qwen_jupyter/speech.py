@@ -19,6 +19,15 @@ from .errors import QwenError
 
 RATE = 24_000  # samples a second, 16-bit mono (the Omni documentation)
 DEFAULT_VOICE = "Cherry"
+VOICES = ("Cherry", "Serena", "Ethan", "Chelsie", "Tina")  # the voices the Omni documentation names
+
+
+def voice_or_word(speak: str | None, written_with_equals: bool) -> tuple[str | None, str]:
+    """`--speak Hello there` speaks "Hello there" in the default voice: a word after --speak is a voice only when
+    it is one the documentation names or was written --speak=VOICE. Returns (voice, word for the prompt)."""
+    if speak is None or written_with_equals or speak in VOICES or speak == DEFAULT_VOICE:
+        return speak, ""
+    return DEFAULT_VOICE, speak
 
 
 def speech_options(speak: bool | str | None = None, modalities: Any = None, audio: Any = None) -> dict[str, Any]:

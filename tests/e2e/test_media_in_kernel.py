@@ -109,3 +109,12 @@ def test_a_saved_notebook_still_shows_the_pictures_and_the_player(emulator, tmp_
     assert len(picture) == 1 and Image.open(io.BytesIO(base64.b64decode(picture[0].data["image/png"]))).size
     assert "data:audio/wav;base64," in saved.cells[2].outputs[-1].data["text/html"]
     assert "/emulator/images/" not in path.read_text()  # the pictures are in the file, not behind a link
+
+
+def test_a_one_line_speak_keeps_the_first_word_of_the_question(kernel, emu):
+    run = kernel.execute("%qwen -m qwen3-omni-flash --speak Hello, who are you?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    body = emu.received[-1]["body"]
+    assert body["audio"]["voice"] == "Cherry" and body["messages"][-1]["content"] == "Hello, who are you?"
+    kernel.execute("%qwen -m qwen3-omni-flash --speak=Dylan hi")
+    assert emu.received[-1]["body"]["audio"]["voice"] == "Dylan"
