@@ -4,12 +4,13 @@
 
 The emulator runs in its own process (`qwen-jupyter emulator`), as the service would be elsewhere; every request
 waits 50 ms there before it is answered (the `delay` fault, through the model name). At concurrency 16 the ideal
-is 16 / 0.05 s = 320 rows/s. Each size runs once into a new database, so every row is sent and stored (one
-SQLite commit a row). Beside it, the same requests from a bare loop of the openai SDK's async client (16
-workers, `chat.completions.create`, nothing stored): what the machine allows at that moment, since this 2-core
-machine is shared. Reported: rows/s against the ideal, the client's CPU time a row (both threads), and
-memory: how much the process's peak resident size grew during the call, beside what the returned DataFrame itself
-holds (the input table, answers and usage: memory that has to scale with the rows).
+is 16 / 0.05 s = 320 rows/s. Every run goes into a new database, so every row is sent and stored (one SQLite
+commit a row). Beside it, the same requests from a bare loop of the openai SDK's async client (16 workers,
+`chat.completions.create`, nothing stored) show what the machine allows at that moment: this 2-core machine is
+shared, so runs of up to 2,000 rows go three times, interleaved with the bare loop, and the best of each is kept.
+Reported: rows/s against the ideal, the client's CPU time a row (both threads), and memory: how much the
+process's peak resident size grew during the call, beside what the returned DataFrame itself holds (the input
+table, answers and usage: memory that has to scale with the rows).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qwen_jupyter  # noqa: E402
 
 LATENCY, CONCURRENCY = 0.05, 16
+ROUNDS = 3  # for runs of up to 2,000 rows
 
 
 def _free_port() -> int:
@@ -101,15 +103,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             run(url, 50, folder)  # warm: imports, the client, the emulator's first answers
             bare(url, 50)
-            results = [{**run(url, rows, folder), "bare": bare(url, rows)} for rows in sizes]
+            results = []
+            for rows in sizes:  # interleaved rounds, the best of each kept: the machine is shared
+                rounds = [(run(url, rows, folder), bare(url, rows)) for _ in range(ROUNDS if rows <= 2000 else 1)]
+                best = max((r for r, _ in rounds), key=lambda r: r["rate"])
+                results.append({**best, "bare": max(b for _, b in rounds), "rounds": len(rounds)})
     finally:
         process.terminate()
     ideal = CONCURRENCY / LATENCY
-    print(f"| rows | time | rows/s | of ideal {ideal:.0f} | bare SDK loop, rows/s | wall a row | client CPU a row "
-          "| peak RSS grew by | the returned DataFrame |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| rows | best of | time | rows/s | of ideal {ideal:.0f} | bare SDK loop, rows/s | wall a row "
+          "| client CPU a row | peak RSS grew by | the returned DataFrame |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['rows']:,} | {r['wall']:.2f} s | {r['rate']:.0f} | {r['rate'] / ideal:.0%} | {r['bare']:.0f} | "
+        print(f"| {r['rows']:,} | {r['rounds']} | {r['wall']:.2f} s | {r['rate']:.0f} | {r['rate'] / ideal:.0%} | {r['bare']:.0f} | "
               f"{r['wall_per_row']:.2f} ms | {r['cpu_per_row']:.2f} ms | {r['grown_mb']:.1f} MB | "
               f"{r['frame_mb']:.1f} MB |")
     if len(results) > 1:

@@ -30,6 +30,21 @@ def _stored(path) -> int:
         store.close()
 
 
+def _when_stored(path, more_than: int, action) -> None:
+    """Call action (from another thread) once the database holds more than `more_than` answered rows."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # the kernel may not have made the database yet
+                if _stored(path) > more_than:
+                    break
+            time.sleep(0.02)
+        action()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 @pytest.fixture
 def fresh(emulator, emu, tmp_path):
     kernel = start_kernel(emulator, tmp_path)
@@ -68,7 +83,7 @@ def test_an_interrupt_then_a_kernel_restart_resume_where_they_stopped(fresh, emu
     kernel, db = fresh
     cell = "%%qwen --map df --concurrency 4 -m qwen-plus~delay=0.05\nSay {text}"
     kernel.execute(TABLE.replace("N", "120"))
-    threading.Timer(0.8, kernel.interrupt).start()
+    _when_stored(db, 10, kernel.interrupt)
     stopped = kernel.execute(cell, timeout=30)
     assert stopped.reply["content"]["ename"] == "Interrupted"
     assert "every finished row is stored" in stopped.of("error")[0]["content"]["traceback"][0]
@@ -76,9 +91,9 @@ def test_an_interrupt_then_a_kernel_restart_resume_where_they_stopped(fresh, emu
     assert 0 < after_interrupt < 120
 
     emu.state.received.clear()
-    threading.Timer(0.6, kernel.restart).start()  # the kernel dies mid-run, with requests in flight
+    _when_stored(db, after_interrupt + 10, kernel.restart)  # the kernel dies mid-run, with requests in flight
     with contextlib.suppress(Exception):  # the restart cuts the execution off: no reply comes
-        kernel.execute(cell, timeout=5)
+        kernel.execute(cell, timeout=10)
     time.sleep(1.0)
     after_restart = _stored(db)
     assert after_interrupt < after_restart < 120
