@@ -121,3 +121,25 @@ def test_cancel_keeps_the_rows_done_and_marks_the_rest(emu, db, batch_clock, cap
 def test_an_unknown_job_is_a_clear_error(db):
     with pytest.raises(qwen_jupyter.QwenError, match="No batch job 'job-nope'"):
         qwen_jupyter.batch_result("job-nope", db=db, offline="on")
+
+
+def test_percent_qwen_batches_lists_and_cancels_jobs(emu, db, batch_clock, capsys):
+    from types import SimpleNamespace
+
+    from qwen_jupyter.commands import COMMANDS
+
+    store = Store(db)
+    magics = SimpleNamespace(settings=lambda: Settings(base_url=emu.url, api_key=KEY),
+                             session=SimpleNamespace(store=store))  # what the command reads of QwenMagics
+    batch_clock.batch_lines_per_second = 20
+    job_id = _submit(emu, db, rows=100)
+    try:
+        COMMANDS["batches"].run(magics, "")
+        assert f"{job_id}  qwen-plus  100 rows  running: batch_" in capsys.readouterr().out
+        COMMANDS["batches"].run(magics, f"cancel {job_id}")
+        assert "cancelling" in capsys.readouterr().out
+        time.sleep(0.1)
+        COMMANDS["batches"].run(magics, "")
+        assert "cancelled" in capsys.readouterr().out
+    finally:
+        store.close()
