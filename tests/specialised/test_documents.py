@@ -23,6 +23,8 @@ def notes(tmp_path):
 
 @pytest.fixture
 def clean(emu):
+    """The emulator with no stored files (others' tests leave theirs), and no slow parsing, before and after."""
+    emu.state.files.clear()
     yield emu
     emu.state.files.clear()
     emu.state.parse_seconds = 0.0
