@@ -1,9 +1,14 @@
 """Documents for qwen-long: checked before upload, uploaded once per content (purpose `file-extract`), waited for
-until parsed, and referred to as one `fileid://` system message after the ordinary system prompt."""
+until parsed, and referred to as one `fileid://` system message after the ordinary system prompt.
+
+Which contents were uploaded where is kept beside the conversation database (qwen-uploads.json: host, SHA-256 of
+the content, file id; no content, no key), so a restarted kernel does not upload the same document again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -18,7 +23,7 @@ FORMATS = {".txt", ".docx", ".pdf", ".xlsx", ".epub", ".mobi", ".md", ".csv", ".
 MAX_BYTES = 150 * 1024 * 1024
 PURPOSE = "file-extract"
 DOCUMENT_MODEL = "qwen-long"
-_UPLOADED: dict[tuple[str, str], str] = {}  # (host, sha256 of the content) -> file id, for this kernel
+CACHE_NAME = "qwen-uploads.json"
 
 
 def read_document(path: str | os.PathLike[str]) -> tuple[str, bytes]:
@@ -60,15 +65,44 @@ def wait_parsed(settings: Settings, file_id: str, timeout: float = 300.0) -> dic
         delay = min(delay * 2, 2.0)
 
 
+def _cache_file() -> Path | None:
+    from ..store import default_path
+
+    database = default_path()
+    return None if database == ":memory:" else Path(database).with_name(CACHE_NAME)
+
+
+def _uploaded() -> dict[str, str]:
+    """"host sha256" -> file id, as saved (an unreadable cache is an empty one)."""
+    path = _cache_file()
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _save(uploaded: dict[str, str]) -> None:
+    path = _cache_file()
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(uploaded, indent=0), encoding="utf-8")
+    except OSError:
+        pass  # a read-only place: documents are uploaded again next time, nothing else is lost
+
+
 def upload_documents(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> list[str]:
     """File ids for the documents, uploading only contents not uploaded before (and still there)."""
     from ..backends.files import retrieve_file, upload
 
     documents = [read_document(path) for path in paths]  # every check before the first upload
+    uploaded = _uploaded()
     ids = []
     for name, data in documents:
-        key = (settings.host, hashlib.sha256(data).hexdigest())
-        file_id = _UPLOADED.get(key)
+        key = f"{settings.host} {hashlib.sha256(data).hexdigest()}"
+        file_id = uploaded.get(key)
         if file_id is not None:
             try:
                 retrieve_file(settings, file_id)
@@ -78,7 +112,8 @@ def upload_documents(paths: Iterable[str | os.PathLike[str]], settings: Settings
                 file_id = None  # deleted since: upload it again
         if file_id is None:
             file_id = upload(settings, name, data, PURPOSE)["id"]
-            _UPLOADED[key] = file_id
+            uploaded[key] = file_id
+            _save(uploaded)
         wait_parsed(settings, file_id)
         ids.append(file_id)
     return ids
@@ -87,8 +122,8 @@ def upload_documents(paths: Iterable[str | os.PathLike[str]], settings: Settings
 def forget(file_ids: Iterable[str]) -> None:
     """Drop deleted files from the upload cache."""
     gone = set(file_ids)
-    for key in [k for k, v in _UPLOADED.items() if v in gone]:
-        del _UPLOADED[key]
+    uploaded = _uploaded()
+    _save({k: v for k, v in uploaded.items() if v not in gone})
 
 
 def files_table(settings: Settings) -> list[dict[str, Any]]:

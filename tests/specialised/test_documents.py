@@ -118,3 +118,11 @@ def test_files_are_listed_and_deleted(notes, clean):
     assert listed["filename"] == "notes.txt" and listed["status"] == "processed"
     delete_documents(settings, [listed["id"]])
     assert files_table(settings) == []
+
+
+def test_the_upload_cache_survives_a_restart_and_holds_no_content_or_key(notes, settings, clean, tmp_path):
+    (file_id,) = upload_documents([notes], settings())
+    cache = (tmp_path / "qwen-uploads.json").read_text()
+    assert file_id in cache and "Qwen-Long reads" not in cache and KEY not in cache
+    assert upload_documents([notes], settings()) == [file_id]  # read back from the file, as a new kernel would
+    assert len(_uploads(clean)) == 1
