@@ -61,3 +61,13 @@ def test_a_terminal_shows_the_phases_as_lines(connect):
     view.finish(result)
     text = out.getvalue()
     assert "[Planning]" in text and "[Researching the web · round 1 · Background of" in text and "## Summary" in text
+
+
+def test_achat_sends_the_report_format_that_the_sync_sdk_call_drops(connect, emu):
+    import asyncio
+
+    history = [{"role": "user", "content": TOPIC}, {"role": "assistant", "content": "Which aspect?"}]
+    result = asyncio.run(qwen_jupyter.achat("Costs.", model="qwen-deep-research", history=history,
+                                            output_format="model_summary_report", **connect()))
+    assert emu.state.received[-1]["body"]["parameters"]["output_format"] == "model_summary_report"
+    assert "## Summary" in result.text and "## Background" not in result.text
