@@ -183,3 +183,57 @@ def test_the_panel_recovers_when_its_worker_fails(make_panel, reliability):
     failed = failed or result.error is not None or panel.turns[-1]["status"] != "ok"
     reliability.add("Faults", "panel worker failure", tried=1, failed=int(failed))
     assert not failed, panel.turns
+
+
+def test_retry_and_edit_replace_the_last_answer(make_panel, emu):
+    panel = make_panel()
+    panel.ask("What is 2+2?")
+    panel.wait(30)
+    first = panel.turns[-1]
+    assert first["retry"] and first["answer_md"] and first["answer_md"] in panel.last.text
+    panel.retry()
+    panel.wait(30)
+    assert len(panel.turns) == 1 and panel.turns[0]["id"] == first["id"]  # in place, with its context only
+    assert [m["role"] for m in emu.received[-1]["body"]["messages"]] == ["user"]
+    panel.retry("What is 3+3?")  # edit and resend
+    panel.wait(30)
+    assert len(panel.turns) == 1 and panel.turns[0]["user"] == "What is 3+3?"
+    assert "3+3" in panel.turns[0]["answer_md"]
+
+
+def test_retry_asks_a_failed_question_again_in_its_place(make_panel):
+    from qwen_jupyter.errors import QwenError
+
+    panel = make_panel("qwen-plus~moderation")
+    panel.ask("Something the server refuses")
+    panel.wait(30)
+    assert panel.turns[-1]["status"] == "error" and panel.turns[-1]["retry"]
+    panel.model = "qwen-plus"
+    panel.retry()
+    panel.wait(30)
+    assert len(panel.turns) == 1 and panel.turns[0]["status"] == "ok"
+    assert panel.turns[0]["user"] == "Something the server refuses"
+    panel._on_message(panel, {"type": "new"}, [])
+    with pytest.raises(QwenError, match="Nothing to retry"):
+        panel.retry()
+
+
+def test_a_panel_remembers_its_model_and_options_per_chat(make_panel):
+    session = Session("options.ipynb", Store(":memory:"))
+    first = QwenPanel(session, lambda: None, chat="maths", default_model="qwen-plus")
+    first.model, first.thinking, first.budget, first.search = "qwen3-max", True, 300, True
+    again = QwenPanel(session, lambda: None, chat="maths", default_model="qwen-plus")
+    other = QwenPanel(session, lambda: None, chat="other", default_model="qwen-plus")
+    named = QwenPanel(session, lambda: None, chat="maths", model="qwen-flash")
+    assert (again.model, again.thinking, again.budget, again.search) == ("qwen3-max", True, 300, True)
+    assert (other.model, other.budget, other.search) == ("qwen-plus", 0, False)
+    assert named.model == "qwen-flash" and named.budget == 0  # a model asked for by name starts at its defaults
+    assert again.widget_id == again.model_id
+
+
+def test_katex_is_sent_whole_from_the_package(make_panel):
+    panel = make_panel()
+    panel._on_message(panel, {"type": "katex"}, [])
+    sent = panel.sent_messages[-1]
+    assert sent["type"] == "katex" and "export default module.exports" in sent["script"]
+    assert "url(fonts/" not in sent["css"] and sent["css"].count("data:font/woff2;base64,") == 20

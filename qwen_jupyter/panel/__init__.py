@@ -5,15 +5,21 @@ once as sanitized HTML. The `live` trait (the turn in progress) is refreshed whe
 least a few seconds passed, and at the end, so a view that missed messages or opened later repairs itself while
 the bytes of a turn stay O(answer). The displayed output also carries a Markdown transcript (updated after each
 turn) for nbviewer, GitHub and JupyterLab without a kernel.
+
+Math is typeset in the front end by KaTeX, vendored in `vendor/katex` and sent by the kernel on the first request
+(no network). A panel remembers its model and options per chat for the life of the kernel.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import pathlib
+import re
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 import anywidget
@@ -39,6 +45,8 @@ from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit"]
+OPTIONS = ("model", "thinking", "budget", "search")  # what a panel remembers per chat
+KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
 
@@ -60,10 +68,16 @@ class QwenPanel(anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
     total_tokens = traitlets.Int(0).tag(sync=True)
     draft = traitlets.Unicode("").tag(sync=True)  # the input box, so a re-rendered view keeps what was typed
+    widget_id = traitlets.Unicode("").tag(sync=True)  # the view finds its own output (and cell) by it
 
     def __init__(self, session: Session, settings: Any, *, chat: str = DEFAULT_CHAT, model: str | None = None,
-                 on_result: Any = None, **kwargs: Any) -> None:
-        super().__init__(chat=chat, **({"model": model} if model else {}), **kwargs)
+                 default_model: str | None = None, on_result: Any = None, **kwargs: Any) -> None:
+        saved = _remembered(session).get(chat, {})
+        if model and model != saved.get("model"):
+            saved = {}  # another model asked for by name: its own defaults
+        chosen = model or saved.get("model") or default_model
+        super().__init__(chat=chat, **({"model": chosen} if chosen else {}), **kwargs)
+        self.widget_id = self.model_id
         self.session = session
         self._settings = settings  # a callable returning Settings (the magic's, so %config applies)
         self._on_result = on_result  # the magic binds _qwen
@@ -76,6 +90,10 @@ class QwenPanel(anywidget.AnyWidget):
         self._rendered: dict[tuple[str, int], dict[str, Any]] = {}  # (turn key, id of the turn) -> rendered
         if "thinking" not in kwargs:
             self.thinking = model_info(self.model).thinking_default
+        for name in OPTIONS[1:]:
+            if name in saved:
+                setattr(self, name, saved[name])
+        self.observe(self._remember, names=list(OPTIONS))
         self.on_msg(self._on_message)
         self.concurrent = route_to_subshell(self)  # Send and Stop act while a cell runs (ipykernel 7 subshells)
         session.listeners.append(self._chat_changed)  # turns from %%qwen -c NAME cells show here too
@@ -84,6 +102,9 @@ class QwenPanel(anywidget.AnyWidget):
     @traitlets.observe("model")
     def _model_changed(self, change: Any) -> None:
         self.thinking = model_info(change["new"]).thinking_default  # the box shows what the model will do
+
+    def _remember(self, change: Any) -> None:
+        _remembered(self.session)[self.chat] = {name: getattr(self, name) for name in OPTIONS}
 
     def _chat_changed(self, chat: str) -> None:
         thread = getattr(self, "_thread", None)
@@ -135,6 +156,8 @@ class QwenPanel(anywidget.AnyWidget):
         # Asks that left no turn in the chat (refused, or failed here) stay where they happened.
         for entry in sorted((e for e in self._shown.values() if "after" in e), key=lambda e: e["after"]):
             rendered.insert(min(entry["after"] + sum(1 for r in rendered if "after" in r), len(rendered)), entry)
+        if rendered and rendered[-1]["id"].startswith(("panel:", "failed:")):
+            rendered[-1] = {**rendered[-1], "retry": True}  # the last question, asked here: Retry and Edit
         self.turns = rendered
         self.total_tokens = conversation.tokens() if conversation else 0
 
@@ -142,13 +165,18 @@ class QwenPanel(anywidget.AnyWidget):
 
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         kind = content.get("type")
-        if kind == "send":
+        if kind in ("send", "retry"):
             try:
                 pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
-                self.ask(content.get("text", ""), images=pictures)
+                if kind == "send":
+                    self.ask(content.get("text", ""), images=pictures)
+                else:
+                    self.retry(content.get("text"), images=pictures)
             except QwenError as error:  # shown in the panel, where the person pressed Send
-                self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text", ""), error.summary())
+                self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text") or "", error.summary())
                 self._load_turns()
+        elif kind == "katex":
+            self.send({"type": "katex", **katex_assets()})
         elif kind == "stop":
             self.stop()
         elif kind == "new":
@@ -158,13 +186,29 @@ class QwenPanel(anywidget.AnyWidget):
 
     def ask(self, text: str, images: list[Any] = ()) -> QwenResult:
         """Ask in this panel's chat; the answer streams into the panel from a worker thread."""
+        return self._ask(text, [image(item) for item in images], "panel:" + uuid.uuid4().hex)
+
+    def retry(self, text: str | None = None, images: list[Any] = ()) -> QwenResult:
+        """Ask the last question again (or `text` in its place, with its images and any new ones): a new answer."""
+        last = self.turns[-1] if self.turns else {}
+        if not last.get("retry"):
+            raise QwenError("Nothing to retry: the panel's last turn is not a question asked in it.",
+                            code="InvalidInput", hint="")
+        conversation = self.session.chats.get(self.chat)
+        position = conversation.position(last["id"]) if conversation else None
+        media = list(conversation.turns[position].user.media) if conversation and position is not None else []
+        if position is None:  # an ask that left no turn: asked again in its place
+            self._shown.pop(last["id"], None)
+            self._load_turns()
+        key = last["id"] if position is not None else "panel:" + uuid.uuid4().hex
+        return self._ask(last["user"] if text is None else text, media + [image(item) for item in images], key)
+
+    def _ask(self, text: str, media: list[Media], key: str) -> QwenResult:
         if self.busy:
             raise QwenError("The panel is still answering; wait for it (panel.wait()) or stop it (panel.stop()).",
                             code="InvalidInput", hint="")
-        if not (text.strip() or images):
+        if not (text.strip() or media):
             raise QwenError("Nothing to ask: write a question or attach an image.", code="InvalidInput", hint="")
-        media: list[Media] = [image(item) for item in images]
-        key = "panel:" + uuid.uuid4().hex
         info = model_info(self.model)
         # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
         # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
@@ -215,17 +259,20 @@ class QwenPanel(anywidget.AnyWidget):
         except Exception as exc:  # a bug or a storage failure below us must not leave the panel busy for good
             self._recover(turn_id, request, exc)
 
-    def _keep_failed(self, key: str, user: str, error: str, answer_html: str = "", footer: str = "") -> None:
+    def _keep_failed(self, key: str, user: str, error: str, answer_html: str = "", footer: str = "",
+                     partial: str = "") -> None:
         """Show an ask that left no turn in the chat, in its place among the turns."""
         conversation = self.session.chats.get(self.chat)
-        self._shown[key] = {"id": key, "user": user, "answer_html": answer_html, "reasoning_html": "",
+        self._shown[key] = {"id": key, "user": user, "answer_html": answer_html, "answer_md": partial,
+                            "reasoning_html": "",
                             "status": "error", "error": error, "footer": footer,
                             "after": len(conversation.turns) if conversation else 0}
 
     def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.last.text if self.last is not None and self.last.done else ""
-        self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)))
+        self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)),
+                          partial=partial)
         with self.hold_sync():
             self.live = {}
             self._load_turns()
@@ -342,15 +389,39 @@ def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
 def _rendered_turn(turn: Turn) -> dict[str, Any]:
     return {"id": turn.key, "user": turn.user.text, "images": thumbnails(turn.user.media),
             "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)) if turn.assistant.reasoning else "",
-            "answer_html": fragment(markdown_html(turn.assistant.text)),
+            "answer_html": fragment(markdown_html(turn.assistant.text)), "answer_md": turn.assistant.text,
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
             "footer": turn.model, "model": turn.model, "status": turn.status}
 
 
+_options: weakref.WeakKeyDictionary[Session, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _remembered(session: Session) -> dict[str, dict[str, Any]]:
+    """The model and options last chosen in a panel, per chat of this session."""
+    return _options.setdefault(session, {})
+
+
+@functools.cache
+def katex_assets() -> dict[str, str]:
+    """KaTeX for the panel's math: the script as an ES module, its CSS with the fonts inlined (nothing to fetch)."""
+    script = (KATEX / "katex.min.js").read_text(encoding="utf-8")
+
+    def font(match: re.Match[str]) -> str:
+        data = base64.b64encode((KATEX / "fonts" / f"{match[1]}.woff2").read_bytes()).decode()
+        return f'src:url(data:font/woff2;base64,{data}) format("woff2")'
+
+    css = re.sub(r"src:url\(fonts/([\w-]+)\.woff2\)[^;}]*", font,
+                 (KATEX / "katex.min.css").read_text(encoding="utf-8"))
+    # The UMD build takes its CommonJS branch in this module, which exports what the build put there.
+    return {"script": f"var module={{exports:{{}}}},exports=module.exports;\n{script}\nexport default module.exports;\n",
+            "css": css}
+
+
 def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:
     """A panel on the magic's session and settings, so both share conversations and %config."""
-    return QwenPanel(magics.session, magics.settings, chat=chat,
-                     model=model or magics.model, on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r))
+    return QwenPanel(magics.session, magics.settings, chat=chat, model=model, default_model=magics.model,
+                     on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r))
 
 
 def Panel(chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:  # noqa: N802 - reads like a class
