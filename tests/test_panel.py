@@ -237,3 +237,27 @@ def test_katex_is_sent_whole_from_the_package(make_panel):
     sent = panel.sent_messages[-1]
     assert sent["type"] == "katex" and "export default module.exports" in sent["script"]
     assert "url(fonts/" not in sent["css"] and sent["css"].count("data:font/woff2;base64,") == 20
+
+
+def test_the_tools_picker_offers_the_notebooks_functions_and_runs_the_chosen(emu):
+    namespace = {"__name__": "__main__"}
+    exec(  # noqa: S102 - functions defined as a notebook cell defines them
+        "def get_weather(city: str) -> str:\n    '''The weather.'''\n    return f'sunny in {city}'\n"
+        "def _private(): pass\nimport json\n", namespace)
+    session = Session("panel-tools.ipynb", Store(":memory:"))
+    panel = RecordingPanel(session, lambda: Settings(base_url=emu.url, api_key=KEY), namespace=namespace)
+    assert panel.tool_names == ["get_weather"]
+    exec("def get_time(city: str) -> str:\n    '''The time.'''\n    return '12:00'\n", namespace)  # noqa: S102
+    panel._on_message(panel, {"type": "tools"}, [])  # the picker opened
+    assert panel.tool_names == ["get_time", "get_weather"]
+    panel.tools = ["get_weather"]
+    live_tools = []
+    panel.observe(lambda change: live_tools.append(change["new"].get("tools_html", "")), names="live")
+    result = panel.ask("Weather in Hangzhou")
+    panel.wait(30)
+    assert result.error is None and result.tool_calls[0].output == "sunny in Hangzhou"
+    assert any("running…" in h for h in live_tools) and any("✓" in h for h in live_tools)
+    finished = panel.turns[-1]
+    assert "qwen-tool-call" in finished["tools_html"] and "sunny in Hangzhou" in finished["tools_html"]
+    assert "qwen-tool-call" in panel.transcript()
+    assert emu.received[0]["body"]["tools"][0]["function"]["name"] == "get_weather"

@@ -26,26 +26,38 @@ import anywidget
 import traitlets
 
 from .. import kernel
-from ..asking import ask_in
+from ..asking import Asking, ask_in
 from ..conversation import Turn
 from ..errors import QwenError, redact
-from ..events import Event, Failed, Finished, ReasoningDelta, TaskProgress, TextDelta
+from ..events import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    ServiceToolCall,
+    TaskProgress,
+    TextDelta,
+    ToolOutput,
+    ToolRunning,
+)
 from ..media import Media, image
 from ..models import model_info
 from ..notebook import DEFAULT_CHAT, Session
 from ..request import build_request
 from ..result import QwenResult
 from ..settings import Settings
+from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
 from ..views.cell import thumbnails
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.layout import footer
 from ..views.media import audio_html, images_html, progress_note
+from ..views.tools import LiveCalls, turn_tools_html
 from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit"]
-OPTIONS = ("model", "thinking", "budget", "search")  # what a panel remembers per chat
+OPTIONS = ("model", "thinking", "budget", "search", "tools")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
@@ -63,6 +75,8 @@ class QwenPanel(anywidget.AnyWidget):
     thinking = traitlets.Bool(False).tag(sync=True)
     budget = traitlets.Int(0).tag(sync=True)  # 0: the model's default
     search = traitlets.Bool(False).tag(sync=True)
+    tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
+    tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
     turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
     live = traitlets.Dict().tag(sync=True)  # the turn in progress: sealed HTML and tails, refreshed now and then
     busy = traitlets.Bool(False).tag(sync=True)
@@ -71,7 +85,8 @@ class QwenPanel(anywidget.AnyWidget):
     widget_id = traitlets.Unicode("").tag(sync=True)  # the view finds its own output (and cell) by it
 
     def __init__(self, session: Session, settings: Any, *, chat: str = DEFAULT_CHAT, model: str | None = None,
-                 default_model: str | None = None, on_result: Any = None, **kwargs: Any) -> None:
+                 default_model: str | None = None, on_result: Any = None,
+                 namespace: dict[str, Any] | None = None, **kwargs: Any) -> None:
         saved = _remembered(session).get(chat, {})
         if model and model != saved.get("model"):
             saved = {}  # another model asked for by name: its own defaults
@@ -81,6 +96,7 @@ class QwenPanel(anywidget.AnyWidget):
         self.session = session
         self._settings = settings  # a callable returning Settings (the magic's, so %config applies)
         self._on_result = on_result  # the magic binds _qwen
+        self._namespace = namespace if namespace is not None else {}  # where the tools picker finds functions
         self.last: QwenResult | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,8 +111,9 @@ class QwenPanel(anywidget.AnyWidget):
                 setattr(self, name, saved[name])
         self.observe(self._remember, names=list(OPTIONS))
         self.on_msg(self._on_message)
+        self.tool_names = notebook_functions(self._namespace)
         self.concurrent = route_to_subshell(self)  # Send and Stop act while a cell runs (ipykernel 7 subshells)
-        session.listeners.append(self._chat_changed)  # turns from %%qwen -c NAME cells show here too
+        session.listeners.append(self._on_chat_change)  # turns from %%qwen -c NAME cells show here too
         self._load_turns()
 
     @traitlets.observe("model")
@@ -106,7 +123,7 @@ class QwenPanel(anywidget.AnyWidget):
     def _remember(self, change: Any) -> None:
         _remembered(self.session)[self.chat] = {name: getattr(self, name) for name in OPTIONS}
 
-    def _chat_changed(self, chat: str) -> None:
+    def _on_chat_change(self, chat: str) -> None:
         thread = getattr(self, "_thread", None)
         if thread is not None and threading.get_ident() == thread.ident:
             return  # this panel's own turn being recorded: _finish shows it
@@ -139,6 +156,7 @@ class QwenPanel(anywidget.AnyWidget):
             parts.append(f"<p><b>You:</b> {escape(turn.get('user', ''))}</p>")
             if turn.get("reasoning_html"):
                 parts.append(f"<blockquote>{turn['reasoning_html']}</blockquote>")
+            parts.append(turn.get("tools_html", ""))
             parts.append(f"<p><b>{escape(turn.get('model', 'Qwen'))}:</b></p>{turn.get('answer_html', '')}")
             if turn.get("error"):
                 parts.append(f"<p><em>{escape(turn['error'])}</em></p>")
@@ -175,6 +193,8 @@ class QwenPanel(anywidget.AnyWidget):
             except QwenError as error:  # shown in the panel, where the person pressed Send
                 self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text") or "", error.summary())
                 self._load_turns()
+        elif kind == "tools":  # the picker opened: the functions defined since
+            self.tool_names = notebook_functions(self._namespace)
         elif kind == "katex":
             self.send({"type": "katex", **katex_assets()})
         elif kind == "stop":
@@ -213,12 +233,13 @@ class QwenPanel(anywidget.AnyWidget):
         # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
         # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
         thinking = self.thinking if info.hybrid and self.thinking != info.thinking_default else None
+        tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
         request = build_request(
             self.model, text, media=media, thinking=thinking,
-            thinking_budget=self.budget or None, search=self.search,
+            thinking_budget=self.budget or None, search=self.search, tools=tools.specs(),
         )
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
-        result = ask_in(self.session, self.chat, key, request, settings)
+        result = ask_in(self.session, self.chat, key, request, settings, how=Asking(tools or None))
         self.last = result
         if self._on_result:
             self._on_result(result)
@@ -281,6 +302,7 @@ class QwenPanel(anywidget.AnyWidget):
 
     def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
         streams = {"answer": _Stream("answer"), "reasoning": _Stream("reasoning")}
+        calls = LiveCalls()
         last_delta = last_refresh = time.monotonic()
         refreshed_size = 0
         try:
@@ -290,6 +312,10 @@ class QwenPanel(anywidget.AnyWidget):
                     break
                 if isinstance(event, TaskProgress):  # an image task's state, as the live turn's plain-text tail
                     self.live = {**self.live, "answer_tail": progress_note(event)}
+                if isinstance(event, (ToolRunning, ToolOutput, ServiceToolCall)):  # few: each shows at once
+                    calls.on_event(event)
+                    self._flush(turn_id, streams)
+                    self.live = {**self.live, **_live_state(streams), "tools_html": calls.html()}
                 stream = _stream_for(streams, event)
                 if stream is None:
                     continue
@@ -390,7 +416,7 @@ def _rendered_turn(turn: Turn) -> dict[str, Any]:
     return {"id": turn.key, "user": turn.user.text, "images": thumbnails(turn.user.media),
             "reasoning_html": fragment(markdown_html(turn.assistant.reasoning)) if turn.assistant.reasoning else "",
             "answer_html": fragment(markdown_html(turn.assistant.text)), "answer_md": turn.assistant.text,
-            "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in turn.assistant.tool_calls],
+            "tools_html": fragment(turn_tools_html(turn)),
             "footer": turn.model, "model": turn.model, "status": turn.status}
 
 
@@ -419,9 +445,10 @@ def katex_assets() -> dict[str, str]:
 
 
 def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:
-    """A panel on the magic's session and settings, so both share conversations and %config."""
+    """A panel on the magic's session and settings, so both share conversations and %config (and the notebook's
+    functions, for its tools picker)."""
     return QwenPanel(magics.session, magics.settings, chat=chat, model=model, default_model=magics.model,
-                     on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r))
+                     on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r), namespace=magics.shell.user_ns)
 
 
 def Panel(chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:  # noqa: N802 - reads like a class

@@ -35,6 +35,7 @@ from ..settings import Settings
 from .schema import Toolbox
 
 MAX_ROUNDS = 8
+ERROR_PREFIX = "Error: "  # how a failed call's result reads to the model (and in a stored conversation)
 OUTPUT_LIMIT = 20_000  # characters of a tool's output sent back to the model (and shown)
 
 Confirm = Callable[[str, str], bool]
@@ -134,7 +135,7 @@ def _run(index: int, call: ToolCall, tools: Toolbox, confirm: Confirm | None) ->
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - started
     yield ToolOutput(index, output, error, seconds)
-    sent = output if error is None else f"Error: {error}"
+    sent = output if error is None else ERROR_PREFIX + error
     yield Step(Message("tool", _clip(sent or ""), tool_call_id=call.id))
 
 

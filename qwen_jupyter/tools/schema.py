@@ -4,6 +4,7 @@ or from a plain schema dict (offered to the model; its calls come back unanswere
 from __future__ import annotations
 
 import inspect
+import types
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ class Toolbox:
     def get(self, name: str) -> Tool | None:
         """The tool of this name, if offered."""
         return self.tools.get(name)
+
+
+def notebook_functions(namespace: dict[str, Any]) -> list[str]:
+    """The functions a person defined in the notebook (what a tools picker offers), by name."""
+    return sorted(name for name, value in namespace.items()
+                  if isinstance(value, types.FunctionType) and value.__module__ == "__main__"
+                  and not name.startswith("_") and value.__name__ != "<lambda>")
 
 
 def toolbox(items: Iterable[Any] | None) -> Toolbox:

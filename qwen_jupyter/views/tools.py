@@ -7,6 +7,9 @@ import json
 from html import escape
 from typing import Any
 
+from ..events import ServiceToolCall, ToolOutput, ToolRunning
+from ..tools.rounds import ERROR_PREFIX
+
 SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
 _BOX = ("border:1px solid var(--jp-border-color2, var(--vscode-panel-border, #d0d0d0));border-radius:4px;"
         "padding:.2em .5em;margin:.3em 0;font-size:.9em")
@@ -67,3 +70,40 @@ def tool_calls_text(result: Any) -> list[str]:
         outcome = f" -> error: {call.error}" if call.error else f" -> {call.output}" if call.output is not None else ""
         lines.append(f"Tool call {call.name}({_inline(call.arguments_json)}){_clip(outcome)}")
     return lines
+
+
+def turn_tools_html(turn: Any) -> str:
+    """The calls of a stored turn (its tool rounds, and calls left for the caller), with their results."""
+    results = {m.tool_call_id: m.text for m in turn.steps if m.role == "tool"}
+    blocks = []
+    for message in (*turn.steps, turn.assistant):
+        for call in message.tool_calls if message.role == "assistant" else ():
+            text = results.get(call.id)
+            failed = text is not None and text.startswith(ERROR_PREFIX)
+            blocks.append(tool_block(call.name, call.arguments, None if failed else text,
+                                     text[len(ERROR_PREFIX):] if failed else None))
+    return "".join(blocks)
+
+
+class LiveCalls:
+    """The calls of a turn in progress as blocks, updated as they run (the panel's live turn)."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, str] = {}  # by call index, in the order they started
+        self.started: dict[int, ToolRunning] = {}
+
+    def on_event(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> None:
+        """Take a call's start or end (or a call the service ran itself)."""
+        if isinstance(event, ServiceToolCall):
+            self.blocks[-1 - len(self.blocks)] = tool_block(event.name, event.arguments, event.output)
+        elif isinstance(event, ToolRunning):
+            self.started[event.index] = event
+            self.blocks[event.index] = tool_block(event.name, event.arguments, running=True)
+        elif event.index in self.started:
+            started = self.started[event.index]
+            self.blocks[event.index] = tool_block(started.name, started.arguments, event.output, event.error,
+                                                  event.seconds)
+
+    def html(self) -> str:
+        """Every block so far."""
+        return "".join(self.blocks.values())
