@@ -355,11 +355,13 @@ class QwenPanel(anywidget.AnyWidget):
             conversation = self.session.chats.get(self.chat)
             if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
                 self._keep_failed(key, request.messages[-1].text, shown["error"], footer=shown["footer"])
-        with self.hold_sync():  # one state message: the finished turn and "not busy" reach the view together
-            self.live = {}
-            self._load_turns()
-            self.busy = False
+        self._load_turns()  # the view keeps the finished turn hidden behind the live one until `live` empties
+        # The front end re-renders the whole output on a display update: that happens while the panel is busy,
+        # and the finished turn and "not busy" reach the view together, in one state message, after it.
         self._update_display()
+        with self.hold_sync():
+            self.live = {}
+            self.busy = False
 
     def _update_display(self) -> None:
         if self._handle is not None:

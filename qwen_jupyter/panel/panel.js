@@ -1,5 +1,16 @@
 // The QwenPanel front end (anywidget ESM). Model text goes in through textContent; the only HTML set with
-// innerHTML is what the kernel rendered and sanitized (nh3) or built itself (thumbnails).
+// innerHTML is what the kernel rendered and sanitized (nh3) or built itself (thumbnails). Every button is made
+// here around that HTML, with listeners (never handlers in HTML); code is read from a code element's
+// textContent, never run. Math is typeset by KaTeX (vendored in the package, sent by the kernel on first use):
+// JupyterLab 4 and Notebook 7 give a widget no typesetter (their window.MathJax has no typeset API).
+
+const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
+const NARROW = 600; // px: below this the reasoning column folds to its summary line
+const ANNOUNCE_MS = 2500; // the screen reader hears the answer in pieces at most this often
+const KATEX_OPTIONS = { throwOnError: true, trust: false, strict: "ignore", maxExpand: 500, maxSize: 20,
+                        output: "htmlAndMathml" };
+
+// -- small builders -------------------------------------------------------------------------------------------
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -8,32 +19,189 @@ function el(tag, className, text) {
   return node;
 }
 
-function turnView(turn) {
-  const root = el("div", "qp-turn qp-" + (turn.status || "ok"));
-  root.dataset.id = turn.id;
-  const user = el("div", "qp-user");
-  user.append(el("span", "qp-who", "You"), el("span", "qp-user-text", turn.user || ""));
-  if (turn.images) {
-    const thumbs = el("div", "qp-user-images");
-    thumbs.innerHTML = turn.images; // built by the kernel from the person's own images
-    user.append(thumbs);
+function button(text, className, label, onClick) {
+  const node = el("button", `jp-mod-styled qp-button ${className}`, text);
+  node.type = "button";
+  if (label) node.setAttribute("aria-label", label);
+  if (label) node.title = label;
+  if (onClick) node.addEventListener("click", onClick);
+  return node;
+}
+
+function labelled(text, control) {
+  const label = el("label", "qp-option", text);
+  label.prepend(control);
+  return label;
+}
+
+function flash(node, text) {
+  const before = node.textContent;
+  node.textContent = text;
+  setTimeout(() => { node.textContent = before; }, 1500);
+}
+
+function plainText(html) {
+  const template = document.createElement("template"); // inert: nothing in it loads or runs
+  template.innerHTML = html;
+  return template.content.textContent.replace(/\s+/g, " ").trim();
+}
+
+function words(text) {
+  const count = (text.match(/\S+/g) || []).length;
+  return `${count} word${count === 1 ? "" : "s"}`;
+}
+
+// -- clipboard and notebook -----------------------------------------------------------------------------------
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = el("textarea", "qp-offscreen"); // the older way, where the Clipboard API is not allowed
+    const focused = document.activeElement;
+    area.value = text;
+    area.readOnly = true;
+    document.body.append(area);
+    area.select();
+    const done = document.execCommand("copy");
+    area.remove();
+    focused?.focus();
+    return done;
   }
+}
+
+function notebookOf(model) {
+  // JupyterLab and Notebook 7 give each notebook's widgets a manager holding the document's context.
+  return model.widget_manager?.context?.model?.sharedModel ?? null;
+}
+
+function insertBelow(model, code) {
+  const notebook = notebookOf(model);
+  if (!notebook?.insertCell) return false;
+  const id = model.get("widget_id");
+  const index = notebook.cells.findIndex((cell) => (cell.getOutputs?.() || []).some(
+    (output) => output.data?.[WIDGET_MIME]?.model_id === id));
+  if (index < 0) return false;
+  notebook.insertCell(index + 1, { cell_type: "code", source: code, metadata: {} });
+  return true;
+}
+
+// -- math -----------------------------------------------------------------------------------------------------
+
+let loadedKatex = null; // one KaTeX for every panel of the page
+
+function mathLoader(model) {
+  let loading = null;
+  let resolve = null;
+  return {
+    load() {
+      if (loadedKatex) return loadedKatex;
+      if (!loading) {
+        loading = new Promise((done) => { resolve = done; });
+        model.send({ type: "katex" });
+      }
+      return loading;
+    },
+    async received(msg) {
+      if (!resolve) return; // not asked for by this panel
+      if (!document.getElementById("qwen-katex-css")) {
+        const style = el("style");
+        style.id = "qwen-katex-css";
+        style.textContent = msg.css;
+        document.head.append(style);
+      }
+      const url = URL.createObjectURL(new Blob([msg.script], { type: "text/javascript" }));
+      try {
+        const katex = (await import(/* webpackIgnore: true */ url)).default;
+        loadedKatex = Promise.resolve(katex);
+        resolve(katex);
+      } finally {
+        URL.revokeObjectURL(url);
+      }
+    },
+  };
+}
+
+async function typeset(root, math) {
+  const spans = [...root.querySelectorAll(".tex2jax_process:not(.qp-typeset)")];
+  if (spans.length === 0) return;
+  const katex = await math.load();
+  for (const span of spans) {
+    const source = span.textContent.trim();
+    const display = source.startsWith("\\[");
+    const tex = source.replace(/^\\[([]/, "").replace(/\\[)\]]$/, "");
+    span.classList.add("qp-typeset");
+    try {
+      katex.render(tex, span, { ...KATEX_OPTIONS, displayMode: display });
+    } catch {
+      span.textContent = source; // what KaTeX cannot read stays as the model wrote it
+    }
+  }
+}
+
+// -- one turn -------------------------------------------------------------------------------------------------
+
+function codeActions(container, actions) {
+  for (const pre of container.querySelectorAll("pre:not(.qp-has-actions)")) {
+    pre.classList.add("qp-has-actions");
+    const code = () => (pre.querySelector("code") || pre).textContent.replace(/\n$/, "");
+    const bar = el("div", "qp-code-actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Code block");
+    const copy = button("Copy", "qp-copy-code", "Copy code", async () => {
+      flash(copy, (await copyText(code())) ? "Copied" : "Copy failed");
+    });
+    const insert = button("Insert below", "qp-insert", "Insert this code as a new cell below the panel",
+                          () => actions.insert(code(), insert));
+    bar.append(copy, insert);
+    pre.before(bar);
+  }
+}
+
+function turnView(turn, actions) {
+  const root = el("article", "qp-turn");
+  const user = el("div", "qp-user");
+  user.append(el("span", "qp-who", "You"), el("span", "qp-user-text"), el("div", "qp-user-images"));
   const reply = el("div", "qp-reply");
   const reasoning = el("details", "qp-reasoning");
-  reasoning.open = true;
-  reasoning.append(el("summary", "", "Reasoning"), el("div", "qp-html"), el("div", "qp-tail"));
+  reasoning.open = !actions.narrow();
+  const summary = el("summary", "", "Reasoning");
+  summary.addEventListener("click", () => { reasoning.dataset.chosen = "1"; }); // the reader's choice stays
+  summary.append(el("span", "qp-reasoning-size"));
+  reasoning.append(summary, el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"));
   const answer = el("div", "qp-answer");
-  answer.append(el("div", "qp-html"), el("div", "qp-tail"));
+  answer.append(el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"));
   reply.append(reasoning, answer);
-  const calls = el("div", "qp-tools");
-  const error = el("div", "qp-error");
-  const footer = el("div", "qp-footer");
-  root.append(user, reply, calls, error, footer);
-  fill(root, turn);
+  root.append(user, reply, el("div", "qp-tools"), el("div", "qp-error"), el("div", "qp-answer-actions"),
+              el("div", "qp-footer"));
+  fill(root, turn, actions);
   return root;
 }
 
-function fill(root, turn) {
+function answerActions(turn, actions) {
+  const bar = el("div", "qp-answer-actions");
+  if (turn.status === "streaming") return bar;
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Answer");
+  if (turn.answer_md) {
+    const copy = button("Copy", "qp-copy-answer", "Copy the answer as Markdown", async () => {
+      flash(copy, (await copyText(turn.answer_md)) ? "Copied" : "Copy failed");
+    });
+    bar.append(copy);
+  }
+  if (turn.retry) {
+    bar.append(button("Retry", "qp-retry", "Ask the last question again", () => actions.retry()),
+               button("Edit", "qp-edit", "Edit the last question and send it again", () => actions.edit(turn)));
+  }
+  return bar;
+}
+
+function fill(root, turn, actions) {
+  root.className = `qp-turn qp-${turn.status || "ok"}`;
+  root.dataset.id = turn.id;
+  root.querySelector(".qp-user-text").textContent = turn.user || "";
+  root.querySelector(".qp-user-images").innerHTML = turn.images || ""; // the kernel's thumbnails of the person's images
   const reasoning = root.querySelector(".qp-reasoning");
   const answer = root.querySelector(".qp-answer");
   reasoning.querySelector(".qp-html").innerHTML = turn.reasoning_html || ""; // sanitized by the kernel
@@ -41,148 +209,403 @@ function fill(root, turn) {
   answer.querySelector(".qp-html").innerHTML = turn.answer_html || ""; // sanitized by the kernel
   answer.querySelector(".qp-tail").textContent = turn.answer_tail || "";
   root.classList.toggle("qp-has-reasoning", Boolean(turn.reasoning_html || turn.reasoning_tail));
+  sizeReasoning(root);
   const calls = root.querySelector(".qp-tools");
   calls.textContent = "";
   for (const call of turn.tool_calls || []) {
     calls.append(el("code", "qp-tool", `${call.name}(${call.arguments})`));
   }
   root.querySelector(".qp-error").textContent = turn.error || "";
+  root.querySelector(".qp-answer-actions").replaceWith(answerActions(turn, actions));
   root.querySelector(".qp-footer").textContent = turn.footer || "";
+  codeActions(reasoning, actions);
+  codeActions(answer, actions);
+  actions.typeset(root);
 }
 
-function render({ model, el: host }) {
+function sizeReasoning(root) {
+  const reasoning = root.querySelector(".qp-reasoning");
+  const text = reasoning.querySelector(".qp-html").textContent + reasoning.querySelector(".qp-tail").textContent;
+  reasoning.querySelector(".qp-reasoning-size").textContent = text.trim() ? ` · ${words(text)}` : "";
+}
+
+// -- the controls ---------------------------------------------------------------------------------------------
+
+function controlsView() {
+  const c = {};
+  c.picker = el("select", "jp-mod-styled qp-model");
+  c.picker.setAttribute("aria-label", "Model");
+  c.think = el("input", "qp-think");
+  c.think.type = "checkbox";
+  c.budget = el("input", "jp-mod-styled qp-budget");
+  c.budget.type = "number";
+  c.budget.min = "0";
+  c.budget.setAttribute("aria-label", "Thinking budget in tokens (0: the model's default)");
+  c.budget.title = "Thinking budget in tokens (0: the model's default)";
+  c.search = el("input", "qp-search");
+  c.search.type = "checkbox";
+  c.file = el("input", "qp-file");
+  c.file.type = "file";
+  c.file.accept = "image/*";
+  c.file.multiple = true;
+  c.file.tabIndex = -1;
+  c.file.setAttribute("aria-hidden", "true");
+  c.attach = button("Image…", "qp-attach", "Attach images", () => c.file.click());
+  c.send = button("Send", "jp-mod-accept qp-send", "Send (Shift+Enter)");
+  c.stop = button("Stop", "qp-stop", "Stop the answer (Escape)");
+  c.fresh = button("New chat", "qp-new", "Start a new conversation in this chat");
+  c.tokens = el("span", "qp-tokens");
+  c.row = el("div", "qp-controls");
+  c.row.setAttribute("role", "group");
+  c.row.setAttribute("aria-label", "Chat options");
+  c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.attach, c.file,
+               c.send, c.stop, c.fresh, c.tokens);
+  return c;
+}
+
+// -- the panel ------------------------------------------------------------------------------------------------
+
+function build(model) {
   const panel = el("div", "qwen-panel");
   // Keys typed in the panel are the panel's: Lumino (JupyterLab, Notebook 7) would otherwise take Shift+Enter
   // to run the notebook cell.
   panel.dataset.lmSuppressShortcuts = "true";
+  panel.setAttribute("role", "region");
+  panel.setAttribute("aria-label", "Qwen chat");
   const transcript = el("div", "qp-transcript");
+  transcript.setAttribute("role", "log");
+  transcript.setAttribute("aria-label", "Conversation");
+  transcript.setAttribute("aria-live", "off"); // the announcer below speaks, in pieces, not every delta
+  transcript.tabIndex = 0;
+  const announcer = el("div", "qp-offscreen");
+  announcer.setAttribute("role", "status");
+  announcer.setAttribute("aria-live", "polite");
   const pending = el("div", "qp-pending");
-  const input = el("textarea", "qp-input");
+  const editing = el("div", "qp-editing");
+  const input = el("textarea", "jp-mod-styled qp-input");
   input.placeholder = "Ask Qwen… (Shift+Enter sends)";
+  input.setAttribute("aria-label", "Message to Qwen (Shift+Enter sends, Escape stops an answer)");
   input.rows = 2;
   input.value = model.get("draft") || "";
-
-  const controls = el("div", "qp-controls");
-  const picker = el("select", "qp-model");
-  const think = el("input", "qp-think");
-  think.type = "checkbox";
-  const budget = el("input", "qp-budget");
-  budget.type = "number";
-  budget.min = "0";
-  budget.title = "thinking budget in tokens (0: the model's default)";
-  const search = el("input", "qp-search");
-  search.type = "checkbox";
-  const file = el("input", "qp-file");
-  file.type = "file";
-  file.accept = "image/*";
-  file.multiple = true;
-  const attach = el("label", "qp-attach", "Image…");
-  attach.append(file);
-  const send = el("button", "qp-send", "Send");
-  const stop = el("button", "qp-stop", "Stop");
-  const fresh = el("button", "qp-new", "New conversation");
-  const tokens = el("span", "qp-tokens");
-  const thinkLabel = el("label", "", "Think ");
-  thinkLabel.prepend(think);
-  const searchLabel = el("label", "", "Search ");
-  searchLabel.prepend(search);
-  controls.append(picker, thinkLabel, budget, searchLabel, attach, send, stop, fresh, tokens);
-  panel.append(transcript, pending, input, controls);
-  host.append(panel);
+  const c = controlsView();
+  panel.append(transcript, announcer, pending, editing, input, c.row);
 
   let images = [];
   let liveView = null;
   let lastSeq = 0;
+  let editingId = null;
+  let narrow = false;
+  const views = new Map(); // turn id -> {node, key}: a finished turn is built once
+  const math = mathLoader(model);
+  const heard = { text: "", timer: null };
 
+  const actions = {
+    narrow: () => narrow,
+    typeset: (root) => typeset(root, math).catch(() => {}),
+    insert(code, node) {
+      if (insertBelow(model, code)) {
+        flash(node, "Inserted");
+        announce("Code inserted in a new cell below the panel.");
+      } else {
+        copyText(code).then((done) => flash(node, done ? "Copied: paste into a cell" : "Insert failed"));
+      }
+    },
+    retry() { if (!model.get("busy")) model.send({ type: "retry" }); },
+    edit(turn) {
+      editingId = turn.id;
+      input.value = turn.user || "";
+      showEditing();
+      grow();
+      input.focus();
+    },
+  };
+
+  // -- the transcript --
+
+  function atBottom() {
+    return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 24;
+  }
+  function keepScroll(change, follow = atBottom()) {
+    change();
+    if (follow) transcript.scrollTop = transcript.scrollHeight;
+  }
   function showTurns() {
-    transcript.textContent = "";
-    for (const turn of model.get("turns")) transcript.append(turnView(turn));
-    showLive();
+    const focused = transcript.contains(document.activeElement) ? document.activeElement : null;
+    keepScroll(() => {
+      const seen = new Set();
+      let at = 0;
+      for (const turn of model.get("turns")) {
+        const key = JSON.stringify(turn);
+        let view = views.get(turn.id);
+        if (!view || view.key !== key) {
+          const node = turnView(turn, actions);
+          if (view) view.node.replaceWith(node);
+          view = { node, key };
+          views.set(turn.id, view);
+        }
+        seen.add(turn.id);
+        if (transcript.children[at] !== view.node) transcript.insertBefore(view.node, transcript.children[at] || null);
+        at += 1;
+      }
+      for (const [id, view] of views) {
+        if (!seen.has(id)) { view.node.remove(); views.delete(id); }
+      }
+      showLive();
+    });
+    if (focused) keepFocus(focused);
   }
   function showLive() {
     const live = model.get("live");
     if (liveView) liveView.remove();
-    liveView = live && live.id ? turnView({ ...live, status: "streaming" }) : null;
+    liveView = live && live.id ? turnView({ ...live, status: "streaming" }, actions) : null;
     if (liveView) transcript.append(liveView);
-    transcript.scrollTop = transcript.scrollHeight;
+    transcript.setAttribute("aria-busy", String(Boolean(liveView)));
+    for (const [id, view] of views) view.node.hidden = Boolean(liveView) && id === live.id; // asked again
+  }
+  function keepFocus(lost) {
+    // A rebuilt turn gets the focus back on the same control; a hidden or removed one hands it to the input.
+    if (lost.isConnected && lost.offsetParent) return;
+    const id = lost.closest(".qp-turn")?.dataset.id;
+    const action = [...lost.classList].find((name) => name.startsWith("qp-") && name !== "qp-button");
+    const view = views.get(id);
+    const again = view && !view.node.hidden && action ? view.node.querySelector(`.${action}`) : null;
+    (again || input).focus();
+  }
+
+  // -- what a screen reader hears --
+
+  function announce(text) {
+    announcer.textContent = text;
+  }
+  function hear(text) {
+    heard.text += (heard.text ? " " : "") + text;
+    if (heard.timer) return;
+    heard.timer = setTimeout(() => {
+      announce(heard.text.slice(-600));
+      heard.text = "";
+      heard.timer = null;
+    }, ANNOUNCE_MS);
+  }
+
+  // -- the controls --
+
+  function showModels() {
+    c.picker.textContent = "";
+    for (const name of model.get("models")) c.picker.append(el("option", "", name));
+    if (!model.get("models").includes(model.get("model"))) c.picker.append(el("option", "", model.get("model")));
+    c.picker.value = model.get("model");
   }
   function showControls() {
-    picker.textContent = "";
-    for (const name of model.get("models")) picker.append(el("option", "", name));
-    if (!model.get("models").includes(model.get("model"))) picker.append(el("option", "", model.get("model")));
-    picker.value = model.get("model");
-    think.checked = model.get("thinking");
-    budget.value = String(model.get("budget") || 0);
-    search.checked = model.get("search");
+    c.think.checked = model.get("thinking");
+    c.budget.value = String(model.get("budget") || 0);
+    c.search.checked = model.get("search");
     const busy = model.get("busy");
-    send.disabled = busy;
-    stop.disabled = !busy;
+    c.send.disabled = busy;
+    c.stop.disabled = !busy;
     panel.classList.toggle("qp-busy", busy);
-    tokens.textContent = `${model.get("total_tokens")} tokens`;
+    c.tokens.textContent = `${model.get("total_tokens")} tokens`;
   }
   function showPending() {
     pending.textContent = "";
     images.forEach((url, index) => {
+      const remove = button("", "qp-thumb-button", `Remove attached image ${index + 1}`, () => {
+        images.splice(index, 1);
+        showPending();
+      });
       const thumb = el("img", "qp-thumb");
       thumb.src = url;
-      thumb.title = "click to remove";
-      thumb.onclick = () => { images.splice(index, 1); showPending(); };
-      pending.append(thumb);
+      thumb.alt = "";
+      remove.append(thumb);
+      pending.append(remove);
     });
+  }
+  function showEditing() {
+    editing.textContent = "";
+    if (!editingId) return;
+    editing.append(el("span", "", "Editing your last question: Send asks it again in its place. "),
+                   button("Cancel", "qp-cancel-edit", "Cancel editing", cancelEdit));
+  }
+  function cancelEdit() {
+    editingId = null;
+    input.value = "";
+    showEditing();
+    grow();
+  }
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, 320)}px`;
   }
   function submit() {
     const text = input.value;
     if (model.get("busy") || (!text.trim() && images.length === 0)) return;
-    model.send({ type: "send", text, images });
+    model.send(editingId ? { type: "retry", text, images } : { type: "send", text, images });
+    editingId = null;
     input.value = "";
     images = [];
     showPending();
+    showEditing();
+    grow();
+    transcript.scrollTop = transcript.scrollHeight; // the reader asked: show the answer coming
+  }
+  function stop() {
+    model.send({ type: "stop" });
+    announce("Stopping the answer.");
   }
 
-  model.on("msg:custom", (msg) => {
+  // -- messages and changes from the kernel --
+
+  function onMessage(msg) {
+    if (msg.type === "katex") { math.received(msg); return; }
     if (!liveView || msg.turn !== liveView.dataset.id) return;
     if (lastSeq && msg.seq !== lastSeq + 1) return; // a gap: the next refresh of `live` repairs the view
     lastSeq = msg.seq;
     const part = liveView.querySelector(msg.kind === "reasoning" ? ".qp-reasoning" : ".qp-answer");
-    if (msg.kind === "reasoning") liveView.classList.add("qp-has-reasoning");
-    if (msg.type === "delta") {
-      part.querySelector(".qp-tail").textContent += msg.text;
-    } else if (msg.type === "block") {
-      part.querySelector(".qp-html").insertAdjacentHTML("beforeend", msg.html); // sanitized by the kernel
-      part.querySelector(".qp-tail").textContent = msg.tail;
+    keepScroll(() => {
+      if (msg.kind === "reasoning") liveView.classList.add("qp-has-reasoning");
+      if (msg.type === "delta") {
+        part.querySelector(".qp-tail").textContent += msg.text;
+      } else if (msg.type === "block") {
+        const html = part.querySelector(".qp-html");
+        const before = html.lastElementChild;
+        html.insertAdjacentHTML("beforeend", msg.html); // sanitized by the kernel
+        part.querySelector(".qp-tail").textContent = msg.tail;
+        const added = before ? before.nextElementSibling : html.firstElementChild;
+        if (added) { codeActions(added, actions); actions.typeset(added); }
+        if (msg.kind === "answer") hear(plainText(msg.html));
+      }
+      if (msg.kind === "reasoning" && msg.type === "block") sizeReasoning(liveView); // per block, not per delta
+    });
+  }
+  function onTurns() {
+    showTurns();
+    const last = model.get("turns").at(-1);
+    if (!model.get("busy") && last) {
+      announce(last.error ? `Answer ended: ${last.error}` : `Answer finished. ${words(last.answer_md || "")}.`);
     }
-    transcript.scrollTop = transcript.scrollHeight;
-  });
-  model.on("change:turns", showTurns);
-  model.on("change:live", () => { lastSeq = 0; showLive(); });
-  for (const name of ["busy", "total_tokens", "model", "models", "thinking", "budget", "search"]) {
-    model.on(`change:${name}`, showControls);
+  }
+  function onLive() {
+    const focused = transcript.contains(document.activeElement) ? document.activeElement : null;
+    lastSeq = 0;
+    keepScroll(showLive);
+    if (focused) keepFocus(focused);
   }
 
+  // -- what the person does --
+
   function set(name, value) { model.set(name, value); model.save_changes(); }
-  picker.onchange = () => set("model", picker.value);
-  think.onchange = () => set("thinking", think.checked);
-  budget.onchange = () => set("budget", Math.max(0, parseInt(budget.value || "0", 10) || 0));
-  search.onchange = () => set("search", search.checked);
+  c.picker.addEventListener("change", () => set("model", c.picker.value));
+  c.think.addEventListener("change", () => set("thinking", c.think.checked));
+  c.budget.addEventListener("change", () => set("budget", Math.max(0, parseInt(c.budget.value || "0", 10) || 0)));
+  c.search.addEventListener("change", () => set("search", c.search.checked));
   let draftTimer = null;
-  input.oninput = () => { clearTimeout(draftTimer); draftTimer = setTimeout(() => set("draft", input.value), 300); };
-  input.onkeydown = (event) => {
-    if (event.key === "Enter" && event.shiftKey) { event.preventDefault(); event.stopPropagation(); submit(); }
-  };
-  send.onclick = submit;
-  stop.onclick = () => model.send({ type: "stop" });
-  fresh.onclick = () => model.send({ type: "new" });
-  file.onchange = () => {
-    for (const picked of file.files) {
+  input.addEventListener("input", () => {
+    grow();
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(() => set("draft", input.value), 300);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.shiftKey || event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      event.stopPropagation();
+      submit();
+    }
+  });
+  panel.addEventListener("keydown", (event) => {
+    event.stopPropagation(); // the panel's keys are its own: the notebook would take Enter, arrows and letters
+    if (event.key !== "Escape") return;
+    if (model.get("busy")) stop();
+    else if (editingId) cancelEdit();
+    else return;
+    event.preventDefault();
+  });
+  c.send.addEventListener("click", submit);
+  c.stop.addEventListener("click", stop);
+  c.fresh.addEventListener("click", () => model.send({ type: "new" }));
+  c.file.addEventListener("change", () => {
+    for (const picked of c.file.files) {
       const reader = new FileReader();
       reader.onload = () => { images.push(reader.result); showPending(); };
       reader.readAsDataURL(picked);
     }
-    file.value = "";
-  };
+    c.file.value = "";
+  });
+  const resize = new ResizeObserver(([entry]) => {
+    const now = entry.contentRect.width < NARROW;
+    if (now === narrow) return;
+    narrow = now;
+    panel.classList.toggle("qp-narrow", narrow);
+    for (const details of panel.querySelectorAll(".qp-reasoning:not([data-chosen])")) details.open = !narrow;
+  });
+  resize.observe(panel);
 
-  showControls();
-  showTurns();
+  // -- where the panel is shown --
+  // JupyterLab and Notebook 7 make a new view whenever the output is updated (the static transcript, after each
+  // answer): the new view takes this same panel, so nothing is rebuilt and focus and scroll position stay.
+
+  let owner = null; // the view whose listeners act; earlier views' listeners stay quiet
+  const place = { focused: null, top: 0, bottom: true };
+  panel.addEventListener("focusin", (event) => { place.focused = event.target; });
+  panel.addEventListener("focusout", () => setTimeout(() => {
+    const now = document.activeElement; // the body when the panel was only taken out of the page
+    if (now && now !== document.body && !panel.contains(now)) place.focused = null; // the reader went elsewhere
+  }, 0));
+  transcript.addEventListener("scroll", () => {
+    if (!transcript.isConnected) return;
+    place.top = transcript.scrollTop;
+    place.bottom = atBottom();
+  });
+
+  function whenShown(action) {
+    // A view is put on the page after it rendered: focus and scroll wait for that, in the same task (a
+    // mutation observer), so no key pressed in between reaches the notebook instead of the panel.
+    if (panel.isConnected) { action(); return; }
+    const watch = new MutationObserver(() => {
+      if (panel.isConnected) { watch.disconnect(); action(); }
+    });
+    watch.observe(document.body, { childList: true, subtree: true });
+  }
+  function listen(view) {
+    owner = view;
+    const on = (name, handler) => view.on(name, (...args) => { if (owner === view) handler(...args); });
+    on("msg:custom", onMessage);
+    on("change:turns", onTurns);
+    on("change:live", onLive);
+    on("change:model", showModels);
+    on("change:models", showModels);
+    for (const name of ["busy", "total_tokens", "thinking", "budget", "search"]) on(`change:${name}`, showControls);
+  }
+  return {
+    host: null,
+    mount(host, view) {
+      this.host = host;
+      host.append(panel);
+      listen(view);
+      showModels();
+      showControls();
+      showTurns();
+      whenShown(() => {
+        grow();
+        transcript.scrollTop = place.bottom ? transcript.scrollHeight : place.top;
+        const lost = !document.activeElement || document.activeElement === document.body;
+        if (place.focused && lost && panel.contains(place.focused)) place.focused.focus({ preventScroll: true });
+      });
+    },
+    unmount(view) {
+      if (owner === view) resize.disconnect();
+      return owner === view;
+    },
+  };
+}
+
+const panels = new Map(); // widget id -> its panel, taken over by the next view when the output is re-rendered
+
+function render({ model, el: host }) {
+  const id = model.get("widget_id");
+  const earlier = panels.get(id);
+  const panel = earlier && !earlier.host.isConnected ? earlier : build(model);
+  panels.set(id, panel);
+  panel.mount(host, model);
+  return () => { if (panel.unmount(model) && panels.get(id) === panel) panels.delete(id); };
 }
 
 export default { render };
