@@ -369,7 +369,11 @@ class QwenMagics(Magics):
         from .data import run_map  # pandas loads only when a table is mapped
 
         def named(text: str) -> Any:  # DATA or {expression}: a value from the namespace
-            return evaluate(braced_expression(text) or text, self.shell.user_ns)
+            expression = braced_expression(text) or text
+            if expression.isidentifier() and expression not in self.shell.user_ns:
+                raise UsageError(f"{expression!r} is not defined; --map and --schema take a variable of the "
+                                 "notebook (or an {expression}).")
+            return evaluate(expression, self.shell.user_ns)
 
         out = run_map(
             named(args.map_data), args.prompt, self.settings(args), self.session.store,

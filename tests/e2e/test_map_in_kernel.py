@@ -76,7 +76,8 @@ def test_dry_run_and_bad_input_are_one_line(fresh):
     assert "3 rows, 3 requests to send" in preview.of("execute_result")[0]["content"]["data"]["text/plain"]
     missing = kernel.execute("%%qwen --map nothing_here\nSay {text}")
     assert missing.reply["content"]["status"] == "error"
-    assert len(missing.of("error")[0]["content"]["traceback"]) == 1
+    assert missing.stderr == ("UsageError: 'nothing_here' is not defined; --map and --schema take a variable of "
+                              "the notebook (or an {expression}).\n")  # IPython's one line for a UsageError
 
 
 def test_an_interrupt_then_a_kernel_restart_resume_where_they_stopped(fresh, emu):
