@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.data.runner import Limiter
+from qwen_jupyter.data.runner import Limiter, Runner
 from qwen_jupyter.errors import QwenError
 
 from .conftest import chat_requests, stored_rows
@@ -162,3 +162,26 @@ def test_the_token_limit_holds_back_a_row_until_its_tokens_fit():
         return time.monotonic() - started
 
     assert asyncio.run(two()) >= 0.55
+
+
+def test_a_429_halves_the_concurrency_which_grows_back_as_answers_succeed(emu):
+    from qwen_jupyter.data.mapping import _plan
+    from qwen_jupyter.settings import Settings
+
+    settings = Settings(base_url=emu.url, api_key="sk-x")
+    frame = pd.DataFrame({"text": [f"r{i}" for i in range(120)]})
+    _, rows = _plan(frame, "Say {text}", "qwen-plus", None, None, None, None, False, settings, {})
+    runner = Runner(settings, list(rows.values()), lambda entry: None, concurrency=8)
+    emu.inject("429,retry-after=0.05", times=2)
+    seen: list[int] = []
+
+    async def watch() -> None:
+        task = asyncio.ensure_future(runner.run())
+        while not task.done():
+            seen.append(runner.allowed)
+            await asyncio.sleep(0.001)
+        await task
+
+    asyncio.run(watch())
+    assert runner.stats.retries == 2 and runner.stats.done == 120
+    assert min(seen) <= 4 and runner.allowed == 8
