@@ -46,6 +46,7 @@ from ..notebook import DEFAULT_CHAT, Session
 from ..request import build_request
 from ..result import QwenResult
 from ..settings import Settings
+from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
 from ..views.cell import thumbnails
@@ -56,8 +57,8 @@ from ..views.tools import LiveCalls, turn_tools_html
 from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
-          "wanx2.1-t2i-turbo", "qwen-image-edit"]
-OPTIONS = ("model", "thinking", "budget", "search", "tools")  # what a panel remembers per chat
+          "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
+OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
@@ -75,6 +76,7 @@ class QwenPanel(anywidget.AnyWidget):
     thinking = traitlets.Bool(False).tag(sync=True)
     budget = traitlets.Int(0).tag(sync=True)  # 0: the model's default
     search = traitlets.Bool(False).tag(sync=True)
+    speak = traitlets.Bool(False).tag(sync=True)  # Omni models: the answer spoken too (a player in the turn)
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
     turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
@@ -237,6 +239,7 @@ class QwenPanel(anywidget.AnyWidget):
         request = build_request(
             self.model, text, media=media, thinking=thinking,
             thinking_budget=self.budget or None, search=self.search, tools=tools.specs(),
+            **speech_options(True if self.speak and "omni" in self.model else None),
         )
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         result = ask_in(self.session, self.chat, key, request, settings, how=Asking(tools or None))

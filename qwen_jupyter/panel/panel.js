@@ -173,8 +173,8 @@ function turnView(turn, actions) {
   const answer = el("div", "qp-answer");
   answer.append(el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"));
   reply.append(reasoning, answer);
-  root.append(user, reply, el("div", "qp-tools"), el("div", "qp-error"), el("div", "qp-answer-actions"),
-              el("div", "qp-footer"));
+  root.append(user, el("div", "qp-tools"), reply, el("div", "qp-error"), el("div", "qp-answer-actions"),
+              el("div", "qp-footer")); // calls come before the answer they led to
   fill(root, turn, actions);
   return root;
 }
@@ -210,11 +210,7 @@ function fill(root, turn, actions) {
   answer.querySelector(".qp-tail").textContent = turn.answer_tail || "";
   root.classList.toggle("qp-has-reasoning", Boolean(turn.reasoning_html || turn.reasoning_tail));
   sizeReasoning(root);
-  const calls = root.querySelector(".qp-tools");
-  calls.textContent = "";
-  for (const call of turn.tool_calls || []) {
-    calls.append(el("code", "qp-tool", `${call.name}(${call.arguments})`));
-  }
+  root.querySelector(".qp-tools").innerHTML = turn.tools_html || ""; // the kernel's call blocks, text escaped
   root.querySelector(".qp-error").textContent = turn.error || "";
   root.querySelector(".qp-answer-actions").replaceWith(answerActions(turn, actions));
   root.querySelector(".qp-footer").textContent = turn.footer || "";
@@ -244,6 +240,10 @@ function controlsView() {
   c.budget.title = "Thinking budget in tokens (0: the model's default)";
   c.search = el("input", "qp-search");
   c.search.type = "checkbox";
+  c.speak = el("input", "qp-speak");
+  c.speak.type = "checkbox";
+  c.speakLabel = labelled(" Speak", c.speak);
+  c.speakLabel.title = "Answer aloud too (Omni models)";
   c.file = el("input", "qp-file");
   c.file.type = "file";
   c.file.accept = "image/*";
@@ -251,6 +251,13 @@ function controlsView() {
   c.file.tabIndex = -1;
   c.file.setAttribute("aria-hidden", "true");
   c.attach = button("Image…", "qp-attach", "Attach images", () => c.file.click());
+  c.tools = el("details", "qp-tools-picker");
+  c.toolsSummary = el("summary", "", "Tools");
+  c.toolsSummary.title = "Functions of this notebook the model may call (they run in the kernel)";
+  c.toolsList = el("div", "qp-tools-list");
+  c.toolsList.setAttribute("role", "group");
+  c.toolsList.setAttribute("aria-label", "Tools the model may call");
+  c.tools.append(c.toolsSummary, c.toolsList);
   c.send = button("Send", "jp-mod-accept qp-send", "Send (Shift+Enter)");
   c.stop = button("Stop", "qp-stop", "Stop the answer (Escape)");
   c.fresh = button("New chat", "qp-new", "Start a new conversation in this chat");
@@ -258,8 +265,8 @@ function controlsView() {
   c.row = el("div", "qp-controls");
   c.row.setAttribute("role", "group");
   c.row.setAttribute("aria-label", "Chat options");
-  c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.attach, c.file,
-               c.send, c.stop, c.fresh, c.tokens);
+  c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.speakLabel, c.tools, c.attach,
+               c.file, c.send, c.stop, c.fresh, c.tokens);
   return c;
 }
 
@@ -399,11 +406,31 @@ function build(model) {
     c.think.checked = model.get("thinking");
     c.budget.value = String(model.get("budget") || 0);
     c.search.checked = model.get("search");
+    c.speak.checked = model.get("speak");
+    c.speakLabel.hidden = !model.get("model").includes("omni"); // only Omni models speak
     const busy = model.get("busy");
     c.send.disabled = busy;
     c.stop.disabled = !busy;
     panel.classList.toggle("qp-busy", busy);
     c.tokens.textContent = `${model.get("total_tokens")} tokens`;
+  }
+  function showTools() {
+    const chosen = model.get("tools");
+    const names = [...new Set([...model.get("tool_names"), ...chosen])];
+    c.toolsSummary.textContent = chosen.length ? `Tools (${chosen.length})` : "Tools";
+    c.toolsList.textContent = "";
+    if (!names.length) c.toolsList.append(el("div", "qp-muted", "No functions defined in this notebook yet."));
+    for (const name of names) {
+      const box = el("input", "qp-tool-choice");
+      box.type = "checkbox";
+      box.value = name;
+      box.checked = chosen.includes(name);
+      box.addEventListener("change", () => {
+        const now = [...c.toolsList.querySelectorAll("input:checked")].map((b) => b.value);
+        set("tools", now);
+      });
+      c.toolsList.append(labelled(` ${name}`, box));
+    }
   }
   function showPending() {
     pending.textContent = "";
@@ -497,6 +524,8 @@ function build(model) {
   c.think.addEventListener("change", () => set("thinking", c.think.checked));
   c.budget.addEventListener("change", () => set("budget", Math.max(0, parseInt(c.budget.value || "0", 10) || 0)));
   c.search.addEventListener("change", () => set("search", c.search.checked));
+  c.speak.addEventListener("change", () => set("speak", c.speak.checked));
+  c.tools.addEventListener("toggle", () => { if (c.tools.open) model.send({ type: "tools" }); }); // new functions
   let draftTimer = null;
   input.addEventListener("input", () => {
     grow();
@@ -539,10 +568,14 @@ function build(model) {
   resize.observe(panel);
 
   // -- where the panel is shown --
-  // JupyterLab and Notebook 7 make a new view whenever the output is updated (the static transcript, after each
-  // answer): the new view takes this same panel, so nothing is rebuilt and focus and scroll position stay.
+  // JupyterLab and Notebook 7 re-render an output on every display update (the static transcript, after each
+  // answer): they empty it, then make a new view. The panel goes back into the emptied output at once (in the
+  // same task), and the new view takes it when it is on the page: nothing is rebuilt, no key pressed meanwhile
+  // reaches the notebook, and focus and scroll position stay.
 
   let owner = null; // the view whose listeners act; earlier views' listeners stay quiet
+  let host = null; // the element of that view
+  let output = null; // the output element around it, watched for a re-render
   const place = { focused: null, top: 0, bottom: true };
   panel.addEventListener("focusin", (event) => { place.focused = event.target; });
   panel.addEventListener("focusout", () => setTimeout(() => {
@@ -555,14 +588,35 @@ function build(model) {
     place.bottom = atBottom();
   });
 
-  function whenShown(action) {
-    // A view is put on the page after it rendered: focus and scroll wait for that, in the same task (a
-    // mutation observer), so no key pressed in between reaches the notebook instead of the panel.
-    if (panel.isConnected) { action(); return; }
-    const watch = new MutationObserver(() => {
-      if (panel.isConnected) { watch.disconnect(); action(); }
+  const outputWatch = new MutationObserver(settle);
+  function settle() {
+    // The panel's view once that is on the page, else the emptied output; focus and scroll as they were.
+    const target = host?.isConnected ? host : !panel.isConnected && output?.isConnected ? output : null;
+    if (target && panel.parentElement !== target) {
+      const focused = panel.contains(document.activeElement) ? document.activeElement : null;
+      target.append(panel);
+      restore(focused);
+    }
+    if (host?.isConnected && host.parentElement !== output) {
+      output = host.parentElement;
+      outputWatch.disconnect();
+      outputWatch.observe(output, { childList: true });
+    }
+  }
+  function restore(focused) {
+    grow();
+    transcript.scrollTop = place.bottom ? transcript.scrollHeight : place.top;
+    const lost = !document.activeElement || document.activeElement === document.body;
+    const again = focused || (lost ? place.focused : null);
+    if (again && panel.contains(again)) again.focus({ preventScroll: true });
+  }
+  function whenOnPage(element) {
+    // A view is put on the page after it rendered: wait for that in the same task (a mutation observer).
+    if (element.isConnected) { settle(); return; }
+    const arrival = new MutationObserver(() => {
+      if (element.isConnected) { arrival.disconnect(); settle(); }
     });
-    watch.observe(document.body, { childList: true, subtree: true });
+    arrival.observe(document.body, { childList: true, subtree: true });
   }
   function listen(view) {
     owner = view;
@@ -572,27 +626,29 @@ function build(model) {
     on("change:live", onLive);
     on("change:model", showModels);
     on("change:models", showModels);
-    for (const name of ["busy", "total_tokens", "thinking", "budget", "search"]) on(`change:${name}`, showControls);
+    on("change:tools", showTools);
+    on("change:tool_names", showTools);
+    for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "model"]) {
+      on(`change:${name}`, showControls);
+    }
   }
   return {
-    host: null,
-    mount(host, view) {
-      this.host = host;
-      host.append(panel);
+    get host() { return host; },
+    mount(element, view) {
+      host = element;
+      if (!panel.isConnected) host.append(panel); // else it waits in the emptied output for the view
       listen(view);
       showModels();
       showControls();
+      showTools();
       showTurns();
-      whenShown(() => {
-        grow();
-        transcript.scrollTop = place.bottom ? transcript.scrollHeight : place.top;
-        const lost = !document.activeElement || document.activeElement === document.body;
-        if (place.focused && lost && panel.contains(place.focused)) place.focused.focus({ preventScroll: true });
-      });
+      whenOnPage(host);
     },
     unmount(view) {
-      if (owner === view) resize.disconnect();
-      return owner === view;
+      if (owner !== view) return false;
+      resize.disconnect();
+      outputWatch.disconnect();
+      return true;
     },
   };
 }

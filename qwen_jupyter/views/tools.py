@@ -49,7 +49,7 @@ def tool_block(name: str, arguments: str, output: str | None = None, error: str 
         state = "✓"
     timing = f" · {seconds:.2f} s" if seconds is not None and not running else ""
     call = escape(f"{name}({_clip(_inline(arguments))[:120]})")
-    parts = [f"<summary>🔧 <code>{call}</code> {escape(state)}{timing}</summary>",
+    parts = [f"<summary>Tool <code>{call}</code> {escape(state)}{timing}</summary>",
              f"<div>Arguments</div><pre><code>{escape(_clip(_pretty(arguments)))}</code></pre>"]
     if error is not None:
         parts.append(f"<div>Error</div><pre><code>{escape(_clip(error))}</code></pre>")
