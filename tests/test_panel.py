@@ -261,3 +261,15 @@ def test_the_tools_picker_offers_the_notebooks_functions_and_runs_the_chosen(emu
     assert "qwen-tool-call" in finished["tools_html"] and "sunny in Hangzhou" in finished["tools_html"]
     assert "qwen-tool-call" in panel.transcript()
     assert emu.received[0]["body"]["tools"][0]["function"]["name"] == "get_weather"
+
+
+def test_probabilities_shade_the_panels_answer_token_by_token(make_panel, emu):
+    panel = make_panel()
+    panel.probabilities = True
+    result = panel.ask("Why is the sky blue?")
+    panel.wait(30)
+    assert result.error is None and result.logprobs
+    assert emu.received[-1]["body"]["logprobs"] is True and emu.received[-1]["body"]["top_logprobs"] == 3
+    html = panel.turns[-1]["answer_html"]
+    assert html.count("title=") >= len(result.logprobs) // 2 and "<script" not in html
+    assert panel.turns[-1]["answer_md"] == result.text  # Copy gives the Markdown, not the shading

@@ -52,14 +52,16 @@ from ..views.blocks import Block
 from ..views.cell import thumbnails
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.layout import footer
+from ..views.logprobs import logprobs_html
 from ..views.media import audio_html, images_html, progress_note
 from ..views.tools import LiveCalls, turn_tools_html
 from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
-OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak")  # what a panel remembers per chat
+OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
+PANEL_ALTERNATIVES = 3  # a token's alternatives shown on hover when probabilities are on
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
 
@@ -77,6 +79,7 @@ class QwenPanel(anywidget.AnyWidget):
     budget = traitlets.Int(0).tag(sync=True)  # 0: the model's default
     search = traitlets.Bool(False).tag(sync=True)
     speak = traitlets.Bool(False).tag(sync=True)  # Omni models: the answer spoken too (a player in the turn)
+    probabilities = traitlets.Bool(False).tag(sync=True)  # answers shaded token by token, alternatives on hover
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
     turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
@@ -240,6 +243,7 @@ class QwenPanel(anywidget.AnyWidget):
             self.model, text, media=media, thinking=thinking,
             thinking_budget=self.budget or None, search=self.search, tools=tools.specs(),
             **speech_options(True if self.speak and "omni" in self.model else None),
+            logprobs=PANEL_ALTERNATIVES if self.probabilities else None,
         )
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         result = ask_in(self.session, self.chat, key, request, settings, how=Asking(tools or None))
@@ -350,7 +354,9 @@ class QwenPanel(anywidget.AnyWidget):
         shown = self._shown.setdefault(key, {})
         shown["footer"] = footer(result)
         media = images_html(result) + (audio_html(result.audio.wav) if result.audio else "")
-        if media:  # generated pictures and speech, as our own PNG and WAV data
+        if result.logprobs:  # the answer token by token, shaded by probability (the Markdown is in Copy)
+            shown["answer_html"] = fragment(logprobs_html(result.logprobs)) + media
+        elif media:  # generated pictures and speech, as our own PNG and WAV data
             shown["answer_html"] = fragment(markdown_html(result.text)) + media
         if result.error:
             shown["error"] = result.error.summary()

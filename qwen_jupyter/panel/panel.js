@@ -244,6 +244,10 @@ function controlsView() {
   c.speak.type = "checkbox";
   c.speakLabel = labelled(" Speak", c.speak);
   c.speakLabel.title = "Answer aloud too (Omni models)";
+  c.probabilities = el("input", "qp-probabilities");
+  c.probabilities.type = "checkbox";
+  c.probabilitiesLabel = labelled(" Probabilities", c.probabilities);
+  c.probabilitiesLabel.title = "Shade each token of the answer by its probability; hover for the alternatives";
   c.file = el("input", "qp-file");
   c.file.type = "file";
   c.file.accept = "image/*";
@@ -265,8 +269,8 @@ function controlsView() {
   c.row = el("div", "qp-controls");
   c.row.setAttribute("role", "group");
   c.row.setAttribute("aria-label", "Chat options");
-  c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.speakLabel, c.tools, c.attach,
-               c.file, c.send, c.stop, c.fresh, c.tokens);
+  c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.speakLabel,
+               c.probabilitiesLabel, c.tools, c.attach, c.file, c.send, c.stop, c.fresh, c.tokens);
   return c;
 }
 
@@ -407,6 +411,7 @@ function build(model) {
     c.budget.value = String(model.get("budget") || 0);
     c.search.checked = model.get("search");
     c.speak.checked = model.get("speak");
+    c.probabilities.checked = model.get("probabilities");
     c.speakLabel.hidden = !model.get("model").includes("omni"); // only Omni models speak
     const busy = model.get("busy");
     c.send.disabled = busy;
@@ -525,6 +530,7 @@ function build(model) {
   c.budget.addEventListener("change", () => set("budget", Math.max(0, parseInt(c.budget.value || "0", 10) || 0)));
   c.search.addEventListener("change", () => set("search", c.search.checked));
   c.speak.addEventListener("change", () => set("speak", c.speak.checked));
+  c.probabilities.addEventListener("change", () => set("probabilities", c.probabilities.checked));
   c.tools.addEventListener("toggle", () => { if (c.tools.open) model.send({ type: "tools" }); }); // new functions
   let draftTimer = null;
   input.addEventListener("input", () => {
@@ -628,7 +634,7 @@ function build(model) {
     on("change:models", showModels);
     on("change:tools", showTools);
     on("change:tool_names", showTools);
-    for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "model"]) {
+    for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "probabilities", "model"]) {
       on(`change:${name}`, showControls);
     }
   }

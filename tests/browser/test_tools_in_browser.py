@@ -91,4 +91,17 @@ def test_tool_blocks_in_a_cell_and_the_panel_and_the_panels_player(lab, page):
                                " a.addEventListener('loadedmetadata', () => done(a.duration)))")
     assert duration > 1.0  # the browser decoded our WAV (the emulator's speech is a hum a word)
     page.screenshot(path=str(OUTPUT / "tools-panel-speech.png"))
+
+    # Probabilities: the answer comes back shaded token by token, each token's alternatives in its title.
+    page.select_option(".qwen-panel .qp-model", "qwen-plus")
+    page.click(".qwen-panel .qp-tools-picker > summary")
+    page.uncheck(".qwen-panel .qp-tools-list input[value='get_weather']")
+    page.click(".qwen-panel .qp-tools-picker > summary")
+    page.check(".qwen-panel .qp-probabilities")
+    page.fill(".qwen-panel .qp-input", "Why is the sky blue?")
+    page.press(".qwen-panel .qp-input", "Shift+Enter")
+    page.wait_for_function("() => document.querySelectorAll('.qwen-panel .qp-turn').length >= 3 && "
+                           "[...document.querySelectorAll('.qwen-panel .qp-turn')].pop()"
+                           ".querySelectorAll('.qp-answer span[title]').length > 5")
+    page.screenshot(path=str(OUTPUT / "panel-probabilities.png"))
     assert _our_errors(page) == []
