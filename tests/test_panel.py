@@ -273,3 +273,31 @@ def test_probabilities_shade_the_panels_answer_token_by_token(make_panel, emu):
     html = panel.turns[-1]["answer_html"]
     assert html.count("title=") >= len(result.logprobs) // 2 and "<script" not in html
     assert panel.turns[-1]["answer_md"] == result.text  # Copy gives the Markdown, not the shading
+
+
+def test_trait_changes_from_two_threads_are_all_sent(make_panel):
+    import threading
+
+    panel = make_panel()
+    sent: list[dict] = []
+    panel._send = lambda msg, buffers=None: sent.append(msg)  # what would go to the front end
+    stop = threading.Event()
+
+    def front_end() -> None:  # the subshell applying the front end's updates, as a draft being typed
+        for n in range(3000):
+            panel.set_state({"draft": f"typed {n}"})
+        stop.set()
+
+    thread = threading.Thread(target=front_end)
+    thread.start()
+    n = 0
+    while not stop.is_set():  # the worker finishing turns meanwhile
+        n += 1
+        with panel.hold_sync():
+            panel.total_tokens = n
+            panel.busy = n % 2 == 0
+    thread.join()
+    with panel.hold_sync():
+        panel.total_tokens = n + 1
+    tokens = [m["state"]["total_tokens"] for m in sent if "total_tokens" in m.get("state", {})]
+    assert tokens[-1] == n + 1 and len(tokens) >= n * 0.99, (len(tokens), n)

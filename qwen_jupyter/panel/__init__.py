@@ -13,6 +13,7 @@ Math is typeset in the front end by KaTeX, vendored in `vendor/katex` and sent b
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import pathlib
 import re
@@ -20,6 +21,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import anywidget
@@ -64,6 +66,11 @@ KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
 PANEL_ALTERNATIVES = 3  # a token's alternatives shown on hover when probabilities are on
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
+# ipywidgets keeps one "holding sync" flag and one set of pending states per widget for every thread, and the
+# panel's traits change on three: the worker (the answer), the subshell (the front end's updates, Send) and the
+# main thread (cells). Crossing, they lose updates (seen: a draft update from the front end during an answer
+# took that answer's finished turn with it). One lock keeps each thread's changes whole.
+_SYNC = threading.RLock()
 
 
 class QwenPanel(anywidget.AnyWidget):
@@ -120,6 +127,17 @@ class QwenPanel(anywidget.AnyWidget):
         self.concurrent = route_to_subshell(self)  # Send and Stop act while a cell runs (ipykernel 7 subshells)
         session.listeners.append(self._on_chat_change)  # turns from %%qwen -c NAME cells show here too
         self._load_turns()
+
+    def notify_change(self, change: Any) -> None:
+        """Send a changed trait to the front end (one thread at a time, see _SYNC)."""
+        with _SYNC:
+            super().notify_change(change)
+
+    @contextlib.contextmanager
+    def hold_sync(self) -> Iterator[None]:
+        """Send the traits changed inside as one message (one thread at a time, see _SYNC)."""
+        with _SYNC, super().hold_sync():
+            yield
 
     @traitlets.observe("model")
     def _model_changed(self, change: Any) -> None:
