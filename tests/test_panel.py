@@ -301,3 +301,13 @@ def test_trait_changes_from_two_threads_are_all_sent(make_panel):
         panel.total_tokens = n + 1
     tokens = [m["state"]["total_tokens"] for m in sent if "total_tokens" in m.get("state", {})]
     assert tokens[-1] == n + 1 and len(tokens) >= n * 0.99, (len(tokens), n)
+
+
+def test_every_edit_of_the_last_question_shows_the_new_one(make_panel):
+    panel = make_panel()
+    panel.ask("q0")
+    panel.wait(30)
+    for n in range(1, 25):  # replaced turns are freed: a cache keyed by id() showed an old one again
+        panel.retry(f"q{n}")
+        panel.wait(30)
+        assert panel.turns[-1]["user"] == f"q{n}" and f"q{n}" in panel.turns[-1]["answer_md"]

@@ -115,7 +115,9 @@ class QwenPanel(anywidget.AnyWidget):
         self._handle: Any = None
         self._sequence = 0
         self._shown: dict[str, dict[str, str]] = {}  # per turn made here: thumbnails, footer, error
-        self._rendered: dict[tuple[str, int], dict[str, Any]] = {}  # (turn key, id of the turn) -> rendered
+        # turn key -> (the turn, rendered): the turn itself is kept and compared, as an id() is reused once a
+        # replaced turn is gone (an edited question then showed its old rendering)
+        self._rendered: dict[str, tuple[Turn, dict[str, Any]]] = {}
         if "thinking" not in kwargs:
             self.thinking = model_info(self.model).thinking_default
         for name in OPTIONS[1:]:
@@ -190,9 +192,10 @@ class QwenPanel(anywidget.AnyWidget):
         turns = conversation.turns if conversation else []
         rendered = []
         for turn in turns:
-            cached = self._rendered.get((turn.key, id(turn)))
-            if cached is None:
-                cached = self._rendered[(turn.key, id(turn))] = _rendered_turn(turn)
+            kept, cached = self._rendered.get(turn.key, (None, {}))
+            if kept is not turn:
+                cached = _rendered_turn(turn)
+                self._rendered[turn.key] = (turn, cached)
             rendered.append({**cached, **self._shown.get(turn.key, {})})
         # Asks that left no turn in the chat (refused, or failed here) stay where they happened.
         for entry in sorted((e for e in self._shown.values() if "after" in e), key=lambda e: e["after"]):
