@@ -106,3 +106,24 @@ def page(tmp_path):
             yield page
         finally:
             context.close()
+
+
+def run_notebook_with_panel(page, server, name: str, sources: list[str]) -> None:
+    """Write NAME.ipynb with these code cells, open it in its own JupyterLab workspace, run every cell (the last
+    shows a panel) and wait until the kernel is idle."""
+    import nbformat
+
+    from .test_panel_in_browser import KERNEL_IDLE
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, server["notebooks"] / f"{name}.ipynb")
+    page.goto(f"{server['url']}/lab/workspaces/qwen-{name}/tree/{name}.ipynb?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    page.wait_for_function(KERNEL_IDLE)
+    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
+    for _ in sources:
+        page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
+    page.wait_for_function(KERNEL_IDLE)

@@ -3,37 +3,20 @@ Omni answer's player whose WAV the browser can play, and the panel making a pict
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from .conftest import OUTPUT, TOKEN
-from .test_panel_in_browser import KERNEL_IDLE, _our_errors
+from .conftest import OUTPUT, run_notebook_with_panel
+from .test_panel_in_browser import _our_errors
 
 pytestmark = pytest.mark.e2e
 
 
-def _notebook(folder) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        nbformat.v4.new_code_cell("%load_ext qwen_jupyter\nimport qwen_jupyter"),
-        nbformat.v4.new_code_cell("%%qwen -m wanx2.1-t2i-turbo -n 2 --size 1024*768\nA fox in the snow"),
-        nbformat.v4.new_code_cell("%%qwen -m qwen3-omni-flash --speak\nwho are you"),
-        nbformat.v4.new_code_cell("panel = qwen_jupyter.Panel(chat='pictures', model='qwen-image-plus')\npanel"),
-    ]
-    nbformat.write(notebook, folder / "media.ipynb")
-
-
 def test_pictures_and_the_player_in_cells_and_the_panel(lab, page):
-    _notebook(lab["notebooks"])
-    page.goto(f"{lab['url']}/lab/workspaces/qwen-media/tree/media.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-    page.wait_for_function(KERNEL_IDLE)
-    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
-    for _ in range(4):
-        page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
-    page.wait_for_function(KERNEL_IDLE)
+    run_notebook_with_panel(page, lab, "media", [
+        "%load_ext qwen_jupyter\nimport qwen_jupyter",
+        "%%qwen -m wanx2.1-t2i-turbo -n 2 --size 1024*768\nA fox in the snow",
+        "%%qwen -m qwen3-omni-flash --speak\nwho are you",
+        "panel = qwen_jupyter.Panel(chat='pictures', model='qwen-image-plus')\npanel"])
 
     cells = page.locator(".jp-Notebook .jp-Cell")
     pictures = cells.nth(1).locator(".jp-OutputArea-output img")

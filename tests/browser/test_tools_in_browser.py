@@ -4,11 +4,10 @@ panel speaks an Omni answer with a player. Screenshots go to out/browser/."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from .conftest import OUTPUT, TOKEN
-from .test_panel_in_browser import KERNEL_IDLE, _our_errors
+from .conftest import OUTPUT, run_notebook_with_panel
+from .test_panel_in_browser import _our_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -24,27 +23,10 @@ def get_time(city: str) -> str:
     return f"14:05 in {city}"'''
 
 
-def _notebook(folder) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [
-        nbformat.v4.new_code_cell(DEFINE),
-        nbformat.v4.new_code_cell("%%qwen --tools get_weather,get_time\nUse get_time and get_weather for Paris."),
-        nbformat.v4.new_code_cell("panel = qwen_jupyter.Panel(chat='tools')\npanel"),
-    ]
-    nbformat.write(notebook, folder / "tools.ipynb")
-
-
 def test_tool_blocks_in_a_cell_and_the_panel_and_the_panels_player(lab, page):
-    _notebook(lab["notebooks"])
-    page.goto(f"{lab['url']}/lab/workspaces/qwen-tools/tree/tools.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-    page.wait_for_function(KERNEL_IDLE)
-    page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()
-    for _ in range(3):
-        page.keyboard.press("Shift+Enter")
-    page.wait_for_selector(".qwen-panel .qp-input", state="visible")
-    page.wait_for_function(KERNEL_IDLE)
+    run_notebook_with_panel(page, lab, "tools", [
+        DEFINE, "%%qwen --tools get_weather,get_time\nUse get_time and get_weather for Paris.",
+        "panel = qwen_jupyter.Panel(chat='tools')\npanel"])
 
     # The cell: two blocks, in order, before the answer; each opens to its arguments and result.
     cell = page.locator(".jp-Notebook .jp-Cell").nth(1)

@@ -31,7 +31,7 @@ class Place(pydantic.BaseModel):
 
 
 def forecast(city: str, days: int, unit: Unit = Unit.CELSIUS, detail: Literal["short", "long"] = "short",
-             rain: bool = False, scale: float = 1.0, at: Optional[Point] = None, tags: list[str] | None = None,
+             rain: bool = False, scale: float = 1.0, at: Optional[Point] = None, tags: list[str] | None = None,  # noqa: UP045 - Optional is a spelling people use
              extra: dict[str, int] | None = None, place: Place | None = None, title: str = "") -> str:
     """The forecast for a city.
 
