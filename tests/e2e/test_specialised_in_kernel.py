@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.pictures import house_png
+
 pytestmark = pytest.mark.e2e
 
 _ACTIVE = re.compile(r"<script|\bon\w+\s*=|javascript:", re.IGNORECASE)
@@ -62,7 +64,7 @@ def test_translation_options_without_to_fail_in_one_line(kernel):
 
 
 def test_ocr_table_renders_as_a_table_and_is_a_dataframe(kernel):
-    run = kernel.execute("%%qwen --ocr table_parsing -i notebooks/house.png\nRead the table.", timeout=60)
+    run = kernel.execute(f"%%qwen --ocr table_parsing -i {house_png()}\nRead the table.", timeout=60)
     assert run.reply["content"]["status"] == "ok", run.stderr
     assert 'class="qwen-ocr-table"' in run.final["text/html"]
     check = kernel.execute("print(type(_qwen.ocr.tables[0]).__name__, list(_qwen.ocr.tables[0].columns))")

@@ -4,15 +4,15 @@ comparison columns. Nothing in their HTML may run or fetch; the text stays reada
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from pathlib import Path
 
 import qwen_jupyter
 from qwen_jupyter.events import ResearchProgress
 from qwen_jupyter.specialised.research import note
 from qwen_jupyter.views.compare import final_bundle as compare_bundle
 from qwen_jupyter.views.layout import final_bundle
+from tests.pictures import house_png
 
-IMAGE = str(Path(__file__).parents[2] / "notebooks" / "house.png")
+IMAGE = house_png()
 HOSTILE = '<img src=x onerror=alert(1)>"><script>alert(2)</script><a href="javascript:alert(3)">x</a>'
 SAFE_TAGS = {"div", "span", "small", "b", "table", "thead", "tbody", "tr", "th", "td", "p", "details", "summary",
              "em", "strong", "code", "pre", "ol", "li", "a", "h1", "h2", "ul", "br"}

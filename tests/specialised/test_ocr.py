@@ -3,16 +3,15 @@ as math, words with boxes; on the native API, against the emulator."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import qwen_jupyter
 from qwen_jupyter.api import prepare
 from qwen_jupyter.errors import QwenError
 from qwen_jupyter.views.layout import final_bundle
+from tests.pictures import house_png
 
-IMAGE = str(Path(__file__).parents[2] / "notebooks" / "house.png")
+IMAGE = house_png()
 
 
 @pytest.mark.parametrize("stream", [True, False])
