@@ -48,6 +48,14 @@ class ToolCallDelta:
     arguments: str = ""
 
 
+def join_fragment(call: list[str | None], delta: ToolCallDelta) -> None:
+    """Add a fragment to a call being assembled ([id, name, arguments]): DashScope's continuation fragments carry
+    "id": "" (and no name), so a later empty id or name never replaces a known one."""
+    call[0] = call[0] or delta.id
+    call[1] = call[1] or delta.name
+    call[2] = (call[2] or "") + delta.arguments
+
+
 @dataclass(frozen=True, slots=True)
 class ToolRunning:
     """The toolkit is running a call the model asked for (index as in the ToolCallDelta events)."""

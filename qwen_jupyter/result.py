@@ -33,6 +33,7 @@ from .events import (
     ToolCallDelta,
     ToolOutput,
     Usage,
+    join_fragment,
 )
 from .images import open_png, save_pngs
 from .request import Message, ToolCall
@@ -178,11 +179,8 @@ class _Fold:
 
     def _other(self, event: Event) -> None:
         match event:
-            case ToolCallDelta(index=index, id=call_id, name=name, arguments=arguments):
-                call = self.calls.setdefault(index, [None, None, ""])
-                call[0] = call[0] or call_id  # a later empty id never replaces a known one
-                call[1] = call[1] or name
-                call[2] = (call[2] or "") + arguments
+            case ToolCallDelta(index=index):
+                join_fragment(self.calls.setdefault(index, [None, None, ""]), event)
             case ToolOutput(index=index):
                 self.outputs[index] = event
             case ServiceToolCall():

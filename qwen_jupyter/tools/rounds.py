@@ -8,6 +8,7 @@ a Step per message that goes back to the model, and usage summed over the rounds
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 import pydantic
 
 from ..backends import stream_events
-from ..errors import QwenError
+from ..errors import QwenError, redact
 from ..events import (
     Event,
     Failed,
@@ -29,6 +30,7 @@ from ..events import (
     ToolOutput,
     ToolRunning,
     Usage,
+    join_fragment,
 )
 from ..request import Message, Request, ToolCall
 from ..settings import Settings
@@ -44,8 +46,6 @@ Confirm = Callable[[str, str], bool]
 
 def ask_on_stdin(name: str, arguments: str) -> bool:
     """Ask the person (through the front end's input box) whether to run a call; no stdin refuses the call."""
-    from ..errors import redact
-
     try:
         answer = input(f"Run {name}({_clip(redact(arguments))[:500]})? [y/N] ")
     except (EOFError, RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
@@ -63,7 +63,7 @@ def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rou
     """Events for a request whose calls the toolkit answers, round after round."""
     messages, offset, usage = request.messages, 0, _Sum()
     for round_number in range(1, max_rounds + 1):
-        calls: dict[int, list[str]] = {}
+        calls: dict[int, list[str | None]] = {}
         text: list[str] = []
         reasoning: list[str] = []
         finish = None
@@ -74,10 +74,7 @@ def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rou
             elif kind is ReasoningDelta:
                 reasoning.append(event.text)
             elif kind is ToolCallDelta:
-                call = calls.setdefault(event.index, ["", "", ""])
-                call[0] = call[0] or event.id or ""
-                call[1] = call[1] or event.name or ""
-                call[2] += event.arguments
+                join_fragment(calls.setdefault(event.index, [None, None, ""]), event)
                 event = replace(event, index=event.index + offset)
             elif kind is Usage:
                 event = usage.add(event)
@@ -92,7 +89,7 @@ def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rou
         if finish is None or not calls:
             return  # answered (or the stream ended short: the result notices)
         usage.close_round()
-        asked = tuple(ToolCall(c[0] or f"call_{offset + i}", c[1], c[2] or "{}")
+        asked = tuple(ToolCall(c[0] or f"call_{offset + i}", c[1] or "", c[2] or "{}")
                       for i, c in sorted(calls.items()))
         steps = [Message("assistant", "".join(text), reasoning="".join(reasoning), tool_calls=asked)]
         yield Step(steps[0])
@@ -175,8 +172,6 @@ def _result_text(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    import dataclasses
-
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return str(value)
