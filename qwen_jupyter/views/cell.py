@@ -36,7 +36,7 @@ from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
 from .layout import MUTED, final_bundle, plain, reasoning_html, result_text, retry_note
 from .media import media_bundles, progress_note
-from .tools import tool_block
+from .tools import LiveCalls
 
 THUMB_SIZE = 128
 
@@ -89,7 +89,8 @@ class CellView:
         self.messages = 0
         self._status: str | None = None  # the output saying a request is being retried
         self._header = thumbnails(inputs)
-        self._calls: dict[int, tuple[ToolRunning, Block]] = {}  # the live tool blocks, by call index
+        self._calls = LiveCalls()  # the calls' blocks, as the panel keeps them
+        self._call_outputs: dict[int, Block] = {}  # the output each call's block shows in, by its key
         self._header_shown = not self._header
 
     # -- publishing --------------------------------------------------------------------------------------------
@@ -142,26 +143,21 @@ class CellView:
 
     def _tool(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> None:
         """A call shows at once, in order below what came before it (few and slow: outside the budget)."""
-        if isinstance(event, ServiceToolCall):
-            key = -1 - len(self._calls)  # the service's own calls: keys no function call uses
-            self._tool(ToolRunning(key, event.name, event.arguments))
-            self._tool(ToolOutput(key, event.output))
+        key = self._calls.on_event(event)
+        if key is None:
             return
-        if isinstance(event, ToolRunning):
-            for block in self.outputs:  # what the model said before the call is finished: show all of it
-                if block.size > block.shown:
-                    self._publish(block, block.text)
-            self._behind = None
-            block = Block("tool", True)  # an output of its own; the next words start a new one below it
-            self.outputs.append(block)
-            self._calls[event.index] = (event, block)
-            block.display_id = self._create({"text/html": fragment(tool_block(event.name, event.arguments,
-                                                                               running=True))})
+        bundle = {"text/html": fragment(self._calls.blocks[key])}
+        block = self._call_outputs.get(key)
+        if block is not None:
+            self._show(bundle, block.display_id, update=True)
             return
-        started, block = self._calls.get(event.index, (None, None))
-        if started is not None and block is not None and block.display_id is not None:
-            html_ = tool_block(started.name, started.arguments, event.output, event.error, event.seconds)
-            self._show({"text/html": fragment(html_)}, block.display_id, update=True)
+        for earlier in self.outputs:  # what the model said before the call is finished: show all of it
+            if earlier.size > earlier.shown:
+                self._publish(earlier, earlier.text)
+        self._behind = None
+        block = self._call_outputs[key] = Block("tool", True)  # its own output; the next words go below it
+        self.outputs.append(block)
+        block.display_id = self._create(bundle)
 
     def _retrying(self, note: str) -> None:
         """Say at once that the request failed and when it is tried again (the final output replaces it)."""

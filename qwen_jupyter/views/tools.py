@@ -92,17 +92,22 @@ class LiveCalls:
         self.blocks: dict[int, str] = {}  # by call index, in the order they started
         self.started: dict[int, ToolRunning] = {}
 
-    def on_event(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> None:
-        """Take a call's start or end (or a call the service ran itself)."""
+    def on_event(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> int | None:
+        """Take a call's start or end (or a call the service ran itself); returns the key of the block it changed."""
         if isinstance(event, ServiceToolCall):
-            self.blocks[-1 - len(self.blocks)] = tool_block(event.name, event.arguments, event.output)
-        elif isinstance(event, ToolRunning):
+            key = -1 - len(self.blocks)  # the service's own calls: keys no function call uses
+            self.blocks[key] = tool_block(event.name, event.arguments, event.output)
+            return key
+        if isinstance(event, ToolRunning):
             self.started[event.index] = event
             self.blocks[event.index] = tool_block(event.name, event.arguments, running=True)
-        elif event.index in self.started:
-            started = self.started[event.index]
-            self.blocks[event.index] = tool_block(started.name, started.arguments, event.output, event.error,
-                                                  event.seconds)
+            return event.index
+        if event.index not in self.started:
+            return None
+        started = self.started[event.index]
+        self.blocks[event.index] = tool_block(started.name, started.arguments, event.output, event.error,
+                                              event.seconds)
+        return event.index
 
     def html(self) -> str:
         """Every block so far."""
