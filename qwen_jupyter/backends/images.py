@@ -47,7 +47,6 @@ MAX_PIXELS = 40_000_000  # 4096*4096 is 16.8 M; PIL's own bomb limit is 89 M
 FORMATS = ("PNG", "JPEG", "WEBP")
 POLLS = (0.25, 0.5, 1.0, 2.0, 4.0)  # seconds between polls, then 5 s (the SDK's wait() goes 1, 2, 4, 5)
 DONE = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
-_PARAMETERS = ("size", "n", "negative_prompt", "prompt_extend", "watermark")
 
 
 def image_events(request: Request, settings: Settings) -> Iterator[Event]:

@@ -158,8 +158,9 @@ def run_map(data: Any, template: str, settings: Settings, store: Store, *, model
     keys, distinct = _plan(frame, template, model, shape, system, think, namespace, raw, settings, options)
     stored = store.answers(list(distinct))
     todo = [row for key, row in distinct.items() if key not in stored or stored[key]["error"]]
-    preview = Preview(model, len(keys), len(todo), len(distinct) - len(todo), sum(r.tokens for r in todo), batch,
-                      _price(prices, model, sum(r.tokens for r in todo), batch))
+    tokens = sum(r.tokens for r in todo)
+    preview = Preview(model, len(keys), len(todo), len(distinct) - len(todo), tokens, batch,
+                      _price(prices, model, tokens, batch))
     if dry_run:
         return preview
     if preview_above is not None and len(todo) > preview_above and not confirm:

@@ -374,9 +374,10 @@ class QwenPanel(anywidget.AnyWidget):
         """The turn is recorded (ask_in did it): show it with this answer's footer and error, if any."""
         shown = self._shown.setdefault(key, {})
         shown["footer"] = footer(result)
-        media = images_html(result) + (audio_html(result.audio.wav) if result.audio else "")
-        if result.logprobs:  # the answer token by token, shaded by probability (the Markdown is in Copy)
-            shown["answer_html"] = fragment(logprobs_html(result.logprobs)) + media
+        speech = result.audio
+        media = images_html(result) + (audio_html(speech.wav) if speech else "")
+        if logprobs := result.logprobs:  # the answer token by token, shaded by probability (the Markdown is in Copy)
+            shown["answer_html"] = fragment(logprobs_html(logprobs)) + media
         elif media:  # generated pictures and speech, as our own PNG and WAV data
             shown["answer_html"] = fragment(markdown_html(result.text)) + media
         if result.error:

@@ -123,5 +123,6 @@ def compare(prompt: str, models: str | list[str], **kwargs: Any) -> Comparison:
     """Ask several models the same prompt at once (chat()'s keyword arguments); shown side by side."""
     from ..api import prepare
 
-    request, settings = prepare(prompt, model=model_list(models)[0], **kwargs)
-    return compare_request(request, settings, model_list(models))
+    names = model_list(models)
+    request, settings = prepare(prompt, model=names[0], **kwargs)
+    return compare_request(request, settings, names)

@@ -22,7 +22,6 @@ FORMATS = {".txt", ".docx", ".pdf", ".xlsx", ".epub", ".mobi", ".md", ".csv", ".
            ".jpeg", ".gif"}  # Model Studio's list for file-extract (images on newer models)
 MAX_BYTES = 150 * 1024 * 1024
 PURPOSE = "file-extract"
-DOCUMENT_MODEL = "qwen-long"
 CACHE_NAME = "qwen-uploads.json"
 
 

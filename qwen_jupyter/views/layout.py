@@ -160,13 +160,15 @@ def source_links(result: Any) -> dict[int, str]:
 def answer_html(result: Any, image_hosts: Collection[str] = ()) -> str:
     """The answer, tool calls and sources (without reasoning or footer; generated images and speech are outputs
     of their own, views/media.py)."""
-    answer = fragment(markdown_html(result.text, image_hosts, source_links(result))) if result.text else ""
-    if result.logprobs:  # the answer token by token, shaded by probability
-        answer = fragment(logprobs_html(result.logprobs))
-    elif result.ocr is not None:  # an OCR task's tables, fields or formulas
-        answer = fragment(ocr_html(result.ocr, image_hosts))
-    parts = [tool_calls_html(result), answer,
-             _sources(result)]
+    if logprobs := result.logprobs:  # the answer token by token, shaded by probability
+        answer = fragment(logprobs_html(logprobs))
+    elif (ocr := result.ocr) is not None:  # an OCR task's tables, fields or formulas (parsed once)
+        answer = fragment(ocr_html(ocr, image_hosts))
+    elif result.text:
+        answer = fragment(markdown_html(result.text, image_hosts, source_links(result)))
+    else:
+        answer = ""
+    parts = [tool_calls_html(result), answer, _sources(result)]
     return "".join(parts)
 
 

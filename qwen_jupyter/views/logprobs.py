@@ -22,7 +22,7 @@ def shade(probability: float) -> str:
 
 
 def _tip(entry: Any) -> str:
-    lines = [f"{entry.token!r}: p = {math.exp(entry.logprob):.3f} (logprob {entry.logprob:.3f})"]
+    lines = [f"{entry.token!r}: p = {entry.probability:.3f} (logprob {entry.logprob:.3f})"]
     lines += [f"  {token!r}: p = {math.exp(logprob):.3f}" for token, logprob in entry.top if token != entry.token]
     return "\n".join(lines)
 
@@ -30,9 +30,9 @@ def _tip(entry: Any) -> str:
 def logprobs_html(entries: Sequence[Any]) -> str:
     """The tokens as shaded spans with their alternatives on hover, and a one-line legend."""
     spans = "".join(
-        f'<span class="qwen-token" style="background:{shade(math.exp(e.logprob))};border-radius:2px" '
+        f'<span class="qwen-token" style="background:{shade(e.probability)};border-radius:2px" '
         f'title="{escape(_tip(e))}">{escape(e.token)}</span>' for e in entries)
-    sure = sum(1 for e in entries if math.exp(e.logprob) >= 0.9)
+    sure = sum(1 for e in entries if e.probability >= 0.9)
     legend = (f"{len(entries)} tokens · {sure} with p ≥ 0.9 · darker = less likely · hover a token for its "
               "alternatives")
     return (f'<div class="qwen-logprobs" style="white-space:pre-wrap;line-height:1.6">{spans}</div>'
