@@ -241,7 +241,7 @@ class QwenMagics(Magics):
         found = commands.find(line) if cell is None else None
         if found:
             return found[0].run(self, found[1])
-        args = magic_args(self._parse_line(line), cell)
+        args = magic_args(self._parse_line(line), cell, line)
         voice, word = voice_or_word(args.speak, "--speak=" in line)
         if word:  # a first word of the prompt that --speak took for a voice
             args = replace(args, speak=voice, prompt=f"{word} {args.prompt}" if cell is None else

@@ -67,17 +67,32 @@ class MagicArgs:
     files: tuple[str, ...] = ()
 
 
-def magic_args(namespace: Namespace, cell: str | None) -> MagicArgs:
-    """MagicArgs from the parsed line and the cell body (the line's words are the prompt for %qwen)."""
+def magic_args(namespace: Namespace, cell: str | None, line: str = "") -> MagicArgs:
+    """MagicArgs from the parsed line and the cell body (the line's words, as typed, are the prompt for %qwen)."""
     values = {k: _unquote(v) for k, v in vars(namespace).items()
               if k in MagicArgs.__dataclass_fields__ and k != "prompt"}
     for name in ("images", "videos", "audios", "files"):
         values[name] = tuple(_unquote(v) for v in values.get(name) or ())
-    line_prompt = " ".join(namespace.prompt or [])
+    line_prompt = _as_typed(line, namespace.prompt or [])
     prompt = cell if cell is not None else line_prompt
     if cell is not None and line_prompt:
         prompt = line_prompt + "\n" + cell
     return MagicArgs(prompt=prompt.strip("\n"), **{k: v for k, v in values.items() if v is not None})
+
+
+def _as_typed(line: str, words: list[str]) -> str:
+    """The prompt words as the line has them (spacing kept: `{"label": "pos"}` is not split at its quotes), when
+    they end the line after the options; else the words joined by spaces."""
+    from IPython.utils.process import arg_split
+
+    tokens = arg_split(line, strict=True) if words else []
+    if not words or tokens[len(tokens) - len(words):] != words:
+        return " ".join(words)
+    at = 0
+    for token in tokens[:len(tokens) - len(words)]:  # IPython's tokens are pieces of the line, quotes kept
+        at = line.index(token, at) + len(token)
+    typed = line[at:].strip()
+    return typed if arg_split(typed, strict=True) == words else " ".join(words)
 
 
 def _unquote(value: object) -> object:

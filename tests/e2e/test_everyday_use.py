@@ -183,3 +183,9 @@ def test_the_panel_alongside_cells(kernel, emu):
     kernel.execute("p.model = 'qwen3.5-plus'\nprint(p.thinking)\np.thinking = False\np.ask('no thinking')\n"
                    "p.wait(30)")
     assert emu.received[-1]["body"]["enable_thinking"] is False
+
+
+def test_a_one_line_prompt_is_sent_as_typed(kernel, emu):
+    run = kernel.execute('%qwen -t 0.5 Reply as JSON like {"label": "pos"}  or  {"label": "neg"}?')
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert _prompt(emu) == 'Reply as JSON like {"label": "pos"}  or  {"label": "neg"}?'
