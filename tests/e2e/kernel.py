@@ -92,8 +92,16 @@ class Kernel:
             execution.messages.append(msg)
             if on_message:
                 on_message(msg)
-        execution.reply = self.client.get_shell_msg(timeout=10)
+        execution.reply = self.reply_to(msg_id)
         return execution
+
+    def reply_to(self, msg_id: str, timeout: float = 15) -> dict[str, Any]:
+        """The shell reply to one request. Others are skipped: a kernel slow to start gets several kernel_info
+        requests from wait_for_ready, which reads one reply, and a stale one would pass for the next cell's."""
+        while True:
+            reply = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
 
     def interrupt(self) -> None:
         self.manager.interrupt_kernel()

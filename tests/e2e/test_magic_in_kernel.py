@@ -332,7 +332,7 @@ def test_login_asks_without_echo_and_never_shows_the_key(kernel):
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
             outputs.append(msg)
-    client.get_shell_msg(timeout=10)
+    kernel.reply_to(message["header"]["msg_id"])
     assert "Key set for this kernel session" in json.dumps(outputs, default=str)
     later = kernel.execute("%qwen config\nm = get_ipython().magics_manager.registry['QwenMagics']\n"
                            "print(repr(m.key), m.key)\n%history -g login")

@@ -58,6 +58,6 @@ def test_stop_and_send_act_while_a_cell_sleeps(kernel, reliability):
     reliability.add("Faults", "panel Stop and Send while a cell sleeps", tried=2,
                     failed=int(stop_latency >= 1.0) + int(send_latency >= 1.0))
     assert stop_latency < 1.0 and send_latency < 1.0, (stop_latency, send_latency)
-    kernel.client.get_shell_msg(timeout=15)  # the sleeping cell's reply
+    kernel.reply_to(sleeper["header"]["msg_id"])  # the sleeping cell's reply
     check = kernel.execute("p.wait(30)\nprint(r.interrupted, [t['status'] for t in p.turns][-2:])")
     assert check.stdout.split()[0] == "True" and "'interrupted'" in check.stdout
