@@ -8,7 +8,6 @@ papermill stop. The `%qwen NAME` commands live in commands.py.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -30,7 +29,8 @@ from .settings import APIS, REGIONS, Secret, Settings
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
-from .speech import DEFAULT_VOICE, speech_options, voice_or_word
+from .specialised.options import DEFAULT_TOP
+from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, ask_on_stdin
@@ -192,7 +192,7 @@ class QwenMagics(Magics):
     @argument("--concurrency", type=int, help="with --map: requests at once (default 8)")
     @argument("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing")
     @argument_group("Specialised")
-    @argument("--logprobs", nargs="?", type=int, const=3, metavar="K",
+    @argument("--logprobs", nargs="?", const=str(DEFAULT_TOP), metavar="K",
               help="token log probabilities, each token shaded, K alternatives on hover (default 3, at most 5); "
                    "result.logprobs")
     @argument("--compare", metavar="MODELS", help="the same prompt to several models at once, side by side: "
@@ -242,10 +242,6 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell, line)
-        voice, word = voice_or_word(args.speak, "--speak=" in line)
-        if word:  # a first word of the prompt that --speak took for a voice
-            args = replace(args, speak=voice, prompt=f"{word} {args.prompt}" if cell is None else
-                           f"{word}\n{args.prompt}" if args.prompt else word)
         if not args.prompt.strip():
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
         try:

@@ -6,6 +6,9 @@ import re
 from argparse import Namespace
 from dataclasses import dataclass
 
+from .specialised.options import top_or_word
+from .speech import voice_or_word
+
 FORMATS = ("markdown", "text", "code")
 
 
@@ -73,7 +76,10 @@ def magic_args(namespace: Namespace, cell: str | None, line: str = "") -> MagicA
               if k in MagicArgs.__dataclass_fields__ and k != "prompt"}
     for name in ("images", "videos", "audios", "files"):
         values[name] = tuple(_unquote(v) for v in values.get(name) or ())
-    line_prompt = _as_typed(line, namespace.prompt or [])
+    values["speak"], spoken = voice_or_word(values.get("speak"), "--speak=" in line)
+    values["logprobs"], counted = top_or_word(values.get("logprobs"))
+    # The prompt's first word, when --speak took it for a voice or --logprobs for K, goes back to the prompt.
+    line_prompt = " ".join(w for w in (spoken, counted, _as_typed(line, namespace.prompt or [])) if w)
     prompt = cell if cell is not None else line_prompt
     if cell is not None and line_prompt:
         prompt = line_prompt + "\n" + cell

@@ -27,6 +27,7 @@ RESEARCH_MODEL = "qwen-deep-research"
 DOCUMENT_MODELS = ("qwen-long", "qwen-doc")
 FILE_PREFIX = "fileid://"
 MAX_TOP = 5  # Model Studio returns at most five alternatives a token
+DEFAULT_TOP = 3  # alternatives a token for a bare --logprobs
 SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty")
 
 
@@ -36,6 +37,14 @@ def check_top(top: int | None) -> int | None:
         raise QwenError(f"--logprobs takes 0 to {MAX_TOP} alternatives, not {top}.", code="InvalidInput",
                         hint="e.g. --logprobs 3, or logprobs=3 in chat().")
     return top
+
+
+def top_or_word(value: str | None) -> tuple[int | None, str]:
+    """`--logprobs What is 2+2?` asks with the default K: a word after --logprobs is K only when it is a number.
+    Returns (K, word for the prompt)."""
+    if value is None or value.lstrip("-").isdigit():
+        return (None if value is None else int(value)), ""
+    return DEFAULT_TOP, value
 
 
 def preset_values(preset: str | dict[str, Any], presets: dict[str, Any] | None = None) -> dict[str, Any]:

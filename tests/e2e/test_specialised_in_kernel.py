@@ -24,6 +24,15 @@ def test_logprobs_shade_each_token_with_its_alternatives_and_no_script(kernel):
     assert check.stdout.split() == ["2", "True", "True"]
 
 
+def test_a_one_line_logprobs_keeps_the_first_word_of_the_question(kernel, emu):
+    run = kernel.execute("%qwen --logprobs What is 2+2?")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    body = emu.state.received[-1]["body"]
+    assert body["top_logprobs"] == 3 and body["messages"][-1]["content"] == "What is 2+2?"
+    kernel.execute("%qwen --logprobs 1 What is 2+2?")
+    assert emu.state.received[-1]["body"]["top_logprobs"] == 1
+
+
 def test_compare_streams_side_by_side_and_keeps_one_result_per_model(kernel):
     run = kernel.execute("%%qwen --compare qwen-plus,qwen-max -o both\nWho are you?")
     assert run.reply["content"]["status"] == "ok", run.stderr
