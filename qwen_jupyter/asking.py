@@ -16,6 +16,7 @@ from .request import Request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request
 from .settings import Settings
+from .specialised.options import RESEARCH_MODEL
 from .specialised.prefix import with_prefix
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
@@ -54,7 +55,10 @@ def ask_in(session: Session, chat: str, key: str, request: Request, settings: Se
     """
     if once:
         return ask(request, settings, session.results.append, how)
-    history = session.conversation(chat).context_for(key)
+    # Deep research keeps its documented exchange (topic, clarifying question, answers): it is sent its own turns
+    # of the chat, not what other models were asked there.
+    own = RESEARCH_MODEL if request.model.startswith(RESEARCH_MODEL) else ""
+    history = session.conversation(chat).context_for(key, own)
     sent = request.with_history(history)
     user = request.messages[-1]
     return ask(sent, settings, lambda result: session.record(chat, key, user, result), how)

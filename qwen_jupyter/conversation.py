@@ -38,11 +38,13 @@ class Conversation:
         """Index of the turn a cell produced, if any."""
         return next((i for i, turn in enumerate(self.turns) if turn.key == key), None)
 
-    def context_for(self, key: str) -> tuple[Message, ...]:
-        """Messages to send before a new prompt from this cell: every turn before the cell's own."""
+    def context_for(self, key: str, model_prefix: str = "") -> tuple[Message, ...]:
+        """Messages to send before a new prompt from this cell: every turn before the cell's own (only those of
+        models named `model_prefix…`, when given)."""
         index = self.position(key)
         turns = self.turns if index is None else self.turns[:index]
-        return tuple(m for turn in turns for m in (turn.user, *turn.steps, turn.answer()))
+        return tuple(m for turn in turns if turn.model.startswith(model_prefix)
+                     for m in (turn.user, *turn.steps, turn.answer()))
 
     def record(self, turn: Turn) -> int:
         """Put a turn in place of the cell's earlier one, or append it; returns its position."""

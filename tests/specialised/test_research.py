@@ -61,6 +61,8 @@ def test_a_terminal_shows_the_phases_as_lines(connect):
     view.finish(result)
     text = out.getvalue()
     assert "[Planning]" in text and "[Researching the web · round 1 · Background of" in text and "## Summary" in text
+    assert "work.\n[Researching the web]\n" in text  # a phase starts a line of its own after the plan
+    assert text.count("round 1 · Background of") == 1 and "\n\n\n" not in text
 
 
 def test_achat_sends_the_report_format_that_the_sync_sdk_call_drops(connect, emu):
@@ -71,3 +73,14 @@ def test_achat_sends_the_report_format_that_the_sync_sdk_call_drops(connect, emu
                                             output_format="model_summary_report", **connect()))
     assert emu.state.received[-1]["body"]["parameters"]["output_format"] == "model_summary_report"
     assert "## Summary" in result.text and "## Background" not in result.text
+
+
+def test_research_in_a_busy_chat_is_sent_only_its_own_exchange(connect, emu):
+    assert qwen_jupyter.chat("Bonjour, ça va?", conversation="busy", **connect()).text
+    first = qwen_jupyter.chat(TOPIC, model="qwen-deep-research", conversation="busy", **connect())
+    assert "a few questions first" in first.text  # a new topic, not the chat's first question
+    assert [m["content"] for m in emu.state.received[-1]["body"]["input"]["messages"]] == [TOPIC]
+    report = qwen_jupyter.chat("Costs and policy.", model="qwen-deep-research", conversation="busy", **connect())
+    assert report.text.startswith(f"# {TOPIC}")
+    later = qwen_jupyter.chat("And in one line?", conversation="busy", **connect())
+    assert later.error is None and len(emu.state.received[-1]["body"]["messages"]) == 7  # everything, to others
