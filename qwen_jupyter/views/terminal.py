@@ -33,10 +33,22 @@ class TerminalView:
         self.styled = bool(getattr(self.out, "isatty", lambda: False)())
         self.kind: str | None = None
         self.status: str | None = None  # an image task's last state shown
+        self.line_start = True
+        self.last_note = ""
 
     def _write(self, text: str) -> None:
-        self.out.write(text)
-        self.out.flush()
+        if text:
+            self.out.write(text)
+            self.out.flush()
+            self.line_start = text.endswith("\n")
+
+    def _note(self, text: str) -> None:
+        """A line of its own (a retry, a task's state, a research phase), not glued to the text before it; a note
+        that says again what the last one said is not repeated."""
+        if text == self.last_note:
+            return
+        self.last_note = text
+        self._write(("" if self.line_start else "\n") + plain(text) + "\n")
 
     def on_event(self, event: Event) -> None:
         """Write one event's text at once."""
@@ -48,27 +60,27 @@ class TerminalView:
                 self._switch("answer")
                 self._write(plain(text))
             case Retrying():
-                self._write(f"[{retry_note(event)}]\n")
+                self._note(f"[{retry_note(event)}]")
             case ToolRunning(name=name, arguments=arguments):
                 self._switch("tool")
                 self._write(plain(f"[tool {name}({arguments[:200]}) running…] "))
             case ServiceToolCall(name=name, arguments=arguments, output=output):
                 self._switch("tool")
-                self._write(plain(f"[{name} ran {arguments[:200]}] {output[:300]}\n"))
+                self._note(f"[{name} ran {arguments[:200]}] {output[:300]}")
             case ToolOutput(output=output, error=error, seconds=seconds):
                 said = f"error: {error}" if error is not None else (output or "")
                 self._write(plain(f"[{seconds:.2f} s] {said[:300]}\n"))
             case TaskProgress(status=status) if status != self.status:
                 self.status = status
-                self._write(f"[{progress_note(event)}]\n")
+                self._note(f"[{progress_note(event)}]")
             case ResearchProgress():
-                self._write(plain(f"[{research_note(event)}]\n"))
+                self._note(f"[{research_note(event)}]")
 
     def _switch(self, kind: str) -> None:
         if kind == self.kind:
             return
         if self.kind is not None:
-            self._write("\n\n")
+            self._write("\n" if self.line_start else "\n\n")  # one blank line between kinds of text
         if kind == "reasoning":
             self._write("\x1b[2mReasoning: " if self.styled else "Reasoning: ")
         elif self.kind == "reasoning" and self.styled:
