@@ -242,7 +242,7 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell, line)
-        if not args.prompt.strip():
+        if not (args.prompt.strip() or args.images or args.videos or args.audios):  # a picture alone is a question
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
         try:
             if args.map_data:

@@ -34,6 +34,12 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
 
+    @property
+    def text_part(self) -> bool:
+        """Whether the wire content has a text part: a picture alone goes without an empty one (OCR's tasks and the
+        VL models then use their own prompt)."""
+        return bool(self.text) or not self.media
+
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-ready view (media as kind and label, never the inline data)."""
         out: dict[str, Any] = {"role": self.role, "content": self.text}
@@ -123,6 +129,9 @@ def build_request(
     if context_free(options.get("extra") or {}):
         system = None
     check_inputs(model, media)
+    if "ocr_options" in (options.get("extra") or {}) and not any(m.kind == "image" for m in media):
+        raise QwenError("--ocr reads a picture: give it with -i PATH (image= in chat()).", code="InvalidInput",
+                        hint="e.g. %qwen --ocr table_parsing -i receipt.png")
     documents = options.pop("documents", None) or ()
     messages: list[Message] = []
     if system:

@@ -60,7 +60,8 @@ def wire_message(message: Message, multimodal: bool) -> dict[str, Any]:
     """The native form: a string on the text endpoint, a list of single-key items on the multimodal one."""
     out: dict[str, Any] = {"role": message.role}
     if multimodal and message.role != "tool":
-        out["content"] = [media_item(m) for m in message.media] + [{"text": message.text}]
+        text = [{"text": message.text}] if message.text_part else []
+        out["content"] = [media_item(m) for m in message.media] + text
     else:
         out["content"] = message.text
     if message.tool_calls:

@@ -51,7 +51,8 @@ def wire_message(message: Message) -> dict[str, Any]:
     """The Chat Completions form of a message; text-only content stays a string, as text models require."""
     out: dict[str, Any] = {"role": message.role}
     if message.media:
-        out["content"] = [media_part(m) for m in message.media] + [{"type": "text", "text": message.text}]
+        text = [{"type": "text", "text": message.text}] if message.text_part else []
+        out["content"] = [media_part(m) for m in message.media] + text
     else:
         out["content"] = message.text
     if message.tool_calls:

@@ -43,7 +43,7 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
                 hint="",
             )
         parts.append({"type": "input_image", "image_url": media.url})
-    return [*parts, {"type": "input_text", "text": message.text}]
+    return [*parts, {"type": "input_text", "text": message.text}] if message.text_part else parts
 
 
 def wire_input(messages: tuple[Message, ...]) -> list[dict[str, Any]]:

@@ -73,7 +73,7 @@ def test_translation_options_without_to_fail_in_one_line(kernel):
 
 
 def test_ocr_table_renders_as_a_table_and_is_a_dataframe(kernel):
-    run = kernel.execute(f"%%qwen --ocr table_parsing -i {house_png()}\nRead the table.", timeout=60)
+    run = kernel.execute(f"%qwen --ocr table_parsing -i {house_png()}", timeout=60)  # a picture alone asks
     assert run.reply["content"]["status"] == "ok", run.stderr
     assert 'class="qwen-ocr-table"' in run.final["text/html"]
     check = kernel.execute("print(type(_qwen.ocr.tables[0]).__name__, list(_qwen.ocr.tables[0].columns))")

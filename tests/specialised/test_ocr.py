@@ -24,6 +24,15 @@ def test_a_table_comes_back_as_a_dataframe_and_shows_as_a_table(stream, connect,
     assert list(table.columns) == ["Item", "Qty", "Price"] and table.iloc[0].tolist() == ["Apples", "3", "1.20"]
     html = final_bundle(result)["text/html"]
     assert 'class="qwen-ocr-table"' in html and "<td" in html and "```html" not in html
+    (content,) = [m["content"] for m in body["input"]["messages"] if m["role"] == "user"]
+    assert [list(item) for item in content] == [["image"]]  # the picture alone: the task's own prompt is used
+
+
+def test_ocr_without_a_picture_is_refused_before_sending(connect, emu):
+    sent = len(emu.state.received)
+    with pytest.raises(QwenError, match="--ocr reads a picture"):
+        qwen_jupyter.chat("Read the table.", ocr="table_parsing", **connect())
+    assert len(emu.state.received) == sent
 
 
 @pytest.mark.parametrize("stream", [True, False])
@@ -64,9 +73,13 @@ def test_an_unknown_task_or_a_misplaced_schema_is_refused_before_sending():
         prepare("", image=IMAGE, ocr="table_parsing", ocr_schema={"a": "b"})
 
 
-def test_the_emulator_refuses_ocr_without_an_image_or_on_a_model_without_tasks(connect):
-    no_image = qwen_jupyter.chat("read this", ocr="text_recognition", **connect())
-    assert no_image.error is not None and "needs an image" in no_image.error.message
+def test_the_emulator_refuses_ocr_without_an_image_or_on_a_model_without_tasks(connect, emu):
+    import dashscope
+
+    no_image = dashscope.MultiModalConversation.call(  # the toolkit refuses it before sending; the SDK does not
+        model="qwen-vl-ocr-latest", messages=[{"role": "user", "content": [{"text": "read this"}]}],
+        ocr_options={"task": "text_recognition"}, api_key=connect()["api_key"], base_address=emu.url + "/api/v1")
+    assert no_image.status_code == 400 and "needs an image" in no_image.message
     old = qwen_jupyter.chat("", image=IMAGE, ocr="text_recognition", model="qwen-vl-ocr-2024-10-28", **connect())
     assert old.error is not None and old.error.status == 400
 
