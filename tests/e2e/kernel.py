@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ class Kernel:
     def __init__(self, env: dict[str, str]) -> None:
         self.manager = KernelManager(kernel_name="python3")
         self.env = {**os.environ, **env}
+        # A restart from another thread (a test's "the kernel dies mid-run") swaps the client: a cell is sent only
+        # on a client that is ready, and read from the client it was sent on, never two threads on one socket.
+        self._switching = threading.Lock()
         self.manager.start_kernel(env=self.env)
         self._connect()
 
@@ -68,18 +72,20 @@ class Kernel:
             "code": code, "silent": False, "store_history": True, "user_expressions": {},
             "allow_stdin": answers is not None,
             "stop_on_error": True}, metadata=metadata)
-        self.client.shell_channel.send(message)
+        with self._switching:
+            client = self.client
+            client.shell_channel.send(message)
         msg_id = message["header"]["msg_id"]
         execution = Execution(reply={}, started=time.perf_counter())
         deadline = time.monotonic() + timeout
         typed = list(answers or ())
         while True:
-            if answers is not None and self.client.stdin_channel.msg_ready():
-                request = self.client.get_stdin_msg(timeout=1)
+            if answers is not None and client.stdin_channel.msg_ready():
+                request = client.get_stdin_msg(timeout=1)
                 execution.prompts.append(request["content"]["prompt"])
-                self.client.input(typed.pop(0) if typed else "")
+                client.input(typed.pop(0) if typed else "")
             try:
-                msg = self.client.get_iopub_msg(timeout=max(0.01, min(0.05, deadline - time.monotonic())))
+                msg = client.get_iopub_msg(timeout=max(0.01, min(0.05, deadline - time.monotonic())))
             except queue.Empty:
                 if time.monotonic() < deadline:
                     continue
@@ -92,14 +98,14 @@ class Kernel:
             execution.messages.append(msg)
             if on_message:
                 on_message(msg)
-        execution.reply = self.reply_to(msg_id)
+        execution.reply = self.reply_to(msg_id, client=client)
         return execution
 
-    def reply_to(self, msg_id: str, timeout: float = 15) -> dict[str, Any]:
+    def reply_to(self, msg_id: str, timeout: float = 15, client: Any = None) -> dict[str, Any]:
         """The shell reply to one request. Others are skipped: a kernel slow to start gets several kernel_info
         requests from wait_for_ready, which reads one reply, and a stale one would pass for the next cell's."""
         while True:
-            reply = self.client.get_shell_msg(timeout=timeout)
+            reply = (client or self.client).get_shell_msg(timeout=timeout)
             if reply["parent_header"].get("msg_id") == msg_id:
                 return reply
 
@@ -107,9 +113,10 @@ class Kernel:
         self.manager.interrupt_kernel()
 
     def restart(self) -> None:
-        self.client.stop_channels()
-        self.manager.restart_kernel(now=True, env=self.env)
-        self._connect()
+        with self._switching:
+            self.client.stop_channels()
+            self.manager.restart_kernel(now=True, env=self.env)
+            self._connect()
 
     def shutdown(self) -> None:
         self.client.stop_channels()
