@@ -8,6 +8,11 @@ turn) for nbviewer, GitHub and JupyterLab without a kernel.
 
 Math is typeset in the front end by KaTeX, vendored in `vendor/katex` and sent by the kernel on the first request
 (no network). A panel remembers its model and options per chat for the life of the kernel.
+
+Documents, translation and comparison take the magic's paths: documents (sent by the front end as a name and
+base64 bytes) go through specialised/documents.upload_documents, `translate_to` becomes build_request's `to=`,
+and `compare_with` runs specialised/compare.compare_request; a comparison streams a column per model and, as in
+%%qwen, is kept where it was asked, not as a turn of the chat.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import anywidget
@@ -48,10 +53,13 @@ from ..notebook import DEFAULT_CHAT, Session
 from ..request import build_request
 from ..result import QwenResult
 from ..settings import Settings
+from ..specialised.compare import Comparison, compare_request, model_list
+from ..specialised.documents import FORMATS, Document, upload_documents
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
 from ..views.cell import thumbnails
+from ..views.compare import final_html as comparison_html
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.layout import footer
 from ..views.logprobs import logprobs_html
@@ -61,7 +69,11 @@ from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
-OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities")  # what a panel remembers per chat
+# Qwen-MT names a language by its English name (it knows 92); the ones the Translate picker offers.
+LANGUAGES = ["English", "Chinese", "Japanese", "Korean", "French", "German", "Spanish", "Russian", "Arabic",
+             "Portuguese"]
+OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities", "translate_to",
+           "compare_with")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
 PANEL_ALTERNATIVES = 3  # a token's alternatives shown on hover when probabilities are on
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
@@ -89,6 +101,10 @@ class QwenPanel(anywidget.AnyWidget):
     probabilities = traitlets.Bool(False).tag(sync=True)  # answers shaded token by token, alternatives on hover
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
+    translate_to = traitlets.Unicode("").tag(sync=True)  # a language: the question is translated by Qwen-MT ("": off)
+    languages = traitlets.List(traitlets.Unicode(), LANGUAGES).tag(sync=True)  # for the Translate picker
+    document_types = traitlets.List(traitlets.Unicode(), sorted(FORMATS)).tag(sync=True)  # what Attach offers
+    compare_with = traitlets.List(traitlets.Unicode()).tag(sync=True)  # other models answering beside `model`
     turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
     live = traitlets.Dict().tag(sync=True)  # the turn in progress: sealed HTML and tails, refreshed now and then
     busy = traitlets.Bool(False).tag(sync=True)
@@ -109,12 +125,13 @@ class QwenPanel(anywidget.AnyWidget):
         self._settings = settings  # a callable returning Settings (the magic's, so %config applies)
         self._on_result = on_result  # the magic binds _qwen
         self._namespace = namespace if namespace is not None else {}  # where the tools picker finds functions
-        self.last: QwenResult | None = None
+        self.last: QwenResult | Comparison | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: Any = None
         self._sequence = 0
-        self._shown: dict[str, dict[str, str]] = {}  # per turn made here: thumbnails, footer, error
+        self._shown: dict[str, dict[str, Any]] = {}  # per turn made here: thumbnails, documents, footer, error
+        self._attached: dict[str, tuple[tuple[str, str], ...]] = {}  # turn key -> its documents (name, file id)
         # turn key -> (the turn, rendered): the turn itself is kept and compared, as an id() is reused once a
         # replaced turn is gone (an edited question then showed its old rendering)
         self._rendered: dict[str, tuple[Turn, dict[str, Any]]] = {}
@@ -178,7 +195,8 @@ class QwenPanel(anywidget.AnyWidget):
         """The conversation as sanitized HTML on one line (the static fallback of the panel's output)."""
         parts = [f"<p><b>Qwen chat <code>{escape(self.chat)}</code></b></p>"]
         for turn in self.turns:  # already rendered, sanitized: nothing is rendered again per update
-            parts.append(f"<p><b>You:</b> {escape(turn.get('user', ''))}</p>")
+            attached = "".join(f" <em>[{escape(name)}]</em>" for name in turn.get("documents", ()))
+            parts.append(f"<p><b>You:</b> {escape(turn.get('user', ''))}{attached}</p>")
             if turn.get("reasoning_html"):
                 parts.append(f"<blockquote>{turn['reasoning_html']}</blockquote>")
             parts.append(turn.get("tools_html", ""))
@@ -212,10 +230,12 @@ class QwenPanel(anywidget.AnyWidget):
         if kind in ("send", "retry"):
             try:
                 pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
+                documents = [(str(item.get("name", "")), base64.b64decode(item.get("data", "")))
+                             for item in content.get("documents", [])]
                 if kind == "send":
-                    self.ask(content.get("text", ""), images=pictures)
+                    self.ask(content.get("text", ""), images=pictures, documents=documents)
                 else:
-                    self.retry(content.get("text"), images=pictures)
+                    self.retry(content.get("text"), images=pictures, documents=documents)
             except QwenError as error:  # shown in the panel, where the person pressed Send
                 self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text") or "", error.summary())
                 self._load_turns()
@@ -230,12 +250,16 @@ class QwenPanel(anywidget.AnyWidget):
 
     # -- the Python API (the front end uses the same) -------------------------------------------------------------
 
-    def ask(self, text: str, images: list[Any] = ()) -> QwenResult:
-        """Ask in this panel's chat; the answer streams into the panel from a worker thread."""
-        return self._ask(text, [image(item) for item in images], "panel:" + uuid.uuid4().hex)
+    def ask(self, text: str, images: list[Any] = (), documents: list[Document] = ()) -> QwenResult | Comparison:
+        """Ask in this panel's chat (documents, paths or (name, bytes), go to qwen-long); the answer streams into
+        the panel from a worker thread. With `compare_with` set, the result is a Comparison."""
+        self._ready(text, images, documents)  # before anything is uploaded
+        return self._ask(text, [image(item) for item in images], self._upload(documents), "panel:" + uuid.uuid4().hex)
 
-    def retry(self, text: str | None = None, images: list[Any] = ()) -> QwenResult:
-        """Ask the last question again (or `text` in its place, with its images and any new ones): a new answer."""
+    def retry(self, text: str | None = None, images: list[Any] = (),
+              documents: list[Document] = ()) -> QwenResult | Comparison:
+        """Ask the last question again (or `text` in its place, with its images and documents and any new ones):
+        a new answer."""
         last = self.turns[-1] if self.turns else {}
         if not last.get("retry"):
             raise QwenError("Nothing to retry: the panel's last turn is not a question asked in it.",
@@ -247,42 +271,80 @@ class QwenPanel(anywidget.AnyWidget):
             self._shown.pop(last["id"], None)
             self._load_turns()
         key = last["id"] if position is not None else "panel:" + uuid.uuid4().hex
-        return self._ask(last["user"] if text is None else text, media + [image(item) for item in images], key)
+        text = last["user"] if text is None else text
+        attached = self._attached.get(last["id"], ())
+        self._ready(text, media + list(images), [*attached, *documents])
+        return self._ask(text, media + [image(item) for item in images], attached + self._upload(documents), key)
 
-    def _ask(self, text: str, media: list[Media], key: str) -> QwenResult:
+    def _ready(self, text: str, media: Sequence[Any], documents: Sequence[Any]) -> None:
+        """Refuse an ask this panel cannot take now, before anything is uploaded or sent."""
         if self.busy:
             raise QwenError("The panel is still answering; wait for it (panel.wait()) or stop it (panel.stop()).",
                             code="InvalidInput", hint="")
         if not (text.strip() or media):
-            raise QwenError("Nothing to ask: write a question or attach an image.", code="InvalidInput", hint="")
-        info = model_info(self.model)
-        # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
-        # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
-        thinking = self.thinking if info.hybrid and self.thinking != info.thinking_default else None
+            raise QwenError("Nothing to ask: write a question (about the documents) or attach an image.",
+                            code="InvalidInput", hint="")
+        if self.translate_to and documents:  # documents would switch the request to qwen-long, untranslated
+            raise QwenError("Translation takes the text alone; remove the documents or set Translate to None.",
+                            code="InvalidInput", hint="")
+
+    def _upload(self, documents: list[Document]) -> tuple[tuple[str, str], ...]:
+        """(name, file id) of each document, uploaded through the cache %%qwen --file uses (checked first)."""
+        if not documents:
+            return ()
+        ids = upload_documents(documents, self._settings())
+        names = [pathlib.Path(d[0] if isinstance(d, tuple) else d).name for d in documents]
+        return tuple(zip(names, ids, strict=True))
+
+    def _ask(self, text: str, media: list[Media], documents: tuple[tuple[str, str], ...],
+             key: str) -> QwenResult | Comparison:
+        self._ready(text, media, documents)
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
-        request = build_request(
-            self.model, text, media=media, thinking=thinking,
-            thinking_budget=self.budget or None, search=self.search, tools=tools.specs(),
-            **speech_options(True if self.speak and "omni" in self.model else None),
-            logprobs=PANEL_ALTERNATIVES if self.probabilities else None,
-        )
+        request = build_request(self.model, text, media=media, documents=[i for _, i in documents] or None,
+                                **self._options(tools))
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
-        result = ask_in(self.session, self.chat, key, request, settings, how=Asking(tools or None))
-        self.last = result
+        how = Asking(tools or None)
+        others = [name for name in self.compare_with if name != self.model]
+        if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
+            conversation = self.session.chats.get(self.chat)
+            context = conversation.context_for(key) if conversation else ()
+            answer: QwenResult | Comparison = compare_request(
+                request.with_history(context), settings, model_list([self.model, *others]), how)
+        else:
+            answer = ask_in(self.session, self.chat, key, request, settings, how=how)
+        self.last = answer
         if self._on_result:
-            self._on_result(result)
+            self._on_result(answer)
         self.busy = True
         self.draft = ""
         self._stop.clear()
         turn_id = key
-        self._shown[key] = {"images": thumbnails(tuple(media))}
-        self.live = {"id": turn_id, "user": text, "images": self._shown[key]["images"],
-                     "answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": "",
-                     "status": "streaming"}
-        self._thread = threading.Thread(target=self._work, args=(result, turn_id, request, key), daemon=True)
+        names = [name for name, _ in documents]
+        self._attached[key] = documents
+        self._shown[key] = {"images": thumbnails(tuple(media)), "documents": names}
+        live: dict[str, Any] = {"id": turn_id, "user": text, **self._shown[key], "status": "streaming"}
+        if isinstance(answer, Comparison):
+            live["columns"] = [{"model": name, "answer_html": "", "answer_tail": ""} for name in answer.models]
+        else:
+            live |= {"answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": ""}
+        self.live = live
+        self._thread = threading.Thread(target=self._work, args=(answer, turn_id, request, key), daemon=True)
         self._thread.start()
-        result.claim(self._thread.ident)  # displayed or read from a cell now, it is the worker's: no second reader
-        return result
+        if isinstance(answer, QwenResult):
+            answer.claim(self._thread.ident)  # displayed or read from a cell now, it is the worker's: no second reader
+        return answer
+
+    def _options(self, tools: Any) -> dict[str, Any]:
+        """build_request's options from the controls."""
+        if self.translate_to:  # Qwen-MT takes the text alone: no history, system prompt, tools or thinking
+            return {"to": self.translate_to}
+        info = model_info(self.model)
+        # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
+        # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
+        thinking = self.thinking if info.hybrid and self.thinking != info.thinking_default else None
+        return {"thinking": thinking, "thinking_budget": self.budget or None, "search": self.search,
+                "tools": tools.specs(), "logprobs": PANEL_ALTERNATIVES if self.probabilities else None,
+                **speech_options(True if self.speak and "omni" in self.model else None)}
 
     def stop(self) -> None:
         """Stop the answer that is streaming (it is kept, marked interrupted)."""
@@ -301,10 +363,13 @@ class QwenPanel(anywidget.AnyWidget):
 
     # -- streaming (worker thread) -------------------------------------------------------------------------------
 
-    def _work(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
+    def _work(self, answer: QwenResult | Comparison, turn_id: str, request: Any, key: str) -> None:
         """The worker: stream, then record; whatever fails on the way, the turn ends and the panel takes the next."""
         try:
-            self._stream(result, turn_id, request, key)
+            if isinstance(answer, Comparison):
+                self._stream_comparison(answer, turn_id, request, key)
+            else:
+                self._stream(answer, turn_id, request, key)
         except Exception as exc:  # a bug or a storage failure below us must not leave the panel busy for good
             self._recover(turn_id, request, exc)
 
@@ -312,14 +377,15 @@ class QwenPanel(anywidget.AnyWidget):
                      partial: str = "") -> None:
         """Show an ask that left no turn in the chat, in its place among the turns."""
         conversation = self.session.chats.get(self.chat)
-        self._shown[key] = {"id": key, "user": user, "answer_html": answer_html, "answer_md": partial,
+        attached = {k: v for k, v in self._shown.get(key, {}).items() if k in ("images", "documents")}
+        self._shown[key] = {**attached, "id": key, "user": user, "answer_html": answer_html, "answer_md": partial,
                             "reasoning_html": "",
                             "status": "error", "error": error, "footer": footer,
                             "after": len(conversation.turns) if conversation else 0}
 
     def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
-        partial = self.last.text if self.last is not None and self.last.done else ""
+        partial = self.last.text if isinstance(self.last, QwenResult) and self.last.done else ""
         self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)),
                           partial=partial)
         with self.hold_sync():
@@ -342,7 +408,7 @@ class QwenPanel(anywidget.AnyWidget):
                     self.live = {**self.live, "answer_tail": progress_note(event)}
                 if isinstance(event, (ToolRunning, ToolOutput, ServiceToolCall)):  # few: each shows at once
                     calls.on_event(event)
-                    self._flush(turn_id, streams)
+                    self._flush(turn_id, streams.values())
                     self.live = {**self.live, **_live_state(streams), "tools_html": calls.html()}
                 stream = _stream_for(streams, event)
                 if stream is None:
@@ -352,7 +418,7 @@ class QwenPanel(anywidget.AnyWidget):
                 if now - last_delta < DELTA_INTERVAL:
                     continue
                 last_delta = now
-                self._flush(turn_id, streams)
+                self._flush(turn_id, streams.values())
                 # Refresh the whole live turn only after a flush (so it matches what was sent) and only when it
                 # has doubled since the last refresh: geometric, so a turn's refreshes add up to O(answer).
                 size = sum(s.size for s in streams.values())
@@ -361,11 +427,62 @@ class QwenPanel(anywidget.AnyWidget):
                     self.live = {**self.live, **_live_state(streams)}
         finally:
             result.wait()
-            self._flush(turn_id, streams)
+            self._flush(turn_id, streams.values())
             self._finish(result, request, key)
 
-    def _flush(self, turn_id: str, streams: dict[str, _Stream]) -> None:
-        for stream in streams.values():
+    def _stream_comparison(self, comparison: Comparison, turn_id: str, request: Any, key: str) -> None:
+        """Every model's answer as deltas and sealed blocks of its own column; Stop stops them all."""
+        models = comparison.models
+        streams = [_Stream("answer", column) for column in range(len(models))]
+        taken = [0] * len(models)
+        last_refresh, refreshed_size = time.monotonic(), 0
+
+        def take() -> None:  # the text each model's reader has added since
+            for column, name in enumerate(models):
+                pieces = comparison.partial[name]
+                count = len(pieces)  # its reader appends meanwhile: up to what is there now
+                if count > taken[column]:
+                    streams[column].add("".join(pieces[taken[column]:count]))
+                    taken[column] = count
+
+        try:
+            comparison.start()
+            while not comparison.done:
+                if self._stop.is_set():
+                    comparison.stop()  # each stream is closed; what arrived is kept, marked interrupted
+                    break
+                time.sleep(DELTA_INTERVAL)
+                take()
+                self._flush(turn_id, streams)
+                now, size = time.monotonic(), sum(s.size for s in streams)
+                if now - last_refresh >= REFRESH_INTERVAL and size >= 2 * max(refreshed_size, 512):
+                    last_refresh, refreshed_size = now, size  # geometric, as for one answer: O(answers)
+                    self.live = {**self.live, "columns": _columns_state(models, streams)}
+        finally:
+            comparison.wait()
+            take()
+            self._flush(turn_id, streams)
+            self._finish_comparison(comparison, request, key)
+
+    def _finish_comparison(self, comparison: Comparison, request: Any, key: str) -> None:
+        """Show the comparison where it was asked (it is no turn of the chat): each model's answer and footer."""
+        results = comparison.results
+        status = ("interrupted" if any(r.interrupted for r in results.values()) else
+                  "error" if any(r.error for r in results.values()) else "ok")
+        conversation = self.session.chats.get(self.chat)
+        self._shown[key] = {**self._shown.get(key, {}), "id": key, "user": request.messages[-1].text,
+                            "answer_html": comparison_html(comparison), "reasoning_html": "",
+                            "answer_md": "\n\n".join(f"**{name}**\n\n{r.text}" for name, r in results.items()),
+                            "model": " · ".join(results), "footer": "", "status": status, "compare": True,
+                            "after": len(conversation.turns) if conversation else 0}
+        self._load_turns()
+        self._update_display()
+        with self.hold_sync():
+            self.live = {}
+            self.busy = False
+
+    def _flush(self, turn_id: str, streams: Iterable[_Stream]) -> None:
+        for stream in streams:
             for message in stream.messages():
                 self._sequence += 1
                 self.send({**message, "turn": turn_id, "seq": self._sequence})
@@ -402,8 +519,9 @@ class QwenPanel(anywidget.AnyWidget):
 class _Stream:
     """One kind of text in the live turn: deltas to send, and finished blocks to send once as HTML."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, column: int | None = None) -> None:
         self.kind = kind
+        self.column = column  # a comparison's model, by position
         self.block = Block(kind, first=True)
         self.sealed_html: list[str] = []
         self.pending = ""
@@ -416,8 +534,9 @@ class _Stream:
 
     def messages(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        where = {"kind": self.kind} if self.column is None else {"kind": self.kind, "column": self.column}
         if self.pending:
-            out.append({"type": "delta", "kind": self.kind, "text": self.pending})
+            out.append({"type": "delta", **where, "text": self.pending})
             self.pending = ""
         cut = self.block.split_point()
         if cut is not None and cut < self.block.size:
@@ -425,7 +544,7 @@ class _Stream:
             html = fragment(markdown_html(self.block.text))
             self.sealed_html.append(html)
             self.block = rest
-            out.append({"type": "block", "kind": self.kind, "html": html, "tail": rest.text})
+            out.append({"type": "block", **where, "html": html, "tail": rest.text})
         return out
 
 
@@ -443,6 +562,11 @@ def _stream_for(streams: dict[str, _Stream], event: Event) -> _Stream | None:
 def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
     return {f"{kind}_html": "".join(s.sealed_html) for kind, s in streams.items()} | {
         f"{kind}_tail": s.block.text for kind, s in streams.items()}
+
+
+def _columns_state(models: list[str], streams: list[_Stream]) -> list[dict[str, str]]:
+    return [{"model": name, "answer_html": "".join(s.sealed_html), "answer_tail": s.block.text}
+            for name, s in zip(models, streams, strict=True)]
 
 
 def _rendered_turn(turn: Turn) -> dict[str, Any]:

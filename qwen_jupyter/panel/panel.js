@@ -34,6 +34,25 @@ function labelled(text, control) {
   return label;
 }
 
+function choices(list, names, chosen, className, onChange) {
+  // A checkbox a name (the tools and compare pickers): the checked names go to onChange.
+  list.textContent = "";
+  for (const name of names) {
+    const box = el("input", className);
+    box.type = "checkbox";
+    box.value = name;
+    box.checked = chosen.includes(name);
+    box.addEventListener("change", () => onChange([...list.querySelectorAll("input:checked")].map((b) => b.value)));
+    list.append(labelled(` ${name}`, box));
+  }
+}
+
+function chip(name) {
+  const node = el("span", "qp-chip");
+  node.append(el("span", "qp-chip-name", name));
+  return node;
+}
+
 function flash(node, text) {
   const before = node.textContent;
   node.textContent = text;
@@ -162,7 +181,8 @@ function codeActions(container, actions) {
 function turnView(turn, actions) {
   const root = el("article", "qp-turn");
   const user = el("div", "qp-user");
-  user.append(el("span", "qp-who", "You"), el("span", "qp-user-text"), el("div", "qp-user-images"));
+  user.append(el("span", "qp-who", "You"), el("span", "qp-user-text"), el("div", "qp-user-images"),
+              el("div", "qp-user-documents"));
   const reply = el("div", "qp-reply");
   const reasoning = el("details", "qp-reasoning");
   reasoning.open = !actions.narrow();
@@ -171,7 +191,7 @@ function turnView(turn, actions) {
   summary.append(el("span", "qp-reasoning-size"));
   reasoning.append(summary, el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"));
   const answer = el("div", "qp-answer");
-  answer.append(el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"));
+  answer.append(el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"), el("div", "qp-columns"));
   reply.append(reasoning, answer);
   root.append(user, el("div", "qp-tools"), reply, el("div", "qp-error"), el("div", "qp-answer-actions"),
               el("div", "qp-footer")); // calls come before the answer they led to
@@ -202,12 +222,16 @@ function fill(root, turn, actions) {
   root.dataset.id = turn.id;
   root.querySelector(".qp-user-text").textContent = turn.user || "";
   root.querySelector(".qp-user-images").innerHTML = turn.images || ""; // the kernel's thumbnails of the person's images
+  const documents = root.querySelector(".qp-user-documents");
+  documents.replaceChildren(...(turn.documents || []).map(chip)); // file names, as text
+  if (documents.children.length) documents.setAttribute("aria-label", "Attached documents");
   const reasoning = root.querySelector(".qp-reasoning");
   const answer = root.querySelector(".qp-answer");
   reasoning.querySelector(".qp-html").innerHTML = turn.reasoning_html || ""; // sanitized by the kernel
   reasoning.querySelector(".qp-tail").textContent = turn.reasoning_tail || "";
   answer.querySelector(".qp-html").innerHTML = turn.answer_html || ""; // sanitized by the kernel
   answer.querySelector(".qp-tail").textContent = turn.answer_tail || "";
+  fillColumns(answer.querySelector(".qp-columns"), turn.columns || []);
   root.classList.toggle("qp-has-reasoning", Boolean(turn.reasoning_html || turn.reasoning_tail));
   sizeReasoning(root);
   root.querySelector(".qp-tools").innerHTML = turn.tools_html || ""; // the kernel's call blocks, text escaped
@@ -219,6 +243,21 @@ function fill(root, turn, actions) {
   actions.typeset(root);
 }
 
+function fillColumns(container, columns) {
+  // A comparison streaming: a column a model, each with its own sealed HTML and tail (messages name the column).
+  container.textContent = "";
+  container.style.gridTemplateColumns = `repeat(${columns.length}, minmax(16em, 1fr))`;
+  for (const column of columns) {
+    const node = el("div", "qp-column");
+    node.setAttribute("role", "group");
+    node.setAttribute("aria-label", column.model);
+    const html = el("div", "qp-html jp-RenderedHTMLCommon");
+    html.innerHTML = column.answer_html || ""; // sanitized by the kernel
+    node.append(el("div", "qp-column-model", column.model), html, el("div", "qp-tail", column.answer_tail || ""));
+    container.append(node);
+  }
+}
+
 function sizeReasoning(root) {
   const reasoning = root.querySelector(".qp-reasoning");
   const text = reasoning.querySelector(".qp-html").textContent + reasoning.querySelector(".qp-tail").textContent;
@@ -226,6 +265,18 @@ function sizeReasoning(root) {
 }
 
 // -- the controls ---------------------------------------------------------------------------------------------
+
+function picker(name, text, title, label) {
+  // A disclosure in the controls row with a list of checkboxes (its list floats over the transcript).
+  const details = el("details", `${name}-picker`);
+  const summary = el("summary", "", text);
+  summary.title = title;
+  const list = el("div", `${name}-list`);
+  list.setAttribute("role", "group");
+  list.setAttribute("aria-label", label);
+  details.append(summary, list);
+  return [details, summary, list];
+}
 
 function controlsView() {
   const c = {};
@@ -250,18 +301,20 @@ function controlsView() {
   c.probabilitiesLabel.title = "Shade each token of the answer by its probability; hover for the alternatives";
   c.file = el("input", "qp-file");
   c.file.type = "file";
-  c.file.accept = "image/*";
   c.file.multiple = true;
   c.file.tabIndex = -1;
   c.file.setAttribute("aria-hidden", "true");
-  c.attach = button("Image…", "qp-attach", "Attach images", () => c.file.click());
-  c.tools = el("details", "qp-tools-picker");
-  c.toolsSummary = el("summary", "", "Tools");
-  c.toolsSummary.title = "Functions of this notebook the model may call (they run in the kernel)";
-  c.toolsList = el("div", "qp-tools-list");
-  c.toolsList.setAttribute("role", "group");
-  c.toolsList.setAttribute("aria-label", "Tools the model may call");
-  c.tools.append(c.toolsSummary, c.toolsList);
+  c.attach = button("Attach…", "qp-attach", "Attach images, or documents for qwen-long", () => c.file.click());
+  c.translate = el("select", "jp-mod-styled qp-translate");
+  c.translate.setAttribute("aria-label", "Translate to (Qwen-MT translates the question)");
+  c.translateLabel = el("label", "qp-option", "Translate to ");
+  c.translateLabel.append(c.translate);
+  [c.compare, c.compareSummary, c.compareList] = picker(
+    "qp-compare", "Compare", "Other models that answer the same question, side by side (up to 5)",
+    "Models to compare with (up to 5)");
+  [c.tools, c.toolsSummary, c.toolsList] = picker(
+    "qp-tools", "Tools", "Functions of this notebook the model may call (they run in the kernel)",
+    "Tools the model may call");
   c.send = button("Send", "jp-mod-accept qp-send", "Send (Shift+Enter)");
   c.stop = button("Stop", "qp-stop", "Stop the answer (Escape)");
   c.fresh = button("New chat", "qp-new", "Start a new conversation in this chat");
@@ -270,7 +323,8 @@ function controlsView() {
   c.row.setAttribute("role", "group");
   c.row.setAttribute("aria-label", "Chat options");
   c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.speakLabel,
-               c.probabilitiesLabel, c.tools, c.attach, c.file, c.send, c.stop, c.fresh, c.tokens);
+               c.probabilitiesLabel, c.tools, c.translateLabel, c.compare, c.attach, c.file, c.send, c.stop,
+               c.fresh, c.tokens);
   return c;
 }
 
@@ -302,6 +356,7 @@ function build(model) {
   panel.append(transcript, announcer, pending, editing, input, c.row);
 
   let images = [];
+  let documents = []; // {name, data}: the bytes in base64
   let liveView = null;
   let lastSeq = 0;
   let editingId = null;
@@ -405,6 +460,22 @@ function build(model) {
     for (const name of model.get("models")) c.picker.append(el("option", "", name));
     if (!model.get("models").includes(model.get("model"))) c.picker.append(el("option", "", model.get("model")));
     c.picker.value = model.get("model");
+    showCompare();
+  }
+  function showCompare() {
+    const chosen = model.get("compare_with").filter((name) => name !== model.get("model"));
+    const names = [...new Set([...model.get("models"), ...chosen])].filter((name) => name !== model.get("model"));
+    c.compareSummary.textContent = chosen.length ? `Compare (${chosen.length})` : "Compare";
+    choices(c.compareList, names, chosen, "qp-compare-choice", (now) => set("compare_with", now));
+    for (const box of c.compareList.querySelectorAll("input:not(:checked)")) box.disabled = chosen.length >= 5;
+  }
+  function showLanguages() {
+    c.translate.textContent = "";
+    c.translate.append(el("option", "", "None"));
+    c.translate.firstChild.value = "";
+    for (const name of model.get("languages")) c.translate.append(el("option", "", name));
+    c.translate.value = model.get("translate_to");
+    c.file.accept = ["image/*", ...model.get("document_types")].join(",");
   }
   function showControls() {
     c.think.checked = model.get("thinking");
@@ -412,6 +483,7 @@ function build(model) {
     c.search.checked = model.get("search");
     c.speak.checked = model.get("speak");
     c.probabilities.checked = model.get("probabilities");
+    c.translate.value = model.get("translate_to");
     c.speakLabel.hidden = !model.get("model").includes("omni"); // only Omni models speak
     const busy = model.get("busy");
     c.send.disabled = busy;
@@ -423,19 +495,8 @@ function build(model) {
     const chosen = model.get("tools");
     const names = [...new Set([...model.get("tool_names"), ...chosen])];
     c.toolsSummary.textContent = chosen.length ? `Tools (${chosen.length})` : "Tools";
-    c.toolsList.textContent = "";
+    choices(c.toolsList, names, chosen, "qp-tool-choice", (now) => set("tools", now));
     if (!names.length) c.toolsList.append(el("div", "qp-muted", "No functions defined in this notebook yet."));
-    for (const name of names) {
-      const box = el("input", "qp-tool-choice");
-      box.type = "checkbox";
-      box.value = name;
-      box.checked = chosen.includes(name);
-      box.addEventListener("change", () => {
-        const now = [...c.toolsList.querySelectorAll("input:checked")].map((b) => b.value);
-        set("tools", now);
-      });
-      c.toolsList.append(labelled(` ${name}`, box));
-    }
   }
   function showPending() {
     pending.textContent = "";
@@ -448,6 +509,14 @@ function build(model) {
       thumb.src = url;
       thumb.alt = "";
       remove.append(thumb);
+      pending.append(remove);
+    });
+    documents.forEach((attached, index) => {
+      const remove = button("", "qp-chip qp-pending-document", `Remove attached document ${attached.name}`, () => {
+        documents.splice(index, 1);
+        showPending();
+      });
+      remove.append(el("span", "qp-chip-name", attached.name), el("span", "qp-chip-remove", "×"));
       pending.append(remove);
     });
   }
@@ -469,11 +538,12 @@ function build(model) {
   }
   function submit() {
     const text = input.value;
-    if (model.get("busy") || (!text.trim() && images.length === 0)) return;
-    model.send(editingId ? { type: "retry", text, images } : { type: "send", text, images });
+    if (model.get("busy") || (!text.trim() && images.length === 0 && documents.length === 0)) return;
+    model.send({ type: editingId ? "retry" : "send", text, images, documents });
     editingId = null;
     input.value = "";
     images = [];
+    documents = [];
     showPending();
     showEditing();
     grow();
@@ -491,7 +561,9 @@ function build(model) {
     if (!liveView || msg.turn !== liveView.dataset.id) return;
     if (lastSeq && msg.seq !== lastSeq + 1) return; // a gap: the next refresh of `live` repairs the view
     lastSeq = msg.seq;
-    const part = liveView.querySelector(msg.kind === "reasoning" ? ".qp-reasoning" : ".qp-answer");
+    const part = msg.column !== undefined ? liveView.querySelectorAll(".qp-column")[msg.column]
+      : liveView.querySelector(msg.kind === "reasoning" ? ".qp-reasoning" : ".qp-answer");
+    if (!part) return;
     keepScroll(() => {
       if (msg.kind === "reasoning") liveView.classList.add("qp-has-reasoning");
       if (msg.type === "delta") {
@@ -532,6 +604,7 @@ function build(model) {
   c.speak.addEventListener("change", () => set("speak", c.speak.checked));
   c.probabilities.addEventListener("change", () => set("probabilities", c.probabilities.checked));
   c.tools.addEventListener("toggle", () => { if (c.tools.open) model.send({ type: "tools" }); }); // new functions
+  c.translate.addEventListener("change", () => set("translate_to", c.translate.value));
   let draftTimer = null;
   input.addEventListener("input", () => {
     grow();
@@ -559,7 +632,13 @@ function build(model) {
   c.file.addEventListener("change", () => {
     for (const picked of c.file.files) {
       const reader = new FileReader();
-      reader.onload = () => { images.push(reader.result); showPending(); };
+      const picture = picked.type.startsWith("image/");
+      reader.onload = () => {
+        // A document goes as its name and bytes; the kernel checks its type and size before uploading it.
+        if (picture) images.push(reader.result);
+        else documents.push({ name: picked.name, data: reader.result.split(",", 2)[1] || "" });
+        showPending();
+      };
       reader.readAsDataURL(picked);
     }
     c.file.value = "";
@@ -634,7 +713,11 @@ function build(model) {
     on("change:models", showModels);
     on("change:tools", showTools);
     on("change:tool_names", showTools);
-    for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "probabilities", "model"]) {
+    on("change:compare_with", showCompare);
+    on("change:languages", showLanguages);
+    on("change:document_types", showLanguages);
+    for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "probabilities", "model",
+                        "translate_to"]) {
       on(`change:${name}`, showControls);
     }
   }
@@ -645,6 +728,7 @@ function build(model) {
       if (!panel.isConnected) host.append(panel); // else it waits in the emptied output for the view
       listen(view);
       showModels();
+      showLanguages();
       showControls();
       showTools();
       showTurns();

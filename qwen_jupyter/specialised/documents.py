@@ -25,22 +25,37 @@ PURPOSE = "file-extract"
 CACHE_NAME = "qwen-uploads.json"
 
 
-def read_document(path: str | os.PathLike[str]) -> tuple[str, bytes]:
+Document = str | os.PathLike[str] | tuple[str, bytes]  # a path, or a file's name and bytes (the panel's attach)
+
+
+def read_document(document: Document) -> tuple[str, bytes]:
     """The file's name and bytes, after the checks the service would make (type, size, not empty)."""
-    file = Path(path).expanduser()
-    suffix = file.suffix.lower()
-    if suffix not in FORMATS:
-        raise QwenError(f"{file.name}: qwen-long reads {', '.join(sorted(FORMATS))} files, not {suffix or 'this'}.",
-                        code="InvalidInput", hint="Convert it (e.g. to .pdf or .txt) first.")
+    if isinstance(document, tuple):  # already read (sent by the panel's front end): the same checks
+        name, data = Path(document[0]).name, bytes(document[1])
+        _check(name, len(data))
+        return name, data
+    file = Path(document).expanduser()
+    _check_type(file.name)
     if not file.is_file():
         raise QwenError(f"No file at {file}.", code="InvalidInput", hint="")
-    size = file.stat().st_size
+    _check(file.name, file.stat().st_size)
+    return file.name, file.read_bytes()
+
+
+def _check_type(name: str) -> None:
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise QwenError(f"{name}: qwen-long reads {', '.join(sorted(FORMATS))} files, not {suffix or 'this'}.",
+                        code="InvalidInput", hint="Convert it (e.g. to .pdf or .txt) first.")
+
+
+def _check(name: str, size: int) -> None:
+    _check_type(name)
     if size > MAX_BYTES:
-        raise QwenError(f"{file.name} is {size / 2**20:.0f} MB; a document may be at most 150 MB.",
+        raise QwenError(f"{name} is {size / 2**20:.0f} MB; a document may be at most 150 MB.",
                         code="InvalidInput", hint="Split it into smaller files.")
     if size == 0:
-        raise QwenError(f"{file.name} is empty.", code="InvalidInput", hint="")
-    return file.name, file.read_bytes()
+        raise QwenError(f"{name} is empty.", code="InvalidInput", hint="")
 
 
 def wait_parsed(settings: Settings, file_id: str, timeout: float = 300.0) -> dict[str, Any]:
@@ -92,8 +107,9 @@ def _save(uploaded: dict[str, str]) -> None:
         pass  # a read-only place: documents are uploaded again next time, nothing else is lost
 
 
-def upload_documents(paths: Iterable[str | os.PathLike[str]], settings: Settings) -> list[str]:
-    """File ids for the documents, uploading only contents not uploaded before (and still there)."""
+def upload_documents(paths: Iterable[Document], settings: Settings) -> list[str]:
+    """File ids for the documents (paths, or (name, bytes) pairs), uploading only contents not uploaded before
+    (and still there)."""
     from ..backends.files import retrieve_file, upload
 
     documents = [read_document(path) for path in paths]  # every check before the first upload

@@ -34,10 +34,15 @@ def live_html(comparison: Any) -> str:
     return f'<div class="{ROOT_CLASS}">{_columns(cells)}</div>'
 
 
+def final_html(comparison: Any) -> str:
+    """The finished comparison on one line: each model's answer, error and footer in its column."""
+    cells = [f"<div>{_heading(model)}{result_html(result)}</div>" for model, result in comparison.results.items()]
+    return one_block(f'<div class="{ROOT_CLASS}">{_columns(cells)}</div>')
+
+
 def final_bundle(comparison: Any) -> dict[str, str]:
     """The finished comparison: each model's answer, error and footer in its column; plain text one after another."""
-    cells = [f"<div>{_heading(model)}{result_html(result)}</div>" for model, result in comparison.results.items()]
-    page = one_block(f'<div class="{ROOT_CLASS}">{_columns(cells)}</div>')
+    page = final_html(comparison)
     text = "\n\n".join(f"== {model} ==\n{result_text(result)}" for model, result in comparison.results.items())
     return {"text/html": page, "text/markdown": page, "text/plain": text}
 
