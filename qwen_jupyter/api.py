@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -16,7 +15,8 @@ from .request import Message, Request, build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request, route
 from .settings import Settings
-from .specialised.documents import upload_documents
+from .specialised.documents import as_documents, upload_documents
+from .specialised.options import translation_alone
 from .speech import speech_options
 from .tools import toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
@@ -82,10 +82,10 @@ def prepare(
     options.update(speech_options(speak, modalities, answer_audio))
     settings = route(api=api, region=region, base_url=base_url, api_key=api_key, timeout=timeout,
                      max_retries=max_retries, offline=offline, cassette=cassette, cassette_mode=cassette_mode)
+    translation_alone(options.get("to"), options.get("file"))
     if options.get("file"):  # documents for qwen-long: uploaded now (once per content), sent as fileid://
         files = options.pop("file")
-        options["documents"] = upload_documents([files] if isinstance(files, (str, os.PathLike)) else files,
-                                                settings)
+        options["documents"] = upload_documents(as_documents(files), settings)
     request = build_request(
         model or DEFAULT_MODEL, prompt, media=collect_media(image, video, audio, fps), system=system,
         history=tuple(history), thinking=think, thinking_budget=budget, **options,

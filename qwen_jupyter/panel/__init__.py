@@ -55,6 +55,7 @@ from ..result import QwenResult
 from ..settings import Settings
 from ..specialised.compare import Comparison, compare_request, model_list
 from ..specialised.documents import FORMATS, Document, upload_documents
+from ..specialised.options import LANGUAGES, translation_alone
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
@@ -70,8 +71,6 @@ from .subshell import route_to_subshell
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
 # Qwen-MT names a language by its English name (it knows 92); the ones the Translate picker offers.
-LANGUAGES = ["English", "Chinese", "Japanese", "Korean", "French", "German", "Spanish", "Russian", "Arabic",
-             "Portuguese"]
 OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities", "translate_to",
            "compare_with")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
@@ -102,7 +101,7 @@ class QwenPanel(anywidget.AnyWidget):
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
     translate_to = traitlets.Unicode("").tag(sync=True)  # a language: the question is translated by Qwen-MT ("": off)
-    languages = traitlets.List(traitlets.Unicode(), LANGUAGES).tag(sync=True)  # for the Translate picker
+    languages = traitlets.List(traitlets.Unicode(), list(LANGUAGES)).tag(sync=True)  # for the Translate picker
     document_types = traitlets.List(traitlets.Unicode(), sorted(FORMATS)).tag(sync=True)  # what Attach offers
     compare_with = traitlets.List(traitlets.Unicode()).tag(sync=True)  # other models answering beside `model`
     turns = traitlets.List(traitlets.Dict()).tag(sync=True)  # finished turns, rendered
@@ -284,9 +283,7 @@ class QwenPanel(anywidget.AnyWidget):
         if not (text.strip() or media):
             raise QwenError("Nothing to ask: write a question (about the documents) or attach an image.",
                             code="InvalidInput", hint="")
-        if self.translate_to and documents:  # documents would switch the request to qwen-long, untranslated
-            raise QwenError("Translation takes the text alone; remove the documents or set Translate to None.",
-                            code="InvalidInput", hint="")
+        translation_alone(self.translate_to, documents)
 
     def _upload(self, documents: list[Document]) -> tuple[tuple[str, str], ...]:
         """(name, file id) of each document, uploaded through the cache %%qwen --file uses (checked first)."""

@@ -16,6 +16,7 @@ from ..events import TextDelta
 from ..request import Request
 from ..result import QwenResult
 from ..settings import Settings
+from .options import check_compared
 
 MAX_MODELS = 6
 
@@ -115,6 +116,7 @@ class Comparison:
 
 def compare_request(request: Request, settings: Settings, models: list[str], how: Asking | None = None) -> Comparison:
     """One result per model for the same request (nothing is sent until the comparison starts)."""
+    check_compared(models, request.extra)
     return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())
                        for model in models})
 

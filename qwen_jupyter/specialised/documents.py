@@ -28,6 +28,14 @@ CACHE_NAME = "qwen-uploads.json"
 Document = str | os.PathLike[str] | tuple[str, bytes]  # a path, or a file's name and bytes (the panel's attach)
 
 
+def as_documents(value: Document | Iterable[Document]) -> list[Document]:
+    """file= as chat() takes it: a path, a (name, bytes) pair, or a list of either."""
+    if isinstance(value, (str, os.PathLike)) or (isinstance(value, tuple) and len(value) == 2
+                                                  and isinstance(value[1], (bytes, bytearray))):
+        return [value]
+    return list(value)
+
+
 def read_document(document: Document) -> tuple[str, bytes]:
     """The file's name and bytes, after the checks the service would make (type, size, not empty)."""
     if isinstance(document, tuple):  # already read (sent by the panel's front end): the same checks

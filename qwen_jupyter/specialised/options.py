@@ -26,6 +26,9 @@ OCR_MODEL = "qwen-vl-ocr-latest"
 RESEARCH_MODEL = "qwen-deep-research"
 DOCUMENT_MODELS = ("qwen-long", "qwen-doc")
 FILE_PREFIX = "fileid://"
+# Qwen-MT's most asked-for targets, by the English names it takes (it knows 92): the panel's Translate picker.
+LANGUAGES = ("English", "Chinese", "Japanese", "Korean", "French", "German", "Spanish", "Russian", "Arabic",
+             "Portuguese")
 MAX_TOP = 5  # Model Studio returns at most five alternatives a token
 DEFAULT_TOP = 3  # alternatives a token for a bare --logprobs
 SAMPLING = ("temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty")
@@ -75,6 +78,24 @@ def _pairs(value: Any, what: str) -> list[dict[str, str]]:
         raise QwenError(f"{what} must be a dict {{source: target}} or a list of pairs.", code="InvalidInput",
                         hint='e.g. {"博客园": "cnblogs"}')
     return [{"source": str(s), "target": str(t)} for s, t in items]
+
+
+def translation_alone(to: str | None, documents: Any) -> None:
+    """Qwen-MT translates the text it is given, alone: documents (read by qwen-long) cannot go with it."""
+    if to and documents:
+        raise QwenError("Translation takes the text alone, not documents (they go to qwen-long): ask about them "
+                        "without translating, or paste their text.", code="InvalidInput", hint="")
+
+
+def check_compared(models: list[str], extra: dict[str, Any]) -> None:
+    """Every compared model takes the request's specialised options: a translation compares Qwen-MT models, an
+    OCR task OCR models."""
+    for option, fits, example in (("translation_options", "qwen-mt", "qwen-mt-plus,qwen-mt-turbo"),
+                                  ("ocr_options", "ocr", "qwen-vl-ocr-latest,qwen-vl-ocr-2025-11-20")):
+        others = [m for m in models if option in extra and fits not in m]
+        if others:
+            raise QwenError(f"{', '.join(others)} cannot take {option}; compare models that can, e.g. --compare "
+                            f"{example}.", code="InvalidInput", hint="")
 
 
 def translation_options(to: str, source: str | None = None, terms: Any = None, domains: str | None = None,

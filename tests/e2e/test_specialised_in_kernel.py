@@ -72,6 +72,15 @@ def test_translation_options_without_to_fail_in_one_line(kernel):
     assert "go with --to" in run.of("error")[0]["content"]["traceback"][0]
 
 
+def test_translating_a_document_fails_in_one_line_before_upload(kernel, emu, tmp_path):
+    (tmp_path / "notes.txt").write_text("Bonjour")
+    sent = len(emu.state.received)
+    run = kernel.execute(f"%%qwen --to English --file {tmp_path / 'notes.txt'}\nTranslate it.")
+    assert run.reply["content"]["status"] == "error"
+    assert "Translation takes the text alone" in run.of("error")[0]["content"]["traceback"][0]
+    assert len(emu.state.received) == sent
+
+
 def test_ocr_table_renders_as_a_table_and_is_a_dataframe(kernel):
     run = kernel.execute(f"%qwen --ocr table_parsing -i {house_png()}", timeout=60)  # a picture alone asks
     assert run.reply["content"]["status"] == "ok", run.stderr

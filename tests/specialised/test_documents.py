@@ -55,6 +55,13 @@ def test_several_documents_go_in_one_system_message(notes, tmp_path, connect, cl
     assert system.text.count("fileid://") == 2 and "," in system.text
 
 
+def test_a_document_in_memory_is_a_name_and_its_bytes(connect):
+    result = qwen_jupyter.chat("What is this?", file=("minutes.md", b"# Minutes\nShip on Friday."), **connect())
+    assert "I read 1 document: minutes.md" in result.text
+    both = qwen_jupyter.chat("And these?", file=[("a.txt", b"one"), ("b.txt", b"two")], **connect())
+    assert "I read 2 documents" in both.text
+
+
 def test_the_same_content_is_uploaded_once(notes, connect, clean):
     for _ in range(3):
         assert qwen_jupyter.chat("Again?", file=notes, **connect()).ok

@@ -64,3 +64,19 @@ def test_the_emulator_refuses_a_translation_without_target_or_with_history(conne
             model="qwen-mt-plus", messages=[{"role": "system", "content": "Be brief."},
                                             {"role": "user", "content": "Bonjour"}],
             extra_body={"translation_options": {"target_lang": "English"}})
+
+
+def test_translating_documents_is_refused_before_any_upload(connect, emu, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Bonjour")
+    sent = len(emu.state.received)
+    with pytest.raises(QwenError, match="Translation takes the text alone"):
+        qwen_jupyter.chat("Translate this.", to="English", file=notes, **connect())
+    assert len(emu.state.received) == sent  # nothing uploaded, nothing asked
+
+
+def test_a_translation_compares_qwen_mt_models_only(connect, emu):
+    with pytest.raises(QwenError, match="qwen-plus, qwen-max cannot take translation_options"):
+        qwen_jupyter.compare("Bonjour", ["qwen-plus", "qwen-max"], to="English", **connect())
+    both = qwen_jupyter.compare("Bonjour", ["qwen-mt-plus", "qwen-mt-turbo"], to="English", **connect()).wait()
+    assert [r.text for r in both] == ["[English, emulated] Bonjour"] * 2
