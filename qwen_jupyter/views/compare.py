@@ -5,9 +5,10 @@ and is replaced by one final output, the one a saved notebook keeps.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import Interrupted
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block
@@ -51,6 +52,12 @@ def show_comparison(comparison: Any, rate: float = 4.0, publisher: Any = None) -
     """Stream a comparison into the cell, then show its final form; an interrupt stops every stream."""
     if publisher is None:
         from IPython import display as publisher
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and getattr(shell, "kernel", None) is None:  # terminal IPython: no live display
+            print_as_they_finish(comparison)
+            return
     if not comparison.done:
         display_id = uuid.uuid4().hex
         publisher.display({}, raw=True, display_id=display_id)
@@ -66,3 +73,27 @@ def show_comparison(comparison: Any, rate: float = 4.0, publisher: Any = None) -
             raise Interrupted() from None
         publisher.clear_output(wait=True)
     publisher.display(final_bundle(comparison.wait()), raw=True)
+
+
+def print_as_they_finish(comparison: Any, out: TextIO | None = None, poll: float = 0.05) -> None:
+    """A terminal's comparison: each model's answer and footer printed as soon as it has ended (columns do not fit
+    a terminal, and one answer streamed over another would be unreadable); an interrupt stops the rest."""
+    out = out or sys.stdout
+    printed: set[str] = set()
+
+    def print_finished() -> None:
+        for model, result in comparison.results.items():
+            if model not in printed and result.done:
+                printed.add(model)
+                out.write(f"== {model} ==\n{result_text(result)}\n\n")
+                out.flush()
+
+    comparison.start()
+    try:
+        while len(printed) < len(comparison.results):
+            print_finished()
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        comparison.stop()
+        print_finished()
+        raise Interrupted() from None

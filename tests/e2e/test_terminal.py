@@ -75,3 +75,12 @@ def test_terminal_ipython_streams_asks_questions_and_keeps_each_input(terminal):
     assert history.count("you: tell me more") == 2  # two inputs, two turns
     bound = "".join(text for _, text in terminal.run("x = %qwen hi\nprint(x.ok)", 9))
     assert "True" in bound
+
+
+def test_a_comparison_prints_each_answer_as_it_ends(terminal):
+    terminal.run("%load_ext qwen_jupyter", 2)
+    pieces = terminal.run("%qwen --compare qwen-plus,qwen-flash~slow=0.1 Who are you?", 3)
+    when = {model: next(t for t, text in pieces if f"== {model}" in text) for model in ("qwen-plus", "qwen-flash")}
+    assert when["qwen-flash"] - when["qwen-plus"] > 0.5  # the quick answer did not wait for the slow one
+    shown = "".join(text for _, text in pieces)
+    assert shown.count("-- qwen-") == 2 and "\x1b[" not in shown and "Out[" not in shown
