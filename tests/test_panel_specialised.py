@@ -190,3 +190,49 @@ def test_translation_and_comparison_are_remembered_per_chat():
     other = QwenPanel(session, lambda: None, chat="other", default_model="qwen-plus")
     assert (again.translate_to, again.compare_with) == ("French", ["qwen-flash", "qwen3-max"])
     assert (other.translate_to, other.compare_with) == ("", [])
+
+
+def test_an_attachment_that_cannot_be_read_is_a_one_line_error(make_panel, emu):
+    panel = make_panel()
+    for bad in ({"documents": ["x"]}, {"documents": [{"name": "a.txt", "data": "abc"}]},
+                {"documents": None, "images": ["no comma"]}, {"documents": [{"name": "a.txt", "data": 5}]}):
+        panel._on_message(panel, {"type": "send", "text": "Read it", **bad}, [])
+        failed = panel.turns[-1]
+        assert failed["status"] == "error" and failed["error"].startswith("An attachment could not be read")
+    assert emu.received == [] and not panel.busy
+    with pytest.raises(QwenError, match=r"\(name, bytes\), not \(name, int\)"):
+        panel.ask("Read it", documents=[("a.txt", 10**9)])  # not a gigabyte of zeros
+
+
+def test_retry_of_a_comparison_while_busy_keeps_it(make_panel, emu):
+    from tests.pictures import house_png
+
+    panel = make_panel("qwen-vl-max")
+    panel.compare_with = ["qwen3-vl-plus"]
+    panel.ask("", images=[house_png()])  # a picture alone
+    panel.wait(30)
+    shown = panel.turns[-1]
+    assert shown["compare"] and shown["retry"]
+    panel.busy = True
+    with pytest.raises(QwenError, match="still answering"):
+        panel.retry()
+    assert panel.turns[-1]["id"] == shown["id"]  # not dropped before the refusal
+    panel.busy = False
+    again = panel.retry()
+    panel.wait(30)
+    assert all("I received 1 image" in r.text for r in again)  # its picture asked again
+
+
+def test_a_comparison_needs_models_that_take_what_is_asked(make_panel, notes, emu):
+    panel = make_panel()
+    panel.compare_with = ["qwen-max"]
+    with pytest.raises(QwenError, match="qwen-plus, qwen-max cannot answer this .it needs a qwen-long or qwen-doc"):
+        panel.ask("Summarise", documents=[notes])
+    from tests.pictures import house_png
+
+    with pytest.raises(QwenError, match="qwen-plus takes text only"):
+        panel.ask("What is this?", images=[house_png()])
+    panel.translate_to = "French"
+    with pytest.raises(QwenError, match="Translate or compare, not both"):
+        panel.ask("Hello")
+    assert not panel.busy and emu.received == []  # refused before any upload or request

@@ -55,7 +55,7 @@ from ..result import QwenResult
 from ..settings import Settings
 from ..specialised.compare import Comparison, compare_request, model_list
 from ..specialised.documents import FORMATS, Document, upload_documents
-from ..specialised.options import LANGUAGES, translation_alone
+from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, translation_alone
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
@@ -131,6 +131,7 @@ class QwenPanel(anywidget.AnyWidget):
         self._sequence = 0
         self._shown: dict[str, dict[str, Any]] = {}  # per turn made here: thumbnails, documents, footer, error
         self._attached: dict[str, tuple[tuple[str, str], ...]] = {}  # turn key -> its documents (name, file id)
+        self._pictures: dict[str, tuple[Media, ...]] = {}  # turn key -> its pictures (Retry of an ask not in the chat)
         # turn key -> (the turn, rendered): the turn itself is kept and compared, as an id() is reused once a
         # replaced turn is gone (an edited question then showed its old rendering)
         self._rendered: dict[str, tuple[Turn, dict[str, Any]]] = {}
@@ -150,6 +151,18 @@ class QwenPanel(anywidget.AnyWidget):
         """Send a changed trait to the front end (one thread at a time, see _SYNC)."""
         with _SYNC:
             super().notify_change(change)
+
+    def _notify_trait(self, name: str, old_value: Any, new_value: Any) -> None:
+        # While set_state applies the front end's update, traitlets swaps this widget's notify_change for a
+        # cache (for every thread): a change from another thread then went into that cache, merged or, once the
+        # cache was replayed, dropped. Taken under _SYNC, a change waits for set_state to end.
+        with _SYNC:
+            super()._notify_trait(name, old_value, new_value)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply the front end's update (one thread at a time, see _SYNC)."""
+        with _SYNC:
+            super().set_state(sync_data)
 
     @contextlib.contextmanager
     def hold_sync(self) -> Iterator[None]:
@@ -228,9 +241,7 @@ class QwenPanel(anywidget.AnyWidget):
         kind = content.get("type")
         if kind in ("send", "retry"):
             try:
-                pictures = [image(base64.b64decode(item.split(",", 1)[1])) for item in content.get("images", [])]
-                documents = [(str(item.get("name", "")), base64.b64decode(item.get("data", "")))
-                             for item in content.get("documents", [])]
+                pictures, documents = _attachments(content)
                 if kind == "send":
                     self.ask(content.get("text", ""), images=pictures, documents=documents)
                 else:
@@ -265,14 +276,15 @@ class QwenPanel(anywidget.AnyWidget):
                             code="InvalidInput", hint="")
         conversation = self.session.chats.get(self.chat)
         position = conversation.position(last["id"]) if conversation else None
-        media = list(conversation.turns[position].user.media) if conversation and position is not None else []
-        if position is None:  # an ask that left no turn: asked again in its place
-            self._shown.pop(last["id"], None)
-            self._load_turns()
+        media = list(conversation.turns[position].user.media if conversation and position is not None
+                     else self._pictures.get(last["id"], ()))
         key = last["id"] if position is not None else "panel:" + uuid.uuid4().hex
         text = last["user"] if text is None else text
         attached = self._attached.get(last["id"], ())
         self._ready(text, media + list(images), [*attached, *documents])
+        if position is None:  # an ask that left no turn (a comparison, a failure): asked again in its place
+            self._shown.pop(last["id"], None)
+            self._load_turns()
         return self._ask(text, media + [image(item) for item in images], attached + self._upload(documents), key)
 
     def _ready(self, text: str, media: Sequence[Any], documents: Sequence[Any]) -> None:
@@ -284,6 +296,15 @@ class QwenPanel(anywidget.AnyWidget):
             raise QwenError("Nothing to ask: write a question (about the documents) or attach an image.",
                             code="InvalidInput", hint="")
         translation_alone(self.translate_to, documents)
+        if self.translate_to and self._compared():
+            raise QwenError("Translate or compare, not both: set Translate to None, or clear Compare.",
+                            code="InvalidInput", hint="")
+        if self._compared():  # two to six different models, each able to read the documents, before any upload
+            check_compared(model_list([self.model, *self._compared()]), {}, [FILE_PREFIX] if documents else [])
+
+    def _compared(self) -> list[str]:
+        """The other models that answer beside the chosen one."""
+        return [name for name in self.compare_with if name != self.model]
 
     def _upload(self, documents: list[Document]) -> tuple[tuple[str, str], ...]:
         """(name, file id) of each document, uploaded through the cache %%qwen --file uses (checked first)."""
@@ -301,7 +322,7 @@ class QwenPanel(anywidget.AnyWidget):
                                 **self._options(tools))
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         how = Asking(tools or None)
-        others = [name for name in self.compare_with if name != self.model]
+        others = self._compared()
         if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
             conversation = self.session.chats.get(self.chat)
             context = conversation.context_for(key) if conversation else ()
@@ -318,6 +339,7 @@ class QwenPanel(anywidget.AnyWidget):
         turn_id = key
         names = [name for name, _ in documents]
         self._attached[key] = documents
+        self._pictures = {key: tuple(media)}  # only the last ask can be retried: nothing older is held
         self._shown[key] = {"images": thumbnails(tuple(media)), "documents": names}
         live: dict[str, Any] = {"id": turn_id, "user": text, **self._shown[key], "status": "streaming"}
         if isinstance(answer, Comparison):
@@ -564,6 +586,20 @@ def _live_state(streams: dict[str, _Stream]) -> dict[str, str]:
 def _columns_state(models: list[str], streams: list[_Stream]) -> list[dict[str, str]]:
     return [{"model": name, "answer_html": "".join(s.sealed_html), "answer_tail": s.block.text}
             for name, s in zip(models, streams, strict=True)]
+
+
+def _attachments(content: dict[str, Any]) -> tuple[list[Media], list[tuple[str, bytes]]]:
+    """The pictures (data URLs) and documents (name, base64) of a send from the front end; one that cannot be read
+    is a one-line error in the panel, not an exception in the comm handler."""
+    try:
+        pictures = [image(base64.b64decode(item.split(",", 1)[1], validate=True))
+                    for item in content.get("images") or ()]
+        documents = [(str(item["name"]), base64.b64decode(item["data"], validate=True))
+                     for item in content.get("documents") or ()]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise QwenError(f"An attachment could not be read ({type(exc).__name__}); attach it again.",
+                        code="InvalidInput", hint="") from None
+    return pictures, documents
 
 
 def _rendered_turn(turn: Turn) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 // JupyterLab 4 and Notebook 7 give a widget no typesetter (their window.MathJax has no typeset API).
 
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
+const MAX_ATTACHED = 7 * 1024 * 1024; // bytes of pictures and documents in one question (see the file picker)
 const NARROW = 600; // px: below this the reasoning column folds to its summary line
 const ANNOUNCE_MS = 2500; // the screen reader hears the answer in pieces at most this often
 const KATEX_OPTIONS = { throwOnError: true, trust: false, strict: "ignore", maxExpand: 500, maxSize: 20,
@@ -357,6 +358,8 @@ function build(model) {
 
   let images = [];
   let documents = []; // {name, data}: the bytes in base64
+  let refused = []; // what was picked but cannot be sent from here, said under the input until the next pick
+  let attachedBytes = 0;
   let liveView = null;
   let lastSeq = 0;
   let editingId = null;
@@ -500,9 +503,15 @@ function build(model) {
   }
   function showPending() {
     pending.textContent = "";
+    for (const reason of refused) {
+      const note = el("span", "qp-refused", reason);
+      note.setAttribute("role", "alert");
+      pending.append(note);
+    }
     images.forEach((url, index) => {
       const remove = button("", "qp-thumb-button", `Remove attached image ${index + 1}`, () => {
         images.splice(index, 1);
+        attachedBytes = Math.max(0, attachedBytes - Math.floor((url.length * 3) / 4));
         showPending();
       });
       const thumb = el("img", "qp-thumb");
@@ -514,6 +523,7 @@ function build(model) {
     documents.forEach((attached, index) => {
       const remove = button("", "qp-chip qp-pending-document", `Remove attached document ${attached.name}`, () => {
         documents.splice(index, 1);
+        attachedBytes = Math.max(0, attachedBytes - Math.floor((attached.data.length * 3) / 4));
         showPending();
       });
       remove.append(el("span", "qp-chip-name", attached.name), el("span", "qp-chip-remove", "×"));
@@ -544,6 +554,8 @@ function build(model) {
     input.value = "";
     images = [];
     documents = [];
+    refused = [];
+    attachedBytes = 0;
     showPending();
     showEditing();
     grow();
@@ -630,9 +642,22 @@ function build(model) {
   c.stop.addEventListener("click", stop);
   c.fresh.addEventListener("click", () => model.send({ type: "new" }));
   c.file.addEventListener("change", () => {
+    refused = [];
     for (const picked of c.file.files) {
-      const reader = new FileReader();
       const picture = picked.type.startsWith("image/");
+      const suffix = picked.name.includes(".") ? picked.name.slice(picked.name.lastIndexOf(".")).toLowerCase() : "";
+      if (!picture && !model.get("document_types").includes(suffix)) {
+        refused.push(`${picked.name}: not an image, and qwen-long does not read ${suffix || "this"} files.`);
+        continue;
+      }
+      // Everything attached goes in one message, and Jupyter's websocket takes 10 MiB at most (base64 adds 1/3).
+      if (attachedBytes + picked.size > MAX_ATTACHED) {
+        refused.push(`${picked.name}: too big to send from the panel (7 MB in all); ` +
+                     "in a cell, %%qwen --file PATH (or -i PATH) takes it.");
+        continue;
+      }
+      attachedBytes += picked.size;
+      const reader = new FileReader();
       reader.onload = () => {
         // A document goes as its name and bytes; the kernel checks its type and size before uploading it.
         if (picture) images.push(reader.result);
@@ -642,6 +667,7 @@ function build(model) {
       reader.readAsDataURL(picked);
     }
     c.file.value = "";
+    showPending();
   });
   const resize = new ResizeObserver(([entry]) => {
     const now = entry.contentRect.width < NARROW;

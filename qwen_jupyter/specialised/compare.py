@@ -13,7 +13,7 @@ from typing import Any
 from ..asking import Asking, ask
 from ..errors import QwenError
 from ..events import TextDelta
-from ..request import Request
+from ..request import Request, check_inputs
 from ..result import QwenResult
 from ..settings import Settings
 from .options import check_compared
@@ -116,7 +116,9 @@ class Comparison:
 
 def compare_request(request: Request, settings: Settings, models: list[str], how: Asking | None = None) -> Comparison:
     """One result per model for the same request (nothing is sent until the comparison starts)."""
-    check_compared(models, request.extra)
+    check_compared(models, request.extra, [m.text for m in request.messages if m.role == "system"])
+    for model in models:  # each model must take the question's pictures, audio or video, as one asked alone
+        check_inputs(model, request.messages[-1].media)
     return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())
                        for model in models})
 

@@ -39,6 +39,9 @@ def as_documents(value: Document | Iterable[Document]) -> list[Document]:
 def read_document(document: Document) -> tuple[str, bytes]:
     """The file's name and bytes, after the checks the service would make (type, size, not empty)."""
     if isinstance(document, tuple):  # already read (sent by the panel's front end): the same checks
+        if not isinstance(document[1], (bytes, bytearray, memoryview)):
+            raise QwenError(f"A document in memory is (name, bytes), not (name, {type(document[1]).__name__}).",
+                            code="InvalidInput", hint="")
         name, data = Path(document[0]).name, bytes(document[1])
         _check(name, len(data))
         return name, data

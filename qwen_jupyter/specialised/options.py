@@ -87,15 +87,17 @@ def translation_alone(to: str | None, documents: Any) -> None:
                         "without translating, or paste their text.", code="InvalidInput", hint="")
 
 
-def check_compared(models: list[str], extra: dict[str, Any]) -> None:
+def check_compared(models: list[str], extra: dict[str, Any], system: list[str]) -> None:
     """Every compared model takes the request's specialised options: a translation compares Qwen-MT models, an
-    OCR task OCR models."""
-    for option, fits, example in (("translation_options", "qwen-mt", "qwen-mt-plus,qwen-mt-turbo"),
-                                  ("ocr_options", "ocr", "qwen-vl-ocr-latest,qwen-vl-ocr-2025-11-20")):
-        others = [m for m in models if option in extra and fits not in m]
+    OCR task OCR models, documents (fileid:// system messages) qwen-long and qwen-doc."""
+    documents = any(text.startswith(FILE_PREFIX) for text in system)
+    for needed, fits, example in (("translation_options" in extra, ("qwen-mt",), "qwen-mt-plus,qwen-mt-turbo"),
+                                  ("ocr_options" in extra, ("ocr",), "qwen-vl-ocr-latest,qwen-vl-ocr"),
+                                  (documents, DOCUMENT_MODELS, "qwen-long,qwen-doc-turbo")):
+        others = [m for m in models if needed and not any(name in m for name in fits)]
         if others:
-            raise QwenError(f"{', '.join(others)} cannot take {option}; compare models that can, e.g. --compare "
-                            f"{example}.", code="InvalidInput", hint="")
+            raise QwenError(f"{', '.join(others)} cannot answer this (it needs a {' or '.join(fits)} model); "
+                            f"compare those, e.g. {example}.", code="InvalidInput", hint="")
 
 
 def translation_options(to: str, source: str | None = None, terms: Any = None, domains: str | None = None,

@@ -76,7 +76,7 @@ def test_translating_documents_is_refused_before_any_upload(connect, emu, tmp_pa
 
 
 def test_a_translation_compares_qwen_mt_models_only(connect, emu):
-    with pytest.raises(QwenError, match="qwen-plus, qwen-max cannot take translation_options"):
+    with pytest.raises(QwenError, match="qwen-plus, qwen-max cannot answer this .it needs a qwen-mt model"):
         qwen_jupyter.compare("Bonjour", ["qwen-plus", "qwen-max"], to="English", **connect())
     both = qwen_jupyter.compare("Bonjour", ["qwen-mt-plus", "qwen-mt-turbo"], to="English", **connect()).wait()
     assert [r.text for r in both] == ["[English, emulated] Bonjour"] * 2
