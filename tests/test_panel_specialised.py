@@ -236,3 +236,14 @@ def test_a_comparison_needs_models_that_take_what_is_asked(make_panel, notes, em
     with pytest.raises(QwenError, match="Translate or compare, not both"):
         panel.ask("Hello")
     assert not panel.busy and emu.received == []  # refused before any upload or request
+
+
+def test_the_panel_says_it_is_uploading_and_send_waits(make_panel, notes):
+    panel = make_panel()
+    seen = []
+    panel.observe(lambda change: seen.append((change["new"], panel.busy)), names=["live"])
+    panel.ask("What is this?", documents=[notes])
+    panel.wait(30)
+    uploading = [state for state, busy in seen if "Uploading notes.txt" in state.get("answer_tail", "")]
+    assert uploading and uploading[0]["user"] == "What is this?" and uploading[0]["documents"] == ["notes.txt"]
+    assert all(busy for state, busy in seen if state.get("id") == "uploading")

@@ -70,7 +70,6 @@ from .subshell import route_to_subshell
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
-# Qwen-MT names a language by its English name (it knows 92); the ones the Translate picker offers.
 OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities", "translate_to",
            "compare_with")  # what a panel remembers per chat
 KATEX = pathlib.Path(__file__).parent / "vendor" / "katex"
@@ -264,7 +263,8 @@ class QwenPanel(anywidget.AnyWidget):
         """Ask in this panel's chat (documents, paths or (name, bytes), go to qwen-long); the answer streams into
         the panel from a worker thread. With `compare_with` set, the result is a Comparison."""
         self._ready(text, images, documents)  # before anything is uploaded
-        return self._ask(text, [image(item) for item in images], self._upload(documents), "panel:" + uuid.uuid4().hex)
+        return self._ask(text, [image(item) for item in images], self._upload(text, documents),
+                         "panel:" + uuid.uuid4().hex)
 
     def retry(self, text: str | None = None, images: list[Any] = (),
               documents: list[Document] = ()) -> QwenResult | Comparison:
@@ -285,7 +285,8 @@ class QwenPanel(anywidget.AnyWidget):
         if position is None:  # an ask that left no turn (a comparison, a failure): asked again in its place
             self._shown.pop(last["id"], None)
             self._load_turns()
-        return self._ask(text, media + [image(item) for item in images], attached + self._upload(documents), key)
+        documents_now = attached + self._upload(text, documents)
+        return self._ask(text, media + [image(item) for item in images], documents_now, key)
 
     def _ready(self, text: str, media: Sequence[Any], documents: Sequence[Any]) -> None:
         """Refuse an ask this panel cannot take now, before anything is uploaded or sent."""
@@ -306,17 +307,28 @@ class QwenPanel(anywidget.AnyWidget):
         """The other models that answer beside the chosen one."""
         return [name for name in self.compare_with if name != self.model]
 
-    def _upload(self, documents: list[Document]) -> tuple[tuple[str, str], ...]:
+    def _upload(self, text: str, documents: list[Document]) -> tuple[tuple[str, str], ...]:
         """(name, file id) of each document, uploaded through the cache %%qwen --file uses (checked first)."""
         if not documents:
             return ()
-        ids = upload_documents(documents, self._settings())
         names = [pathlib.Path(d[0] if isinstance(d, tuple) else d).name for d in documents]
+        # Uploading and parsing can take a while: the panel says so, and Send waits, meanwhile.
+        with self.hold_sync():
+            self.busy = True
+            self.live = {"id": "uploading", "user": text, "documents": names, "status": "streaming",
+                         "answer_html": "", "answer_tail": f"Uploading {', '.join(names)} for qwen-long…",
+                         "reasoning_html": "", "reasoning_tail": ""}
+        try:
+            ids = upload_documents(documents, self._settings())
+        finally:
+            with self.hold_sync():
+                self.live = {}
+                self.busy = False
         return tuple(zip(names, ids, strict=True))
 
     def _ask(self, text: str, media: list[Media], documents: tuple[tuple[str, str], ...],
              key: str) -> QwenResult | Comparison:
-        self._ready(text, media, documents)
+        self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
         request = build_request(self.model, text, media=media, documents=[i for _, i in documents] or None,
                                 **self._options(tools))

@@ -472,7 +472,7 @@ function build(model) {
     choices(c.compareList, names, chosen, "qp-compare-choice", (now) => set("compare_with", now));
     for (const box of c.compareList.querySelectorAll("input:not(:checked)")) box.disabled = chosen.length >= 5;
   }
-  function showLanguages() {
+  function showChoices() { // what the Translate picker and the file picker offer
     c.translate.textContent = "";
     c.translate.append(el("option", "", "None"));
     c.translate.firstChild.value = "";
@@ -740,8 +740,8 @@ function build(model) {
     on("change:tools", showTools);
     on("change:tool_names", showTools);
     on("change:compare_with", showCompare);
-    on("change:languages", showLanguages);
-    on("change:document_types", showLanguages);
+    on("change:languages", showChoices);
+    on("change:document_types", showChoices);
     for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "probabilities", "model",
                         "translate_to"]) {
       on(`change:${name}`, showControls);
@@ -754,7 +754,7 @@ function build(model) {
       if (!panel.isConnected) host.append(panel); // else it waits in the emptied output for the view
       listen(view);
       showModels();
-      showLanguages();
+      showChoices();
       showControls();
       showTools();
       showTurns();
