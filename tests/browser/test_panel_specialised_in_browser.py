@@ -11,7 +11,7 @@ from .test_panel_in_browser import _our_errors, _text
 
 pytestmark = pytest.mark.e2e
 
-SLOW = "~chunk=2,slow=0.03"  # slow enough to see the columns stream
+SLOW = "~long=400,chunk=2,slow=0.03"  # slow enough (about 6 s) to see the columns stream
 
 
 def _side_by_side(boxes: list[dict]) -> bool:
@@ -49,7 +49,7 @@ def test_compare_with_a_model_and_a_document_in_the_panel(lab, page, tmp_path):
     page.press(".qwen-panel .qp-input", "Shift+Enter")
     page.wait_for_function("() => [...document.querySelectorAll('.qp-turn .qp-column')].length === 2 && "
                            "[...document.querySelectorAll('.qp-turn .qp-column')].every("
-                           "c => c.textContent.includes('emulated'))")
+                           "c => c.textContent.length > 60)")  # a model's name, then its answer coming
     live = page.locator(".qp-turn .qp-column")
     assert live.locator(".qp-column-model").all_text_contents() == [f"qwen-plus{SLOW}", "qwen-flash"]
     assert _side_by_side([live.nth(0).bounding_box(), live.nth(1).bounding_box()])
@@ -61,7 +61,7 @@ def test_compare_with_a_model_and_a_document_in_the_panel(lab, page, tmp_path):
     assert finished.count() == 2
     for n in range(2):
         column = finished.nth(n).text_content()
-        assert "You asked" in column and "emulated" in column and "total" in column
+        assert "emulated" in column and "total" in column
     assert _side_by_side([finished.nth(0).bounding_box(), finished.nth(1).bounding_box()])
     assert page.locator(".qwen-panel .qp-pending .qp-refused").count() == 0  # said once, gone after sending
 
