@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pathlib
 import time
 
 import pytest
@@ -247,3 +248,33 @@ def test_the_panel_says_it_is_uploading_and_send_waits(make_panel, notes):
     uploading = [state for state, busy in seen if "Uploading notes.txt" in state.get("answer_tail", "")]
     assert uploading and uploading[0]["user"] == "What is this?" and uploading[0]["documents"] == ["notes.txt"]
     assert all(busy for state, busy in seen if state.get("id") == "uploading")
+
+
+def test_a_refused_question_keeps_its_attachments_for_retry(make_panel, emu):
+    from tests.pictures import house_png
+
+    panel = make_panel("qwen-vl-max")
+    panel.compare_with, panel.translate_to = ["qwen3-vl-plus"], "French"
+    picture = "data:image/png;base64," + base64.b64encode(pathlib.Path(house_png()).read_bytes()).decode()
+    panel._on_message(panel, {"type": "send", "text": "What is this?", "images": [picture]}, [])
+    refused = panel.turns[-1]
+    assert refused["error"].startswith("Translate or compare, not both") and refused["retry"]
+    assert refused["images"].count("<img") == 1 and emu.received == []
+    panel._on_message(panel, {"type": "retry"}, [])  # refused again: the question and its picture kept again
+    again = panel.turns[-1]
+    assert again["user"] == "What is this?" and again["images"].count("<img") == 1
+    assert [t["id"] for t in panel.turns].count(refused["id"]) == 0 and len(panel.turns) == 1  # in its place
+    panel.translate_to = ""
+    both = panel.retry()
+    panel.wait(30)
+    assert all("I received 1 image" in r.text for r in both)  # the picture went to both models
+
+    note = {"name": "notes.txt", "data": base64.b64encode(b"Bonjour").decode()}
+    panel.compare_with, panel.translate_to = [], "French"
+    panel._on_message(panel, {"type": "send", "text": "What is it?", "documents": [note]}, [])
+    assert panel.turns[-1]["error"].startswith("Translation takes the text alone")
+    assert panel.turns[-1]["documents"] == ["notes.txt"] and not emu.state.files
+    panel.translate_to = ""
+    read = panel.retry()
+    panel.wait(30)
+    assert read.model == "qwen-long" and "I read 1 document: notes.txt" in read.text

@@ -131,6 +131,7 @@ class QwenPanel(anywidget.AnyWidget):
         self._shown: dict[str, dict[str, Any]] = {}  # per turn made here: thumbnails, documents, footer, error
         self._attached: dict[str, tuple[tuple[str, str], ...]] = {}  # turn key -> its documents (name, file id)
         self._pictures: dict[str, tuple[Media, ...]] = {}  # turn key -> its pictures (Retry of an ask not in the chat)
+        self._unsent: dict[str, tuple[Document, ...]] = {}  # a refused ask's documents, for its Retry
         # turn key -> (the turn, rendered): the turn itself is kept and compared, as an id() is reused once a
         # replaced turn is gone (an edited question then showed its old rendering)
         self._rendered: dict[str, tuple[Turn, dict[str, Any]]] = {}
@@ -239,6 +240,8 @@ class QwenPanel(anywidget.AnyWidget):
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         kind = content.get("type")
         if kind in ("send", "retry"):
+            pictures: list[Media] = []
+            documents: list[tuple[str, bytes]] = []
             try:
                 pictures, documents = _attachments(content)
                 if kind == "send":
@@ -246,8 +249,7 @@ class QwenPanel(anywidget.AnyWidget):
                 else:
                     self.retry(content.get("text"), images=pictures, documents=documents)
             except QwenError as error:  # shown in the panel, where the person pressed Send
-                self._keep_failed("failed:" + uuid.uuid4().hex, content.get("text") or "", error.summary())
-                self._load_turns()
+                self._refused(kind == "retry", content.get("text"), pictures, documents, error)
         elif kind == "tools":  # the picker opened: the functions defined since
             self.tool_names = notebook_functions(self._namespace)
         elif kind == "katex":
@@ -256,6 +258,23 @@ class QwenPanel(anywidget.AnyWidget):
             self.stop()
         elif kind == "new":
             self.new_conversation()
+
+    def _refused(self, retried: bool, text: str | None, pictures: list[Media],
+                 documents: list[tuple[str, bytes]], error: QwenError) -> None:
+        """Show a refused question where it was asked, with its pictures and documents, which Retry sends again."""
+        if retried and self.turns:  # the last question, as it was: in the place of an ask that left no turn
+            last = self.turns[-1]["id"]
+            text = self.turns[-1].get("user", "") if text is None else text
+            pictures = [*self._pictures.get(last, ()), *pictures]
+            documents = [*self._unsent.get(last, ()), *documents]
+            conversation = self.session.chats.get(self.chat)
+            if conversation is None or conversation.position(last) is None:
+                self._shown.pop(last, None)
+        key = "failed:" + uuid.uuid4().hex
+        self._shown[key] = {"images": thumbnails(tuple(pictures)), "documents": [name for name, _ in documents]}
+        self._keep_failed(key, text or "", error.summary())
+        self._pictures, self._unsent = {key: tuple(pictures)}, {key: tuple(documents)}
+        self._load_turns()
 
     # -- the Python API (the front end uses the same) -------------------------------------------------------------
 
@@ -281,6 +300,7 @@ class QwenPanel(anywidget.AnyWidget):
         key = last["id"] if position is not None else "panel:" + uuid.uuid4().hex
         text = last["user"] if text is None else text
         attached = self._attached.get(last["id"], ())
+        documents = [*self._unsent.get(last["id"], ()), *documents]  # a refused ask's documents, never uploaded
         self._ready(text, media + list(images), [*attached, *documents])
         if position is None:  # an ask that left no turn (a comparison, a failure): asked again in its place
             self._shown.pop(last["id"], None)
