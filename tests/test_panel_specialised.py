@@ -278,3 +278,22 @@ def test_a_refused_question_keeps_its_attachments_for_retry(make_panel, emu):
     read = panel.retry()
     panel.wait(30)
     assert read.model == "qwen-long" and "I read 1 document: notes.txt" in read.text
+
+
+def test_a_failure_after_a_comparison_keeps_its_columns(make_panel):
+    panel = make_panel()
+    panel.compare_with = ["qwen-flash"]
+
+    broken = [True]
+
+    def broken_display():
+        if broken.pop() if broken else False:
+            raise RuntimeError("display gone")
+
+    panel._update_display = broken_display  # fails once in the worker, when the comparison has ended
+    panel.ask("Who are you?")
+    panel.wait(30)
+    del panel._update_display
+    failed = panel.turns[-1]
+    assert not panel.busy and failed["status"] == "error" and "display gone" in failed["error"]
+    assert failed["answer_html"].count('class="qwen-footer"') == 2  # both answers still shown

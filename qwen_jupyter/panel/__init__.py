@@ -437,8 +437,9 @@ class QwenPanel(anywidget.AnyWidget):
     def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.last.text if isinstance(self.last, QwenResult) and self.last.done else ""
-        self._keep_failed(turn_id, request.messages[-1].text, message, fragment(markdown_html(partial)),
-                          partial=partial)
+        shown = (comparison_html(self.last) if isinstance(self.last, Comparison) and self.last.done
+                 else fragment(markdown_html(partial)))  # what came stays, a comparison's columns too
+        self._keep_failed(turn_id, request.messages[-1].text, message, shown, partial=partial)
         with self.hold_sync():
             self.live = {}
             self._load_turns()

@@ -6,7 +6,7 @@ reaches (answer, reasoning, error box, search-source titles, tool calls) and is 
 (a) JupyterLab 4, live `%%qwen` cells and displayed `chat()` results (streaming, then final);
 (b) the same notebook saved and reopened, its outputs trusted (rendered from the file);
 (c) Notebook 7, live;
-(d) the panel (anywidget) in JupyterLab, thinking on;
+(d) the panel (anywidget) in JupyterLab, thinking on, every other batch compared side by side;
 (e) `jupyter nbconvert --to html` of the saved notebook, opened from a local HTTP server.
 
 Canaries: every script payload calls `__qwenCanary('<id>')` (defined by an init script in every frame of the
@@ -678,6 +678,8 @@ def test_d_panel_in_jupyterlab(lab, chromium, canary, payloads, reliability):
     for number, start in enumerate(range(0, len(ids), PANEL_BATCH)):
         cells.append(nbformat.v4.new_code_cell(
             f"panel = qwen_jupyter.Panel(chat='fuzz{number}', model='qwen-plus~echo')\npanel.thinking = True\n"
+            # every other batch side by side with a second model: the comparison's columns, live and finished
+            f"panel.compare_with = {['qwen-flash~echo'] if number % 2 else []!r}\n"
             f"display(panel)\nfor pid in {ids[start:start + PANEL_BATCH]!r}:\n"
             "    panel.ask(P[pid])\n    panel.wait()"))
     cells.append(nbformat.v4.new_code_cell("print('@@DONE@@')"))
