@@ -693,6 +693,8 @@ def test_d_panel_in_jupyterlab(lab, chromium, canary, payloads, reliability):
         run_all(page, KERNEL_IDLE)
         page.wait_for_function(f"() => document.querySelectorAll('.qwen-panel .qp-turn').length >= {len(ids)}",
                                timeout=60_000)
+        compared = page.locator(".qwen-panel .qp-turn .qwen-compare").count()
+        assert compared >= PANEL_BATCH, compared  # the odd batches really went through a comparison
         walk_ids = {}
         for index, text in enumerate(page.eval_on_selector_all(
                 ".qwen-panel .qp-turn", "els => els.map(e => e.querySelector('.qp-user-text')?.textContent || '')")):
