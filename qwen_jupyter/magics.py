@@ -235,6 +235,13 @@ class QwenMagics(Magics):
         %%qwen --map reviews --into label
         Label this review as positive or negative: {text}
 
+        %%qwen --compare qwen-plus,qwen-max
+        Explain entropy to a 12-year-old.
+
+        %qwen --to English Bonjour, ça va ?
+
+        %qwen --ocr table_parsing -i receipt.png
+
         %qwen help lists the options, the commands (history, chats, reset, login, panel, record, …) and how
         {variables} are filled in.
         """
