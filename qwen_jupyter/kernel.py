@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import linecache
 import os
 import sys
@@ -35,15 +34,14 @@ def execution_id(shell: Any) -> str:
     return f"{os.getpid()}:{getattr(shell, 'execution_count', 0)}"
 
 
-def cell_id(shell: Any, source: str) -> str:
-    """The front end's cell id (JupyterLab, Notebook 7, nbclient send one); else, in a kernel, a hash of the
-    cell's source (so a re-run replaces its turn), and in a terminal the input itself (each input is new)."""
+def cell_id(shell: Any) -> str:
+    """The front end's cell id (JupyterLab, Notebook 7 and VS Code send one: a re-run replaces its turn); else
+    the execution itself. What sends none runs a notebook headless (nbconvert, papermill, nbval: each cell once,
+    and two cells asking "Explain more." are two turns) or is a terminal (each input is new)."""
     metadata = _parent(shell).get("metadata") or {}
     if metadata.get("cellId"):
         return str(metadata["cellId"])
-    if not in_kernel(shell):
-        return "in:" + execution_id(shell)
-    return "src:" + hashlib.sha256(source.encode()).hexdigest()[:16]
+    return "in:" + execution_id(shell)
 
 
 def result_is_unused() -> bool:

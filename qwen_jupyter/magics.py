@@ -254,7 +254,7 @@ class QwenMagics(Magics):
         try:
             if args.map_data:
                 return self._map(args)
-            result = self._ask(args, source=line + "\n" + (cell or ""))
+            result = self._ask(args)
         except QwenError as error:
             error.brief = self.short_errors and not args.debug
             raise error from None  # brief: IPython shows its one line (QwenError._render_traceback_)
@@ -276,7 +276,7 @@ class QwenMagics(Magics):
             raise UsageError(f"{error}.{hint}\nOptions: {' '.join(o for o in options if o.startswith('--'))} "
                              "(%qwen help explains them).") from None
 
-    def _ask(self, args: MagicArgs, source: str) -> QwenResult | Comparison:
+    def _ask(self, args: MagicArgs) -> QwenResult | Comparison:
         """Build the request (nothing is sent if that fails), ask, show the answer as it streams, and raise the
         error of a request that failed (after showing what came)."""
         namespace = self.shell.user_ns
@@ -307,10 +307,10 @@ class QwenMagics(Magics):
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
                      self.max_answer_chars)
         if args.compare:  # every model gets the chat's context; the comparison is not recorded as a turn
-            context = () if args.once else session.conversation(chat).context_for(self._next_key(source))
+            context = () if args.once else session.conversation(chat).context_for(self._next_key())
             return self._compare(args, compare_request(request.with_history(context), settings,
                                                        model_list(args.compare), how))
-        result = ask_in(session, chat, self._next_key(source), request, settings, once=args.once, how=how)
+        result = ask_in(session, chat, self._next_key(), request, settings, once=args.once, how=how)
         namespace["_qwen"] = result
         if args.out:
             namespace[args.out] = result
@@ -340,12 +340,12 @@ class QwenMagics(Magics):
             raise error
         return comparison
 
-    def _next_key(self, source: str) -> str:
+    def _next_key(self) -> str:
         """The turn's key: the cell's id, numbered after the first ask of this execution (asks in a loop)."""
         execution = kernel.execution_id(self.shell)
         count = self._asks[1] if self._asks[0] == execution else 0
         self._asks = (execution, count + 1)
-        key = kernel.cell_id(self.shell, source)
+        key = kernel.cell_id(self.shell)
         return key if count == 0 else f"{key}#{count}"
 
     def _code_below(self, result: QwenResult) -> None:

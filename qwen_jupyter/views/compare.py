@@ -11,6 +11,7 @@ import uuid
 from typing import Any, TextIO
 
 from ..errors import Interrupted
+from ..kernel import in_kernel
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block
 from .layout import MUTED, result_html, result_text
 
@@ -55,7 +56,7 @@ def show_comparison(comparison: Any, rate: float = 4.0, publisher: Any = None) -
         from IPython import get_ipython
 
         shell = get_ipython()
-        if shell is not None and getattr(shell, "kernel", None) is None:  # terminal IPython: no live display
+        if shell is not None and not in_kernel(shell):  # terminal IPython: no live display
             print_as_they_finish(comparison)
             return
     if not comparison.done:

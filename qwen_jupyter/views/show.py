@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Interrupted
+from ..kernel import in_kernel
 from .cell import CellView
 from .terminal import TerminalView
 
@@ -18,7 +19,7 @@ def show(result: Any, shell: Any = None, *, rate: float = 8.0, plain: bool = Fal
          image_hosts: tuple[str, ...] = ()) -> None:
     """Stream a result where the person is looking, then show its final form; an interrupt stops the stream,
     shows what came, and ends the cell in one line (Interrupted)."""
-    if shell is not None and getattr(shell, "kernel", None) is None:
+    if shell is not None and not in_kernel(shell):
         view: Any = TerminalView()
     else:
         inputs = tuple(m for message in result.sent[-1:] for m in message.media)

@@ -66,3 +66,23 @@ def test_papermill_exits_non_zero_and_saves_the_one_line_error(fault, tmp_path, 
                     failed=int(run.returncode == 0))
     assert run.returncode != 0 and "QwenError" in run.stderr
     _check_saved(out)
+
+
+def test_identical_cells_run_headless_are_each_their_own_turn(tmp_path, emulator):
+    """nbconvert sends no cell ids: two cells asking "Explain more." are two turns, each seeing the one before."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
+        "%load_ext qwen_jupyter", "%%qwen -c t\nWhat is entropy?", "%%qwen -c t\nExplain more.",
+        "%%qwen -c t\nExplain more.", "%qwen -c j Tell me a joke", "%qwen -c j Tell me a joke",
+        "%qwen history t\n%qwen history j")]
+    path, out = tmp_path / "same.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(notebook, path)
+    run = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                          "--ExecutePreprocessor.timeout=60", str(path), "--output", str(out)],
+                         env=_env(tmp_path, emulator), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    cells = nbformat.read(out, as_version=4).cells
+    assert "I can see 4 earlier messages" in json.dumps(cells[3].outputs)  # both turns before it
+    history = "".join(o.get("text", "") for o in cells[6].outputs)
+    assert history.count("you: Explain more.") == 2 and history.count("you: Tell me a joke") == 2, history
