@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,17 +12,20 @@ from .options import translation_alone
 
 
 def _structured(text: str | None, value: Callable[[str], Any], option: str) -> Any:
-    """A dict or list option: {expression} from the namespace, or JSON typed on the line."""
+    """A dict or list option: JSON typed on the line (pasted JSON has braces too), or {expression} from the
+    namespace."""
     if text is None:
         return None
+    with contextlib.suppress(json.JSONDecodeError):
+        return json.loads(text)
     found = value(text)
     if not isinstance(found, str):
         return found
     try:
         return json.loads(found)
     except json.JSONDecodeError:
-        raise QwenError(f"{option} takes a {{variable}} or JSON such as '{{\"AI\": \"IA\"}}', not {text!r}.",
-                        code="InvalidInput", hint="") from None
+        raise QwenError(f"{option} takes a {{variable}} or JSON in quotes, such as '{{\"key\": \"value\"}}', "
+                        f"not {text!r}.", code="InvalidInput", hint="") from None
 
 
 def request_options(args: Any, value: Callable[[str], Any], presets: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,16 @@ def test_translate_a_cell_with_terms_from_a_variable(kernel, emu):
     assert options["terms"] == [{"source": "模型", "target": "model"}] and options["domains"] == "This text is technical."
 
 
+def test_pasted_json_is_an_option_value(kernel, emu):
+    run = kernel.execute("%%qwen --to French --terms '{\"AI\": \"IA\"}'\nAI is great")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert emu.state.received[-1]["body"]["translation_options"]["terms"] == [{"source": "AI", "target": "IA"}]
+    run = kernel.execute(f"%qwen --ocr key_information_extraction -i {house_png()} --fields {{\"total\":\"x\"}}")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    sent = emu.state.received[-1]["body"]["parameters"]["ocr_options"]
+    assert sent["task_config"]["result_schema"] == {"total": "x"}
+
+
 def test_translation_options_without_to_fail_in_one_line(kernel):
     run = kernel.execute("%%qwen --from French\nBonjour")
     assert run.reply["content"]["status"] == "error"
