@@ -96,7 +96,8 @@ def _chats(magics: Any, rest: str) -> None:
     if not chats:
         print("No conversations in this notebook yet.")
     for name, conversation in chats.items():
-        print(f"{name}: {len(conversation.turns)} turns, {conversation.tokens()} tokens")
+        count = len(conversation.turns)
+        print(f"{name}: {count} turn{'' if count == 1 else 's'}, {conversation.tokens()} tokens")
 
 
 @command("%qwen reset [NAME]", "empty a chat", "Conversations")

@@ -98,6 +98,7 @@ class QwenMagics(Magics):
         self.key: Secret | None = None  # from %qwen login; never a trait, never saved
         self._session: Session | None = None
         self._asks = ("", 0)  # (execution, asks so far in it): each ask in a loop is its own turn
+        self.qwen.parser.allow_abbrev = False  # --fiel is a typo of --file to point out, not --fields to guess
         if shell is not None:
             # JupyterLab reports deleted cells with whichever cell runs next (also the one loading us).
             shell.events.register("pre_run_cell", self.forget_deleted_cells)
@@ -249,7 +250,8 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell, line)
-        if not (args.prompt.strip() or args.images or args.videos or args.audios):  # a picture alone is a question
+        # A picture alone is a question (and --ocr without one is told it needs one).
+        if not (args.prompt.strip() or args.images or args.videos or args.audios or args.ocr):
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
         try:
             if args.map_data:
@@ -271,8 +273,11 @@ class QwenMagics(Magics):
         except UsageError as error:
             options = [o for action in self.qwen.parser._actions for o in action.option_strings]
             typed = re.findall(r"(--?[\w-]+)", str(error))
-            guesses = difflib.get_close_matches(typed[0], options, n=1) if typed else []
-            hint = f" Did you mean {guesses[0]}?" if guesses else ""
+            # What the typed option begins (--temp: --temperature), then what it resembles (--fiel: --file).
+            guesses = ([o for o in options if o.startswith(typed[0]) and len(typed[0]) > 2]
+                       + difflib.get_close_matches(typed[0], options, n=2, cutoff=0.75)) if typed else []
+            guesses = list(dict.fromkeys(guesses))[:2]
+            hint = f" Did you mean {' or '.join(guesses)}?" if guesses else ""
             raise UsageError(f"{error}.{hint}\nOptions: {' '.join(o for o in options if o.startswith('--'))} "
                              "(%qwen help explains them).") from None
 

@@ -23,10 +23,13 @@ MAX_MODELS = 6
 
 def model_list(models: str | list[str] | tuple[str, ...]) -> list[str]:
     """The models of --compare a,b,c (or a list), checked: two to six, no repeats."""
+    if isinstance(models, str) and models.rstrip().endswith(","):  # --compare qwen-plus, qwen-max: split at the space
+        raise QwenError("Write the models without spaces after the commas: qwen-plus,qwen-max.",
+                        code="InvalidInput", hint="")
     names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if m and m.strip()]
     if not 2 <= len(names) <= MAX_MODELS or len(set(names)) != len(names):
         raise QwenError(f"Compare two to {MAX_MODELS} different models, not {', '.join(names) or 'none'}.",
-                        code="InvalidInput", hint="e.g. --compare qwen-plus,qwen-max")
+                        code="InvalidInput", hint="e.g. qwen-plus,qwen-max")
     return names
 
 

@@ -115,6 +115,7 @@ def translation_options(to: str, source: str | None = None, terms: Any = None, d
 
 def ocr_options(task: str, schema: Any = None) -> dict[str, Any]:
     """The ocr_options of a built-in task (a result schema for key_information_extraction)."""
+    task = task.strip().lower()  # TABLE_PARSING is table_parsing
     if task not in OCR_TASKS:
         raise QwenError(f"There is no OCR task {task!r}; the built-in ones are {', '.join(OCR_TASKS)}.",
                         code="InvalidInput", hint="")

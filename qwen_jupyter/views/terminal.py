@@ -102,6 +102,7 @@ class TerminalView:
             self._write("\x1b[0m")
         tail = "\n" if self.kind else ""
         tail += "".join(f"{line}\n" for line in media_lines(result))
+        tail += "".join(plain(f"[{s.index}] {s.title} {s.url}") + "\n" for s in result.search_results)  # [n] sources
         if result.error:
             tail += f"\n{plain(result.error.summary())}\n"
         self._write(f"{tail}-- {footer(result)}\n")

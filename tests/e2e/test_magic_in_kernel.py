@@ -105,6 +105,9 @@ def test_bad_input_is_one_line_and_sends_nothing(kernel, emu, reliability):
         ("%qwen histroy", "did you mean %qwen history"),
         ("%%qwen -m qwen-plus -i https://example.com/cat.png\nLook", "qwen-plus takes text only"),
         ("%qwen offline maybe", "Usage: %qwen offline on|off|auto"),
+        ("%qwen --fiel notes.txt Summarise", "Did you mean --fields or --file?"),  # not taken as --fields
+        ("%qwen --compare qwen-plus, qwen-max Hi", "without spaces after the commas"),
+        ("%qwen --ocr table_parsing", "--ocr reads a picture"),
     ]
     for cell, expected in cases:
         run = kernel.execute(cell)
@@ -199,7 +202,7 @@ def test_once_and_new(kernel):
 
 def test_commands_chats_usage_export_log(kernel, tmp_path):
     kernel.execute("%%qwen -c notes\nAlpha bravo charlie")
-    assert "notes: 1 turns" in kernel.execute("%qwen chats").stdout
+    assert "notes: 1 turn," in kernel.execute("%qwen chats").stdout
     assert "total:" in kernel.execute("%qwen usage").stdout
     target = tmp_path / "notes.json"
     kernel.execute(f"%qwen export notes {target}")

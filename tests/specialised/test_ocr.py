@@ -71,6 +71,8 @@ def test_an_unknown_task_or_a_misplaced_schema_is_refused_before_sending():
         prepare("", image=IMAGE, ocr="tables")
     with pytest.raises(QwenError, match="key_information_extraction only"):
         prepare("", image=IMAGE, ocr="table_parsing", ocr_schema={"a": "b"})
+    request, _ = prepare("", image=IMAGE, ocr="TABLE_PARSING")  # the task's name in any case
+    assert request.extra["ocr_options"] == {"task": "table_parsing"}
 
 
 def test_the_emulator_refuses_ocr_without_an_image_or_on_a_model_without_tasks(connect, emu):

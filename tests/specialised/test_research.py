@@ -63,6 +63,7 @@ def test_a_terminal_shows_the_phases_as_lines(connect):
     assert "[Planning]" in text and "[Researching the web · round 1 · Background of" in text and "## Summary" in text
     assert "work.\n[Researching the web]\n" in text  # a phase starts a line of its own after the plan
     assert text.count("round 1 · Background of") == 1 and "\n\n\n" not in text
+    assert "\n[4] Emulated source 2.2 on Battery recycling" in text  # what the report's [n] point to
 
 
 def test_achat_sends_the_report_format_that_the_sync_sdk_call_drops(connect, emu):
