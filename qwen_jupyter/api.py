@@ -10,6 +10,7 @@ from typing import Any
 from . import media as media_inputs
 from .asking import Asking, ask, ask_in
 from .backends import astream_events
+from .errors import QwenError
 from .media import Media
 from .request import Message, Request, build_request
 from .result import ANSWER_LIMIT, QwenResult
@@ -50,7 +51,7 @@ def _as_list(value: Any, frames_ok: bool = False) -> list[Any]:
 
 
 def prepare(
-    prompt: str,
+    prompt: str = "",
     *,
     model: str | None = None,
     image: Any = None,
@@ -83,6 +84,9 @@ def prepare(
     settings = route(api=api, region=region, base_url=base_url, api_key=api_key, timeout=timeout,
                      max_retries=max_retries, offline=offline, cassette=cassette, cassette_mode=cassette_mode)
     translation_alone(options.get("to"), options.get("file"))
+    if not (prompt.strip() or image is not None or video is not None or audio is not None):
+        raise QwenError("Nothing to ask: give a prompt, or a picture (image=), video or audio.",
+                        code="InvalidInput", hint="")
     if options.get("file"):  # documents for qwen-long: uploaded now (once per content), sent as fileid://
         files = options.pop("file")
         options["documents"] = upload_documents(as_documents(files), settings)
@@ -93,7 +97,7 @@ def prepare(
     return request, settings
 
 
-def chat(prompt: str, *, conversation: str | None = None, max_answer_chars: int = ANSWER_LIMIT,
+def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars: int = ANSWER_LIMIT,
          max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False, **kwargs: Any) -> QwenResult:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed (nothing is sent before).
 
@@ -131,7 +135,7 @@ def chat(prompt: str, *, conversation: str | None = None, max_answer_chars: int 
     return ask_in(current_session(), conversation, key, request, settings, how=how)
 
 
-async def achat(prompt: str, **kwargs: Any) -> QwenResult:
+async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     """The async form of chat(): awaits the whole answer and returns the finished result.
 
     With Python functions as tools, the rounds run as chat() runs them, in a worker thread (so are the calls)."""

@@ -92,3 +92,12 @@ def test_an_ocr_task_reads_its_image_alone(connect, emu):
                       **connect()).wait()
     (message,) = emu.state.received[-1]["body"]["input"]["messages"]
     assert message["role"] == "user"
+
+
+def test_chat_reads_a_picture_with_no_prompt_and_refuses_nothing_at_all(connect, emu):
+    result = qwen_jupyter.chat(image=IMAGE, ocr="table_parsing", **connect())
+    assert result.error is None and len(result.ocr.tables) == 1
+    sent = len(emu.state.received)
+    with pytest.raises(QwenError, match="Nothing to ask"):
+        qwen_jupyter.chat("  ", **connect())
+    assert len(emu.state.received) == sent
