@@ -1,6 +1,6 @@
 """qwen-deep-research on the native API: stream only, frames carry `output.message` with a phase and a status
 (not choices), the top-level keys keep the service's spelling `fininshed` / `fininshed_reason`, and usage is
-cumulative. The first turn (the topic alone) answers with a clarifying question; a later turn plans, researches
+cumulative. A topic answers with a clarifying question; the next message (the answers) plans, researches
 in rounds (queries, web sites, learnings, KeepAlive heartbeats) and writes the report with numbered references.
 """
 
@@ -25,9 +25,18 @@ def check(model: str, stream: bool) -> bool:
     return True
 
 
+def _users(conversation: Conversation) -> list[str]:
+    return [t.text for t in conversation.turns if t.role == "user"]
+
+
 def _topic(conversation: Conversation) -> str:
-    users = [t.text for t in conversation.turns if t.role == "user"]
-    return " ".join(users[0].split())[:80] if users else "the topic"
+    """The topic: the last user message on a clarifying turn, the one before the answers on a research turn
+    (topics and answers alternate, so a chat can research one topic after another)."""
+    users = _users(conversation)
+    if not users:
+        return "the topic"
+    topic = users[-1] if len(users) % 2 else users[-2]
+    return " ".join(topic.split())[:80]
 
 
 def _sites(topic: str, round_id: int) -> list[dict[str, str]]:
@@ -56,7 +65,7 @@ def frames(conversation: Conversation, context: Any, size: int | None,
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return f"id:{number}\nevent:result\n:HTTP_STATUS/200\ndata:{data}\n\n".encode()
 
-    if sum(1 for t in conversation.turns if t.role == "user") < 2:
+    if len(_users(conversation)) % 2:  # a topic: ask about it first; its answers (the next message) start research
         question = (f"To research \"{topic}\" well, a few questions first (emulated): 1. Which aspect matters most "
                     "to you? 2. What period should the research cover? 3. Who is the report for?")
         for piece in pieces(question, size):

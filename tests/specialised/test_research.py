@@ -85,3 +85,13 @@ def test_research_in_a_busy_chat_is_sent_only_its_own_exchange(connect, emu):
     assert report.text.startswith(f"# {TOPIC}")
     later = qwen_jupyter.chat("And in one line?", conversation="busy", **connect())
     assert later.error is None and len(emu.state.received[-1]["body"]["messages"]) == 7  # everything, to others
+
+
+def test_a_chat_can_research_one_topic_after_another(connect, emu):
+    def ask(text):
+        return qwen_jupyter.chat(text, model="qwen-deep-research", conversation="topics", **connect()).wait()
+
+    assert "a few questions first" in ask("Tea history").text
+    assert ask("The British Empire, for a class.").text.startswith("# Tea history")
+    assert "To research \"Coffee in Ethiopia\"" in ask("Coffee in Ethiopia").text  # a new topic: asked about first
+    assert ask("Trade routes.").text.startswith("# Coffee in Ethiopia")
