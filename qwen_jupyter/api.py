@@ -17,7 +17,7 @@ from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request, route
 from .settings import Settings
 from .specialised.documents import as_documents, upload_documents
-from .specialised.options import translation_alone
+from .specialised.options import check_chosen_model, translation_alone
 from .speech import speech_options
 from .tools import toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
@@ -125,6 +125,7 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     clarifying question, then the research; result.research). qwen_jupyter.compare() asks several models.
     """
     tools = toolbox(kwargs.get("tools"))
+    _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
     how = Asking(tools or None, max_rounds, ask_on_stdin if confirm is True else confirm or None, max_answer_chars)
     if conversation is None:
@@ -135,6 +136,11 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     return ask_in(current_session(), conversation, key, request, settings, how=how)
 
 
+def _check_chosen(options: dict[str, Any]) -> None:
+    """model= that cannot do what the other options ask is an error (compare() checks its models itself)."""
+    check_chosen_model(options.get("model"), options.get("to"), options.get("ocr"), options.get("file"))
+
+
 async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     """The async form of chat(): awaits the whole answer and returns the finished result.
 
@@ -142,6 +148,7 @@ async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     if any(callable(tool) for tool in kwargs.get("tools") or ()):
         return await asyncio.to_thread(lambda: chat(prompt, **kwargs).wait())
     limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
+    _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
     settings = for_request(settings, request)
     return await QwenResult.gather(

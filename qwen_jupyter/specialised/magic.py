@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import QwenError
-from .options import translation_alone
+from .options import check_chosen_model, translation_alone
 
 
 def _structured(text: str | None, value: Callable[[str], Any], option: str) -> Any:
@@ -31,6 +31,7 @@ def _structured(text: str | None, value: Callable[[str], Any], option: str) -> A
 def request_options(args: Any, value: Callable[[str], Any], presets: dict[str, Any]) -> dict[str, Any]:
     """build_request options from the parsed magic line; `value` reads a {variable} from the namespace."""
     translation_alone(args.to, args.files)  # before any document is uploaded
+    check_chosen_model(args.model, args.to, args.ocr, args.files)
     options: dict[str, Any] = {
         "logprobs": args.logprobs, "prefix": args.prefix, "preset": args.preset, "presets": presets,
         "to": args.to, "source": args.source, "domains": args.domain,

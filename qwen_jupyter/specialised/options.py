@@ -87,6 +87,20 @@ def translation_alone(to: str | None, documents: Any) -> None:
                         "without translating, or paste their text.", code="InvalidInput", hint="")
 
 
+def check_chosen_model(model: str | None, to: str | None = None, ocr: str | None = None,
+                       documents: Any = None) -> None:
+    """A model named with -m (or model=) that cannot do what the options ask is an error, not silently replaced
+    (with no model named, the one that can is used)."""
+    if not model:
+        return
+    for needed, fits, what, example in ((to, ("qwen-mt",), "translate (--to)", TRANSLATION_MODEL),
+                                         (ocr, ("ocr",), "run OCR tasks (--ocr)", OCR_MODEL),
+                                         (documents, DOCUMENT_MODELS, "read documents (--file)", DOCUMENT_MODELS[0])):
+        if needed and not any(name in model for name in fits):
+            raise QwenError(f"{model} does not {what}; {example} does. Leave out -m (model=) to use it.",
+                            code="InvalidInput", hint="")
+
+
 def check_compared(models: list[str], extra: dict[str, Any], system: list[str]) -> None:
     """Every compared model takes the request's specialised options: a translation compares Qwen-MT models, an
     OCR task OCR models, documents (fileid:// system messages) qwen-long and qwen-doc."""

@@ -80,3 +80,15 @@ def test_a_translation_compares_qwen_mt_models_only(connect, emu):
         qwen_jupyter.compare("Bonjour", ["qwen-plus", "qwen-max"], to="English", **connect())
     both = qwen_jupyter.compare("Bonjour", ["qwen-mt-plus", "qwen-mt-turbo"], to="English", **connect()).wait()
     assert [r.text for r in both] == ["[English, emulated] Bonjour"] * 2
+
+
+def test_a_named_model_that_cannot_do_it_is_an_error_not_replaced(connect, emu, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Bonjour")
+    sent = len(emu.state.received)
+    for options, what in (({"to": "French"}, "does not translate"), ({"file": notes}, "does not read documents"),
+                          ({"ocr": "table_parsing", "image": notes}, "does not run OCR tasks")):
+        with pytest.raises(QwenError, match=f"qwen-plus {what}"):
+            qwen_jupyter.chat("Hello", model="qwen-plus", **options, **connect())
+    assert len(emu.state.received) == sent  # nothing uploaded or asked
+    assert qwen_jupyter.chat("Hello", to="French", **connect()).model == "qwen-mt-plus"  # none named: the one that can
