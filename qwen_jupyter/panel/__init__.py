@@ -449,8 +449,8 @@ class QwenPanel(anywidget.AnyWidget):
     def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
         streams = {"answer": _Stream("answer"), "reasoning": _Stream("reasoning")}
         calls = LiveCalls()
-        last_delta = last_refresh = time.monotonic()
-        refreshed_size = 0
+        last_delta = time.monotonic()
+        refresh = _Refresh()
         try:
             for event in result:
                 if self._stop.is_set():
@@ -471,11 +471,7 @@ class QwenPanel(anywidget.AnyWidget):
                     continue
                 last_delta = now
                 self._flush(turn_id, streams.values())
-                # Refresh the whole live turn only after a flush (so it matches what was sent) and only when it
-                # has doubled since the last refresh: geometric, so a turn's refreshes add up to O(answer).
-                size = sum(s.size for s in streams.values())
-                if now - last_refresh >= REFRESH_INTERVAL and size >= 2 * max(refreshed_size, 512):
-                    last_refresh, refreshed_size = now, size
+                if refresh.due(streams.values()):  # after a flush, so it matches what was sent
                     self.live = {**self.live, **_live_state(streams)}
         finally:
             result.wait()
@@ -487,7 +483,7 @@ class QwenPanel(anywidget.AnyWidget):
         models = comparison.models
         streams = [_Stream("answer", column) for column in range(len(models))]
         taken = [0] * len(models)
-        last_refresh, refreshed_size = time.monotonic(), 0
+        refresh = _Refresh()
 
         def take() -> None:  # the text each model's reader has added since
             for column, name in enumerate(models):
@@ -506,9 +502,7 @@ class QwenPanel(anywidget.AnyWidget):
                 time.sleep(DELTA_INTERVAL)
                 take()
                 self._flush(turn_id, streams)
-                now, size = time.monotonic(), sum(s.size for s in streams)
-                if now - last_refresh >= REFRESH_INTERVAL and size >= 2 * max(refreshed_size, 512):
-                    last_refresh, refreshed_size = now, size  # geometric, as for one answer: O(answers)
+                if refresh.due(streams):
                     self.live = {**self.live, "columns": _columns_state(models, streams)}
         finally:
             comparison.wait()
@@ -527,11 +521,7 @@ class QwenPanel(anywidget.AnyWidget):
                             "answer_md": "\n\n".join(f"**{name}**\n\n{r.text}" for name, r in results.items()),
                             "model": " · ".join(results), "footer": "", "status": status, "compare": True,
                             "after": len(conversation.turns) if conversation else 0}
-        self._load_turns()
-        self._update_display()
-        with self.hold_sync():
-            self.live = {}
-            self.busy = False
+        self._end_turn()
 
     def _flush(self, turn_id: str, streams: Iterable[_Stream]) -> None:
         for stream in streams:
@@ -555,6 +545,10 @@ class QwenPanel(anywidget.AnyWidget):
             conversation = self.session.chats.get(self.chat)
             if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
                 self._keep_failed(key, request.messages[-1].text, shown["error"], footer=shown["footer"])
+        self._end_turn()
+
+    def _end_turn(self) -> None:
+        """Show the finished turn (an answer's or a comparison's) and take the next question."""
         self._load_turns()  # the view keeps the finished turn hidden behind the live one until `live` empties
         # The front end re-renders the whole output on a display update: that happens while the panel is busy,
         # and the finished turn and "not busy" reach the view together, in one state message, after it.
@@ -566,6 +560,22 @@ class QwenPanel(anywidget.AnyWidget):
     def _update_display(self) -> None:
         if self._handle is not None:
             self._handle.update(self._bundle(), raw=True)
+
+
+class _Refresh:
+    """When to resend the whole live turn: at least REFRESH_INTERVAL apart and only once its text has doubled,
+    so that a turn's refreshes add up to O(answer) (geometric), for one answer and for a comparison alike."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.size = 0
+
+    def due(self, streams: Iterable[_Stream]) -> bool:
+        now, size = time.monotonic(), sum(s.size for s in streams)
+        if now - self.last < REFRESH_INTERVAL or size < 2 * max(self.size, 512):
+            return False
+        self.last, self.size = now, size
+        return True
 
 
 class _Stream:
