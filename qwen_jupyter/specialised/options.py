@@ -9,6 +9,7 @@ Users add or override presets with `%config QwenMagics.presets = {"name": {"temp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import QwenError
@@ -87,17 +88,33 @@ def translation_alone(to: str | None, documents: Any) -> None:
                         "without translating, or paste their text.", code="InvalidInput", hint="")
 
 
+@dataclass(frozen=True)
+class Family:
+    """The models that can do what an option asks: those whose names have one of `names`; `model` by default."""
+
+    names: tuple[str, ...]
+    model: str
+    does: str  # what they do, for the errors
+
+    def fits(self, model: str) -> bool:
+        """Whether the model is one of this family."""
+        return any(name in model for name in self.names)
+
+
+TRANSLATORS = Family(("qwen-mt",), TRANSLATION_MODEL, "translate (--to)")
+OCR_READERS = Family(("ocr",), OCR_MODEL, "run OCR tasks (--ocr)")
+DOCUMENT_READERS = Family(DOCUMENT_MODELS, DOCUMENT_MODELS[0], "read documents (--file)")
+
+
 def check_chosen_model(model: str | None, to: str | None = None, ocr: str | None = None,
                        documents: Any = None) -> None:
     """A model named with -m (or model=) that cannot do what the options ask is an error, not silently replaced
     (with no model named, the one that can is used)."""
     if not model:
         return
-    for needed, fits, what, example in ((to, ("qwen-mt",), "translate (--to)", TRANSLATION_MODEL),
-                                         (ocr, ("ocr",), "run OCR tasks (--ocr)", OCR_MODEL),
-                                         (documents, DOCUMENT_MODELS, "read documents (--file)", DOCUMENT_MODELS[0])):
-        if needed and not any(name in model for name in fits):
-            raise QwenError(f"{model} does not {what}; {example} does. Leave out -m (model=) to use it.",
+    for needed, family in ((to, TRANSLATORS), (ocr, OCR_READERS), (documents, DOCUMENT_READERS)):
+        if needed and not family.fits(model):
+            raise QwenError(f"{model} does not {family.does}; {family.model} does. Leave out -m (model=) to use it.",
                             code="InvalidInput", hint="")
 
 
@@ -105,13 +122,13 @@ def check_compared(models: list[str], extra: dict[str, Any], system: list[str]) 
     """Every compared model takes the request's specialised options: a translation compares Qwen-MT models, an
     OCR task OCR models, documents (fileid:// system messages) qwen-long and qwen-doc."""
     documents = any(text.startswith(FILE_PREFIX) for text in system)
-    for needed, fits, example in (("translation_options" in extra, ("qwen-mt",), "qwen-mt-plus,qwen-mt-turbo"),
-                                  ("ocr_options" in extra, ("ocr",), "qwen-vl-ocr-latest,qwen-vl-ocr"),
-                                  (documents, DOCUMENT_MODELS, "qwen-long,qwen-doc-turbo")):
-        others = [m for m in models if needed and not any(name in m for name in fits)]
+    for needed, family, example in (("translation_options" in extra, TRANSLATORS, "qwen-mt-plus,qwen-mt-turbo"),
+                                    ("ocr_options" in extra, OCR_READERS, "qwen-vl-ocr-latest,qwen-vl-ocr"),
+                                    (documents, DOCUMENT_READERS, "qwen-long,qwen-doc-turbo")):
+        others = [m for m in models if needed and not family.fits(m)]
         if others:
-            raise QwenError(f"{', '.join(others)} cannot answer this (it needs a {' or '.join(fits)} model); "
-                            f"compare those, e.g. {example}.", code="InvalidInput", hint="")
+            raise QwenError(f"{', '.join(others)} cannot answer this (it needs a {' or '.join(family.names)} "
+                            f"model); compare those, e.g. {example}.", code="InvalidInput", hint="")
 
 
 def translation_options(to: str, source: str | None = None, terms: Any = None, domains: str | None = None,
@@ -161,16 +178,16 @@ def expand(model: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     translation = {k: options.pop(k, None) for k in ("source", "terms", "domains", "memory")}
     if to:
         extra["translation_options"] = translation_options(to, **translation)
-        model = model if model.startswith("qwen-mt") else TRANSLATION_MODEL
+        model = model if TRANSLATORS.fits(model) else TRANSLATORS.model
     elif any(translation.values()):
         raise QwenError("--from, --terms, --domain and --memory go with --to LANGUAGE.", code="InvalidInput",
                         hint="e.g. %%qwen --to English")
     ocr, schema = options.pop("ocr", None), options.pop("ocr_schema", None)
     if ocr:
         extra["ocr_options"] = ocr_options(ocr, schema)
-        model = model if "ocr" in model else OCR_MODEL
-    if options.get("documents") and not model.startswith(DOCUMENT_MODELS):
-        model = DOCUMENT_MODELS[0]
+        model = model if OCR_READERS.fits(model) else OCR_READERS.model
+    if options.get("documents") and not DOCUMENT_READERS.fits(model):
+        model = DOCUMENT_READERS.model
     if extra:
         options["extra"] = extra
     return model, options
