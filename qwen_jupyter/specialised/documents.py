@@ -43,13 +43,14 @@ def read_document(document: Document) -> tuple[str, bytes]:
             raise QwenError(f"A document in memory is (name, bytes), not (name, {type(document[1]).__name__}).",
                             code="InvalidInput", hint="")
         name, data = Path(document[0]).name, bytes(document[1])
-        _check(name, len(data))
+        _check_type(name)
+        _check_size(name, len(data))
         return name, data
     file = Path(document).expanduser()
-    _check_type(file.name)
+    _check_type(file.name)  # before looking for it: a wrong type is said even of a missing file
     if not file.is_file():
         raise QwenError(f"No file at {file}.", code="InvalidInput", hint="")
-    _check(file.name, file.stat().st_size)
+    _check_size(file.name, file.stat().st_size)
     return file.name, file.read_bytes()
 
 
@@ -60,8 +61,7 @@ def _check_type(name: str) -> None:
                         code="InvalidInput", hint="Convert it (e.g. to .pdf or .txt) first.")
 
 
-def _check(name: str, size: int) -> None:
-    _check_type(name)
+def _check_size(name: str, size: int) -> None:
     if size > MAX_BYTES:
         raise QwenError(f"{name} is {size / 2**20:.0f} MB; a document may be at most 150 MB.",
                         code="InvalidInput", hint="Split it into smaller files.")
