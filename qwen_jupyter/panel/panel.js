@@ -247,7 +247,7 @@ function fill(root, turn, actions) {
 function fillColumns(container, columns) {
   // A comparison streaming: a column a model, each with its own sealed HTML and tail (messages name the column).
   container.textContent = "";
-  container.style.gridTemplateColumns = `repeat(${columns.length}, minmax(16em, 1fr))`;
+  container.style.gridTemplateColumns = columns.length ? `repeat(${columns.length}, minmax(16em, 1fr))` : "";
   for (const column of columns) {
     const node = el("div", "qp-column");
     node.setAttribute("role", "group");
