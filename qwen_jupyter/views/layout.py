@@ -195,6 +195,11 @@ def media_lines(result: Any) -> list[str]:
     return lines
 
 
+def source_lines(result: Any) -> list[str]:
+    """The numbered sources a text-only view lists, which the answer's [n] point to."""
+    return [f"[{s.index}] {s.title} {s.url}" for s in result.search_results]
+
+
 def result_text(result: Any) -> str:
     """The finished result as plain text (what terminals and text-only viewers show)."""
     parts: list[str] = []
@@ -204,7 +209,7 @@ def result_text(result: Any) -> str:
     if result.text:
         parts.append(result.text)
     parts.extend(media_lines(result))
-    parts.extend(f"[{s.index}] {s.title} {s.url}" for s in result.search_results)
+    parts.extend(source_lines(result))
     if result.error:
         parts.append(f"Error: {result.error.summary()}")
     parts.append(f"-- {footer(result)}")

@@ -21,7 +21,7 @@ from ..events import (
     ToolRunning,
 )
 from ..specialised.research import note as research_note
-from .layout import footer, media_lines, plain, retry_note
+from .layout import footer, media_lines, plain, retry_note, source_lines
 from .media import progress_note
 
 
@@ -102,7 +102,7 @@ class TerminalView:
             self._write("\x1b[0m")
         tail = "\n" if self.kind else ""
         tail += "".join(f"{line}\n" for line in media_lines(result))
-        tail += "".join(plain(f"[{s.index}] {s.title} {s.url}") + "\n" for s in result.search_results)  # [n] sources
+        tail += "".join(plain(line) + "\n" for line in source_lines(result))
         if result.error:
             tail += f"\n{plain(result.error.summary())}\n"
         self._write(f"{tail}-- {footer(result)}\n")
