@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import asdict, replace
 from typing import Any
@@ -93,6 +94,9 @@ class Store:
         self.keep_images = keep_images
         self.wait = wait
         self._pending: list[tuple[str, tuple]] = []  # writes a lock held off, oldest first
+        # One connection serves the cells, the panel's worker and map()'s workers: sqlite3 leaves using it from
+        # several threads at once to us, and a read beside a write crashed the process (a segfault).
+        self._using = threading.RLock()
         self._open()
 
     def _open(self) -> None:
@@ -146,6 +150,10 @@ class Store:
 
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
         """Run writes in one transaction, after any a lock held off; if the lock outlasts the wait, keep them."""
+        with self._using:
+            self._write_now(statements)
+
+    def _write_now(self, statements: list[tuple[str, tuple]]) -> None:
         todo = self._pending + statements
         try:
             with self.db:
@@ -155,7 +163,7 @@ class Store:
             if _is_damage(exc):
                 self._move_aside(exc)
                 self._pending = []
-                self._write(todo)
+                self._write_now(todo)
                 return
             if not _is_lock(exc):
                 raise
@@ -167,13 +175,14 @@ class Store:
         self._pending = []
 
     def _read(self, sql: str, params: tuple) -> list[tuple]:
-        try:
-            return self.db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
-                raise
-            self._move_aside(exc)
-            return []
+        with self._using:
+            try:
+                return self.db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if not _is_damage(exc):
+                    raise
+                self._move_aside(exc)
+                return []
 
     def load(self, notebook: str) -> dict[str, Conversation]:
         """Every chat of a notebook, turns in order."""
@@ -277,4 +286,5 @@ class Store:
                 for i, c, s, b, p in rows]
 
     def close(self) -> None:
-        self.db.close()
+        with self._using:
+            self.db.close()

@@ -134,3 +134,33 @@ def test_log_search_treats_wildcards_literally(tmp_path, reliability):
     found = {term: [r["text"] for r in store.search("nb", term)] for term in ("%", "_", "\\", "0%", "plain")}
     reliability.add("Bad inputs", "LIKE wildcards in %qwen log search", tried=3, failed=0)
     assert found == {"%": ["100% sure"], "_": ["snake_case"], "\\": [], "0%": ["100% sure"], "plain": ["plain"]}
+
+
+def test_one_store_used_from_several_threads_at_once(tmp_path):
+    """The panel's worker, map()'s workers and the cells share one connection; reads beside writes once crashed
+    the process (sqlite3 leaves serializing them to us), so this runs in a process of its own."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import threading, time
+        from qwen_jupyter.store import Store
+        store, stop = Store({str(tmp_path / "q.db")!r}), time.monotonic() + 3
+        def write(n):
+            i = 0
+            while time.monotonic() < stop:
+                store.log("nb", "c", f"k{{n}}-{{i}}", {{"text": "x" * 100}})
+                i += 1
+        def read():
+            while time.monotonic() < stop:
+                store.search("nb", "x")
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+        threads += [threading.Thread(target=read) for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print("rows", len(store.search("nb", "x", limit=10**6)))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Exception" not in run.stderr, (run.returncode, run.stderr[-2000:])
+    assert int(run.stdout.split()[-1]) > 10
