@@ -11,6 +11,14 @@ from .request import Message
 
 
 @dataclass(frozen=True, slots=True)
+class Connecting:
+    """A request is going out; `hang_up()` cuts its connection from any thread (Stop on a stalled stream).
+    Only the result sees it: it is not part of what was answered."""
+
+    hang_up: Callable[[], None] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     """The service accepted the request (first bytes of the response arrived)."""
 
@@ -197,7 +205,7 @@ class Failed:
 
 
 Event = (
-    Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
+    Connecting | Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
     | Usage
     | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | OcrResult | ResearchProgress | Chunk | Finished | Failed
 )

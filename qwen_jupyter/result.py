@@ -15,6 +15,7 @@ from .errors import Interrupted, QwenError
 from .events import (
     AudioDelta,
     Chunk,
+    Connecting,
     Event,
     Failed,
     Finished,
@@ -251,6 +252,9 @@ class QwenResult:
         self._reader: int | None = None  # the thread reading the live stream
         self._raw: list[Any] | None = None
         self._finished = threading.Event()
+        self._hang_up: Callable[[], None] | None = None  # cuts the connection being read (stop from elsewhere)
+        self._stopped = False  # stop() came from another thread: whatever the stream does next ends it
+        self._line_lock = threading.Lock()  # so a stop never falls between a connection's start and its handle
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -266,6 +270,14 @@ class QwenResult:
         self._reader, self._started_at = threading.get_ident(), time.perf_counter()
         try:
             for event in source:
+                if type(event) is Connecting:
+                    with self._line_lock:
+                        self._hang_up = event.hang_up
+                    if not self._stopped:
+                        continue
+                if self._stopped:  # no request goes out after a stop; what follows a hang-up is its echo
+                    self._fail(interrupted_error())
+                    return
                 fold.add(event)
                 yield event
                 if fold.size > limit:
@@ -335,6 +347,14 @@ class QwenResult:
 
     def stop(self) -> None:
         """End the stream now: the connection closes and the partial answer is kept, marked interrupted."""
+        if self._reader not in (None, threading.get_ident()):
+            # Another thread is reading (the panel's worker, a compared model's reader), maybe blocked on a stalled
+            # stream: its generator cannot be closed from here, so its connection is cut under it.
+            with self._line_lock:
+                self._stopped, hang_up = True, self._hang_up
+            if hang_up is not None:
+                hang_up()
+            return
         if self._source is not None:
             iter(self)
         if self._live is not None:

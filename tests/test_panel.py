@@ -94,6 +94,27 @@ def test_stop_ends_the_stream_and_keeps_the_partial_answer(make_panel, emu):
     assert emu.state.disconnected
 
 
+@pytest.mark.parametrize("api", ["openai", "responses", "dashscope"])
+def test_stop_ends_a_stalled_stream_at_once(emu, api):
+    session = Session("panel-test.ipynb", Store(":memory:"))
+    panel = RecordingPanel(session, lambda: Settings(api=api, base_url=emu.url, api_key=KEY),
+                           model="qwen-plus~stall=2,stall-seconds=30")
+    result = panel.ask("hello there dear friend")
+    deadline = time.monotonic() + 10
+    while not any(m["type"] == "delta" for m in panel.sent_messages) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the service has gone quiet; the worker waits on its socket
+    stopped_at = time.monotonic()
+    panel.stop()
+    panel.wait(10)
+    assert time.monotonic() - stopped_at < 1.0 and not panel.busy
+    assert result.interrupted and result.text.startswith("**[emulated")
+    turn = session.chats["default"].turns[-1]
+    assert panel.turns[-1]["status"] == "interrupted"
+    assert turn.status == "interrupted" and turn.assistant.text == result.text
+    assert len(emu.received) == 1
+
+
 def test_images_are_sent_and_shown_as_thumbnails(make_panel, emu):
     from PIL import Image
 

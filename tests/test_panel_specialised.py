@@ -171,6 +171,21 @@ def test_stop_during_a_comparison_stops_every_model(make_panel, emu):
     assert panel.turns[-1]["status"] == "interrupted" and panel.turns[-1]["compare"]
 
 
+def test_stop_during_a_comparison_ends_a_model_whose_stream_stalled(make_panel, emu):
+    panel = make_panel("qwen-plus~long=20000,chunk=4,slow=0.002")
+    panel.compare_with = ["qwen-flash~stall=2,stall-seconds=30"]
+    comparison = panel.ask("A long answer from both")
+    deadline = time.monotonic() + 10
+    while {m.get("column") for m in panel.sent_messages} != {0, 1} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    stopped_at = time.monotonic()
+    panel.stop()
+    panel.wait(10)
+    assert time.monotonic() - stopped_at < 1.0 and not panel.busy
+    assert all(r.interrupted and r.text for r in comparison)
+
+
 def test_compare_refuses_too_many_models_in_one_line(make_panel, emu):
     panel = make_panel()
     panel.compare_with = ["qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-long"]

@@ -21,6 +21,7 @@ from dashscope.api_entities.dashscope_response import DashScopeAPIResponse, Gene
 from ..errors import QwenError
 from ..events import (
     Chunk,
+    Connecting,
     Event,
     Finished,
     Image,
@@ -40,6 +41,7 @@ from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
 from ..specialised.research import Research
 from . import EMULATOR_HEADER, service_error
+from .line import Line, requests_socket
 
 # The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
 logging.getLogger("dashscope").addFilter(lambda record: record.getMessage() != "Request failed")
@@ -314,6 +316,9 @@ class DashScopeBackend:
         api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
         folder = Folder(request, settings)
         session = _NoRedirects()
+        line = Line()
+        session.hooks["response"].append(lambda response, **_: line.attach(requests_socket(response)))
+        yield Connecting(line.hang_up)
         try:
             result = api.call(session=session, **wire_arguments(request, settings))
             for response in (result if request.stream else [result]):

@@ -11,6 +11,7 @@ from ..errors import QwenError
 from ..events import (
     AudioDelta,
     Chunk,
+    Connecting,
     Event,
     Finished,
     ReasoningDelta,
@@ -26,6 +27,7 @@ from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
 from ..speech import decode_audio
 from . import _openai_sdk as sdk
+from .line import Line, httpx_socket
 
 _BUILD_CHUNK = sdk.builder(ChatCompletionChunk)
 _BUILD_COMPLETION = sdk.builder(ChatCompletion)
@@ -236,8 +238,11 @@ class ChatCompletionsBackend:
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.compatible_url)
+        line = Line()
+        yield Connecting(line.hang_up)
         try:
-            with client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response:
+            with (client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response,
+                  line.holding(httpx_socket(response.http_response))):
                 tracker = _Tracker(request.model, response.headers)
                 if not request.stream:
                     data = response.read()

@@ -11,6 +11,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from ..errors import QwenError
 from ..events import (
     Chunk,
+    Connecting,
     Event,
     Finished,
     ReasoningDelta,
@@ -25,6 +26,7 @@ from ..request import Message, Request
 from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
 from . import _openai_sdk as sdk
+from .line import Line, httpx_socket
 
 _BUILD_EVENT = sdk.builder(ResponseStreamEvent)
 _BUILD_RESPONSE = sdk.builder(Response)
@@ -229,8 +231,11 @@ class ResponsesBackend:
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
         client = sdk.client(settings, settings.responses_url)
+        line = Line()
+        yield Connecting(line.hang_up)
         try:
-            with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
+            with (client.responses.with_streaming_response.create(**wire_arguments(request)) as response,
+                  line.holding(httpx_socket(response.http_response))):
                 tracker = _Tracker(request.model, response.headers)
                 yield tracker.started
                 if not request.stream:

@@ -400,6 +400,8 @@ class QwenPanel(anywidget.AnyWidget):
     def stop(self) -> None:
         """Stop the answer that is streaming (it is kept, marked interrupted)."""
         self._stop.set()
+        if isinstance(self.last, QwenResult) and self.last.streaming:
+            self.last.stop()  # at once, even if its stream has stalled (a comparison's worker stops its own)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the current answer has finished streaming."""

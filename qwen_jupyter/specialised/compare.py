@@ -64,6 +64,9 @@ class Comparison:
     def stop(self) -> None:
         """Stop every stream still running; what arrived is kept."""
         self._stop.set()
+        for result in self.results.values():
+            if result.streaming:
+                result.stop()  # cuts a reader's connection, so one that has stalled ends now too
         self.wait()
 
     def wait(self, timeout: float | None = None) -> Comparison:

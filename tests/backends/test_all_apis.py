@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 
@@ -178,6 +180,33 @@ def test_stalled_stream_hits_the_timeout(api, connect):
     assert result.error.code in ("Timeout", "IncompleteStream", "ConnectionError")
     assert result.text == "**[emulated qwen-plus]** hello "[: len(result.text)]
     assert result.text
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_stop_from_another_thread_ends_a_stalled_stream_at_once(api, connect, emu):
+    result = qwen_jupyter.chat("hello there dear friend", model="qwen-plus~stall=2,stall-seconds=30", **connect(api))
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(result))  # as the panel's worker reads it
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, TextDelta) for e in seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the service has gone quiet: the reader is blocked on its socket
+    stopped_at = time.monotonic()
+    result.stop()
+    reader.join(5)
+    assert not reader.is_alive() and time.monotonic() - stopped_at < 1.0
+    assert result.interrupted and result.text and result.text == "**[emulated qwen-plus]** hello "[: len(result.text)]
+    assert len(emu.received) == 1  # the cut connection was not taken for a failure to retry
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_stop_before_the_reader_starts_sends_nothing(api, connect, emu):
+    result = qwen_jupyter.chat("hello", **connect(api))
+    result.claim(threading.get_ident() + 1)  # a worker will read it (the panel claims its answers so)
+    result.stop()
+    assert list(result) == [] and result.interrupted and result.text == ""
+    assert emu.received == []
 
 
 @pytest.mark.parametrize("api", APIS)

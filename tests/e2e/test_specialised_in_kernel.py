@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
@@ -55,6 +57,23 @@ def test_a_failed_model_in_a_comparison_ends_the_cell_in_error(kernel):
     run = kernel.execute("%%qwen --compare qwen-plus,qwen-max~500\nWho are you?")
     assert run.reply["content"]["status"] == "error"
     assert "qwen-plus" in run.final["text/html"]
+
+
+def test_an_interrupt_ends_a_comparison_whose_model_stalled_at_once(kernel):
+    interrupted_at: list[float] = []
+
+    def interrupt_after_text(msg):
+        if msg["msg_type"] == "update_display_data" and "hello" in str(msg["content"]) and not interrupted_at:
+            interrupted_at.append(time.perf_counter())
+            threading.Thread(target=kernel.interrupt).start()
+
+    run = kernel.execute("%%qwen --compare qwen-plus,qwen-flash~stall=2\nhello there dear friend",
+                         on_message=interrupt_after_text)
+    assert interrupted_at and run.messages[-1]["received"] - interrupted_at[0] < 1.5
+    assert run.reply["content"]["ename"] == "Interrupted"
+    assert run.final["text/html"].count('class="qwen-footer"') == 2
+    check = kernel.execute("stalled = _qwen['qwen-flash~stall=2']; print(stalled.interrupted, bool(stalled.text))")
+    assert check.stdout.split() == ["True", "True"], check.stderr + str(check.of("error"))
 
 
 def test_translate_a_cell_with_terms_from_a_variable(kernel, emu):
