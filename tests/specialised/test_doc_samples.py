@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dashscope
 import pytest
+from dashscope.api_entities.aio_session import close_shared_aio_session
 from openai import OpenAI
 
 from ..conftest import KEY
@@ -198,8 +199,11 @@ def test_deep_research_summary_report_through_aio_generation(native):
         responses = await dashscope.AioGeneration.call(
             api_key=os.getenv("DASHSCOPE_API_KEY"), model="qwen-deep-research", messages=messages, stream=True,
             output_format="model_summary_report")
-        return "".join([r.output.get("message", {}).get("content", "") async for r in responses
-                        if r.output.get("message", {}).get("phase") == "answer"])
+        try:
+            return "".join([r.output.get("message", {}).get("content", "") async for r in responses
+                            if r.output.get("message", {}).get("phase") == "answer"])
+        finally:  # the SDK pools a session per event loop; the sample's loop ends here
+            await close_shared_aio_session()
 
     report = asyncio.run(research())
     assert "## Summary" in report and "## Background" not in report
