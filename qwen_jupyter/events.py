@@ -12,8 +12,8 @@ from .request import Message
 
 @dataclass(frozen=True, slots=True)
 class Connecting:
-    """A request is going out; `hang_up()` cuts its connection from any thread (Stop on a stalled stream).
-    Only the result sees it: it is not part of what was answered."""
+    """A request is going out (or waits to be retried); `hang_up()` cuts its connection, or ends the wait, from
+    any thread (Stop on a stalled stream). Only the result sees it: it is not part of what was answered."""
 
     hang_up: Callable[[], None] = field(repr=False, compare=False)
 

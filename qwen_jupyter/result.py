@@ -276,7 +276,8 @@ class QwenResult:
                     if not self._stopped:
                         continue
                 if self._stopped:  # no request goes out after a stop; what follows a hang-up is its echo
-                    self._fail(interrupted_error())
+                    if fold.finish_reason is None:  # a stop after the answer ended (its usage pending) is too late
+                        self._fail(interrupted_error())
                     return
                 fold.add(event)
                 yield event
@@ -347,18 +348,17 @@ class QwenResult:
 
     def stop(self) -> None:
         """End the stream now: the connection closes and the partial answer is kept, marked interrupted."""
-        if self._reader not in (None, threading.get_ident()):
-            # Another thread is reading (the panel's worker, a compared model's reader), maybe blocked on a stalled
-            # stream: its generator cannot be closed from here, so its connection is cut under it.
-            with self._line_lock:
-                self._stopped, hang_up = True, self._hang_up
-            if hang_up is not None:
-                hang_up()
+        if self.done:
             return
-        if self._source is not None:
-            iter(self)
-        if self._live is not None:
-            self._live.close()
+        if self._reader == threading.get_ident() and self._live is not None:
+            self._live.close()  # from the reading thread, between events: the generator ends here
+            return
+        # Not read yet (it will end before sending anything), or read by another thread (the panel's worker, a
+        # compared model's reader), maybe blocked on a stalled stream: its connection is cut under it.
+        with self._line_lock:
+            self._stopped, hang_up = True, self._hang_up
+        if hang_up is not None:
+            hang_up()
 
     @property
     def done(self) -> bool:

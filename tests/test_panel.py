@@ -98,12 +98,13 @@ def test_stop_ends_the_stream_and_keeps_the_partial_answer(make_panel, emu):
 def test_stop_ends_a_stalled_stream_at_once(emu, api):
     session = Session("panel-test.ipynb", Store(":memory:"))
     panel = RecordingPanel(session, lambda: Settings(api=api, base_url=emu.url, api_key=KEY),
-                           model="qwen-plus~stall=2,stall-seconds=30")
+                           model="qwen-plus~slow=0.02,stall=10,stall-seconds=30")  # deltas sent, then quiet
     result = panel.ask("hello there dear friend")
     deadline = time.monotonic() + 10
     while not any(m["type"] == "delta" for m in panel.sent_messages) and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.3)  # the service has gone quiet; the worker waits on its socket
+    assert any(m["type"] == "delta" for m in panel.sent_messages)
+    time.sleep(0.5)  # the service has gone quiet; the worker waits on its socket
     stopped_at = time.monotonic()
     panel.stop()
     panel.wait(10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from qwen_jupyter.events import Finished, Started, TextDelta, ToolCallDelta, Usage
@@ -127,6 +129,32 @@ def test_an_interrupt_in_the_consumer_ends_an_endless_stream_at_once():
         finally:
             view.finish(result)  # must not resume the endless stream
     assert closed == [True] and result.interrupted and result.done
+
+
+def test_a_stop_that_comes_after_the_answer_ended_leaves_it_complete():
+    finished, go = threading.Event(), threading.Event()
+
+    def source():
+        yield Started("qwen-plus", "r1")
+        yield TextDelta("all of it")
+        yield Finished("stop")
+        go.wait(10)
+        yield Usage(input_tokens=1, output_tokens=3)
+
+    result = QwenResult(source())
+
+    def read():
+        for event in result:
+            if isinstance(event, Finished):
+                finished.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert finished.wait(10)
+    result.stop()  # from another thread, while only the usage is still to come
+    go.set()
+    reader.join(10)
+    assert result.error is None and result.text == "all of it" and result.finish_reason == "stop"
 
 
 def test_a_runaway_answer_is_stopped_at_the_size_limit():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import random
-import time
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
 from ..errors import QwenError
-from ..events import Chunk, Event, Failed, Retrying, Started
+from ..events import Chunk, Connecting, Event, Failed, Retrying, Started
 from ..request import Request
 from ..settings import Settings
 
@@ -72,7 +72,8 @@ def backoff(attempt: int, error: QwenError) -> float:
 
 
 def _is_output(event: Event) -> bool:
-    return not isinstance(event, (Started, Chunk, Retrying))
+    """Whether the person has seen something of the answer (after which a failure is not retried)."""
+    return not isinstance(event, (Connecting, Started, Chunk, Retrying))
 
 
 def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Settings) -> Failed | Retrying:
@@ -104,7 +105,9 @@ def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
             if isinstance(outcome, Failed):
                 return
             attempt = outcome.attempt
-            time.sleep(outcome.delay)
+            wake = threading.Event()
+            yield Connecting(wake.set)  # a stop from another thread ends the wait too
+            wake.wait(outcome.delay)
 
 
 async def astream_events(request: Request, settings: Settings) -> AsyncIterator[Event]:

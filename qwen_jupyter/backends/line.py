@@ -26,9 +26,8 @@ class Line:
         """The response's socket arrived (a hang-up asked for before then takes effect now)."""
         with self._lock:
             self._socket = sock
-            cut = self._cut
-        if cut:
-            _shut(sock)
+            if self._cut:
+                _shut(sock)
 
     @contextlib.contextmanager
     def holding(self, sock: socket.socket | None) -> Iterator[None]:
@@ -42,10 +41,9 @@ class Line:
 
     def hang_up(self) -> None:
         """Shut the connection: the reading thread sees it end (its stream is then marked interrupted)."""
-        with self._lock:
+        with self._lock:  # held while shutting, so the socket cannot be handed back to the pool meanwhile
             self._cut = True
-            sock = self._socket
-        _shut(sock)
+            _shut(self._socket)
 
 
 def _shut(sock: socket.socket | None) -> None:

@@ -241,16 +241,17 @@ class ChatCompletionsBackend:
         line = Line()
         yield Connecting(line.hang_up)
         try:
-            with (client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response,
-                  line.holding(httpx_socket(response.http_response))):
+            with client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response:
                 tracker = _Tracker(request.model, response.headers)
                 if not request.stream:
-                    data = response.read()
+                    with line.holding(httpx_socket(response.http_response)):  # read, the connection is the pool's
+                        data = response.read()
                     completion = sdk.json_object(data)
                     yield from tracker.events(completion.get("id"), completion_events(data, completion))
                     return
-                for data, chunk in sdk.frames(response):
-                    yield from tracker.events(chunk.get("id"), chunk_events(data, chunk))
+                with line.holding(httpx_socket(response.http_response)):
+                    for data, chunk in sdk.frames(response):
+                        yield from tracker.events(chunk.get("id"), chunk_events(data, chunk))
             tracker.check_complete()
         except sdk.SDK_ERRORS as exc:
             raise sdk.translate(exc, settings) from exc

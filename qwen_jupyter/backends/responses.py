@@ -234,16 +234,17 @@ class ResponsesBackend:
         line = Line()
         yield Connecting(line.hang_up)
         try:
-            with (client.responses.with_streaming_response.create(**wire_arguments(request)) as response,
-                  line.holding(httpx_socket(response.http_response))):
+            with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
                 tracker = _Tracker(request.model, response.headers)
                 yield tracker.started
                 if not request.stream:
-                    data = response.read()
+                    with line.holding(httpx_socket(response.http_response)):  # read, the connection is the pool's
+                        data = response.read()
                     yield from response_events(data, sdk.json_object(data))
                     return
-                for data, event in sdk.frames(response):
-                    yield from tracker.events(data, event)
+                with line.holding(httpx_socket(response.http_response)):
+                    for data, event in sdk.frames(response):
+                        yield from tracker.events(data, event)
             tracker.check_complete()
         except sdk.SDK_ERRORS as exc:
             raise sdk.translate(exc, settings) from exc

@@ -182,15 +182,22 @@ def test_stalled_stream_hits_the_timeout(api, connect):
     assert result.text
 
 
+def _read_elsewhere(result, until: type) -> threading.Thread:
+    """Read a result in another thread (as the panel's worker does) until an event of this type has come."""
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(result))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, until) for e in seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert any(isinstance(e, until) for e in seen)
+    return reader
+
+
 @pytest.mark.parametrize("api", APIS)
 def test_a_stop_from_another_thread_ends_a_stalled_stream_at_once(api, connect, emu):
     result = qwen_jupyter.chat("hello there dear friend", model="qwen-plus~stall=2,stall-seconds=30", **connect(api))
-    seen = []
-    reader = threading.Thread(target=lambda: seen.extend(result))  # as the panel's worker reads it
-    reader.start()
-    deadline = time.monotonic() + 10
-    while not any(isinstance(e, TextDelta) for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    reader = _read_elsewhere(result, until=TextDelta)
     time.sleep(0.3)  # the service has gone quiet: the reader is blocked on its socket
     stopped_at = time.monotonic()
     result.stop()
@@ -201,12 +208,55 @@ def test_a_stop_from_another_thread_ends_a_stalled_stream_at_once(api, connect, 
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_a_stop_before_the_reader_starts_sends_nothing(api, connect, emu):
+@pytest.mark.parametrize("claimed", [True, False])
+def test_a_stop_before_anyone_reads_sends_nothing(api, claimed, connect, emu):
     result = qwen_jupyter.chat("hello", **connect(api))
-    result.claim(threading.get_ident() + 1)  # a worker will read it (the panel claims its answers so)
-    result.stop()
+    if claimed:
+        result.claim(threading.get_ident() + 1)  # a worker will read it (the panel claims its answers so)
+    stopper = threading.Thread(target=result.stop)
+    stopper.start()
+    stopper.join()
     assert list(result) == [] and result.interrupted and result.text == ""
     assert emu.received == []
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_stop_during_the_wait_before_a_retry_ends_it_at_once(api, connect, emu):
+    emu.inject("429,retry-after=6", times=1)
+    result = qwen_jupyter.chat("hello", **connect(api, max_retries=2))
+    reader = _read_elsewhere(result, until=Retrying)
+    stopped_at = time.monotonic()
+    result.stop()
+    reader.join(5)
+    assert not reader.is_alive() and time.monotonic() - stopped_at < 1.0
+    assert result.interrupted and len(emu.received) == 1  # the retry was never sent
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_stopping_an_answer_never_cuts_another_request(api, connect, emu):
+    # A's whole body is read (its connection back in the shared pool) while its reader is between events; B then
+    # streams, perhaps on that very connection; a stop of A must leave B alone.
+    first = qwen_jupyter.chat("hello", stream=False, **connect(api))
+    between, go = threading.Event(), threading.Event()
+
+    def read_first():
+        events = iter(first)
+        next(events)
+        between.set()
+        go.wait(10)
+        for _ in events:
+            pass
+
+    reader = threading.Thread(target=read_first)
+    reader.start()
+    assert between.wait(10)
+    second = qwen_jupyter.chat("hello there dear friend", model="qwen-plus~slow=0.02", **connect(api))
+    other = _read_elsewhere(second, until=TextDelta)
+    first.stop()
+    go.set()
+    reader.join(10)
+    other.join(20)
+    assert second.error is None and second.text.endswith("Model Studio.")
 
 
 @pytest.mark.parametrize("api", APIS)
