@@ -115,7 +115,8 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     and sends the results back until the model answers, at most `max_rounds` rounds; `confirm=True` asks before
     each call, or pass a function (name, arguments JSON) -> bool) or schema dicts (their calls are returned in
     result.tool_calls for you to answer). `conversation="NAME"` asks in this notebook's chat NAME (the one
-    `%%qwen -c NAME` continues) and records the answer there, each call its own turn.
+    `%%qwen -c NAME` continues) and records the answer there, each call its own turn; the documents asked about
+    earlier in it go with a later call to a model that reads them (model="qwen-long").
 
     Specialised: logprobs=K (result.logprobs, result.logprobs_frame()); prefix="start" (the answer continues
     it); preset="creative"|"code"|"factual"|"translation" or {"temperature": …, "top_p": …}; to="English"

@@ -16,7 +16,7 @@ from .request import Request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request
 from .settings import Settings
-from .specialised.options import RESEARCH_MODEL
+from .specialised.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free
 from .specialised.prefix import with_prefix
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
@@ -58,7 +58,9 @@ def ask_in(session: Session, chat: str, key: str, request: Request, settings: Se
     # Deep research keeps its documented exchange (topic, clarifying question, answers): it is sent its own turns
     # of the chat, not what other models were asked there.
     own = RESEARCH_MODEL if request.model.startswith(RESEARCH_MODEL) else ""
-    history = session.conversation(chat).context_for(key, own)
-    sent = request.with_history(history)
+    conversation = session.conversation(chat)
+    sent = request.with_history(conversation.context_for(key, own))
+    if DOCUMENT_READERS.fits(request.model) and not context_free(request.extra):
+        sent = sent.with_documents(conversation.documents_for(key))  # a follow-up is about them too
     user = request.messages[-1]
     return ask(sent, settings, lambda result: session.record(chat, key, user, result), how)

@@ -19,6 +19,7 @@ class Turn:
     status: str = "ok"  # ok | interrupted | incomplete
     usage: dict[str, int | None] = field(default_factory=dict)
     steps: tuple[Message, ...] = ()  # tool rounds: the assistant's calls and the tools' results, in order
+    documents: tuple[str, ...] = ()  # file ids of the documents it was asked about (qwen-long's fileid://)
 
     def answer(self) -> Message:
         """The answer as context for later turns: a cut-short one keeps its marker, so the model knows."""
@@ -45,6 +46,13 @@ class Conversation:
         turns = self.turns if index is None else self.turns[:index]
         return tuple(m for turn in turns if turn.model.startswith(model_prefix)
                      for m in (turn.user, *turn.steps, turn.answer()))
+
+    def documents_for(self, key: str) -> tuple[str, ...]:
+        """The documents earlier turns were asked about (before the cell's own turn), each once: the chat's
+        follow-ups are about them too."""
+        index = self.position(key)
+        turns = self.turns if index is None else self.turns[:index]
+        return tuple(dict.fromkeys(file_id for turn in turns for file_id in turn.documents))
 
     def record(self, turn: Turn) -> int:
         """Put a turn in place of the cell's earlier one, or append it; returns its position."""

@@ -29,7 +29,7 @@ from .settings import APIS, REGIONS, Secret, Settings
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
-from .specialised.options import DEFAULT_TOP
+from .specialised.options import DEFAULT_TOP, reader_for
 from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
 from .tools import Toolbox, toolbox
@@ -293,8 +293,12 @@ class QwenMagics(Magics):
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
         tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
+        session, chat, key = self.session, args.chat or DEFAULT_CHAT, self._next_key()
+        # A chat that has documents is about them: a follow-up goes to a model that reads them (unless one is named,
+        # or the cell brings pictures or is asked on its own).
+        carried = not (args.new or args.once or args.compare or inputs) and session.conversation(chat).documents_for(key)
         request = build_request(
-            args.model or self.model, prompt, media=inputs, system=args.system or self.system,
+            args.model or reader_for(self.model, bool(carried)), prompt, media=inputs, system=args.system or self.system,
             thinking=args.think if args.think is not None else self.thinking,
             thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,
@@ -306,16 +310,15 @@ class QwenMagics(Magics):
             else None,
         )
         settings = self.settings(args)
-        session, chat = self.session, args.chat or DEFAULT_CHAT
         if args.new:
             session.reset(chat)
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
                      self.max_answer_chars)
         if args.compare:  # every model gets the chat's context; the comparison is not recorded as a turn
-            context = () if args.once else session.conversation(chat).context_for(self._next_key())
+            context = () if args.once else session.conversation(chat).context_for(key)
             return self._compare(args, compare_request(request.with_history(context), settings,
                                                        model_list(args.compare), how))
-        result = ask_in(session, chat, self._next_key(), request, settings, once=args.once, how=how)
+        result = ask_in(session, chat, key, request, settings, once=args.once, how=how)
         namespace["_qwen"] = result
         if args.out:
             namespace[args.out] = result

@@ -82,7 +82,12 @@ def m005_tool_steps(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE turns ADD COLUMN steps TEXT")
 
 
-MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps]
+def m006_turn_documents(db: sqlite3.Connection) -> None:
+    """The documents (file ids) a turn was asked about, which the chat's later questions carry."""
+    db.execute("ALTER TABLE turns ADD COLUMN documents TEXT")
+
+
+MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps, m006_turn_documents]
 
 
 def migrate(db: sqlite3.Connection) -> None:

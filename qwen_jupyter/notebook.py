@@ -9,6 +9,7 @@ from dataclasses import asdict
 from .conversation import Conversation, Turn
 from .request import Message
 from .result import QwenResult
+from .specialised.options import sent_documents
 from .store import Store
 
 DEFAULT_CHAT = "default"
@@ -44,7 +45,7 @@ class Session:
         if error is None or result.text or result.reasoning or result.tool_calls:
             status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
             turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, asdict(result.usage),
-                        result.steps)
+                        result.steps, sent_documents(result.sent))
         position = self.conversation(chat).record(turn) if turn else 0
         if self.store:
             # The new message and how much context went with it: logging the whole history every time is O(n^2).

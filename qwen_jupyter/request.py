@@ -9,7 +9,7 @@ from typing import Any
 from .errors import QwenError
 from .media import Media
 from .models import TAKES, model_info
-from .specialised.options import FILE_PREFIX, context_free, expand
+from .specialised.options import FILE_PREFIX, context_free, documents_message, expand, sent_documents
 from .tools.schema import toolbox
 
 
@@ -87,6 +87,17 @@ class Request:
     def with_messages(self, messages: tuple[Message, ...]) -> Request:
         return replace(self, messages=messages)
 
+    def with_documents(self, file_ids: tuple[str, ...] | list[str]) -> Request:
+        """The request with earlier documents of its chat: one `fileid://` system message naming them and its own
+        (after the ordinary system prompt), each once."""
+        own = sent_documents(self.messages)
+        every = tuple(dict.fromkeys((*file_ids, *own)))
+        if not file_ids or every == own:
+            return self
+        system = [m for m in self.messages if m.role == "system" and not m.text.startswith(FILE_PREFIX)]
+        rest = tuple(m for m in self.messages if m.role != "system")
+        return replace(self, messages=(*system, Message("system", documents_message(every)), *rest))
+
     def with_history(self, history: tuple[Message, ...] | list[Message]) -> Request:
         """Earlier turns placed after the system message and before the new turn (for a text-only model their
         media become a note)."""
@@ -137,7 +148,7 @@ def build_request(
     if system:
         messages.append(Message("system", system))
     if documents:  # qwen-long: one system message naming every uploaded document, after the system prompt
-        messages.append(Message("system", ",".join(FILE_PREFIX + d for d in documents)))
+        messages.append(Message("system", documents_message(documents)))
     messages.append(user_message(prompt, media))
     tools = toolbox(options.pop("tools", None)).specs()  # functions and schema dicts, as the wire carries them
     if options.get("search_options"):

@@ -75,6 +75,23 @@ def test_a_document_goes_to_qwen_long_once_and_shows_as_a_chip(make_panel, notes
     assert "I read 1 document" in panel.last.text and len(_uploads(emu)) == uploads
 
 
+def test_a_follow_up_in_the_panel_is_about_the_chats_documents(make_panel, notes, emu):
+    panel = make_panel()
+    panel.ask("What is this about?", documents=[notes])
+    panel.wait(30)
+    file_id = next(iter(emu.state.files))
+    follow = panel.ask("And the second line?")  # nothing attached this time
+    panel.wait(30)
+    assert follow.error is None and follow.model == "qwen-long" and "I read 1 document: notes.txt" in follow.text
+    assert [m.text for m in follow.sent if m.role == "system"] == [f"fileid://{file_id}"]
+    assert [m.role for m in follow.sent if m.role != "system"] == ["user", "assistant", "user"]
+    assert len(emu.state.files) == 1
+    panel.new_conversation()
+    fresh = panel.ask("Hello")
+    panel.wait(30)
+    assert fresh.model == "qwen-plus" and not [m for m in fresh.sent if m.role == "system"]
+
+
 def test_an_unsupported_document_fails_in_one_line_before_any_upload(make_panel, notes, emu):
     panel = make_panel()
     data = base64.b64encode(b"MZ\x90\x00 not a document").decode()

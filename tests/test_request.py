@@ -42,3 +42,13 @@ def test_media_a_model_cannot_take_are_refused_before_sending(model, kind, words
     with pytest.raises(QwenError, match=re.escape(words)):
         build_request(model, "look", media=[Media(kind, "https://example.com/x", "x")])
     build_request("some-future-model", "look", media=[Media(kind, "https://example.com/x", "x")])  # unknown: sent
+
+
+def test_a_chats_documents_join_the_requests_own_in_one_message_after_the_system_prompt():
+    request = build_request("qwen-long", "And the risks?", system="Be brief.", documents=["file-b"])
+    carried = request.with_documents(("file-a", "file-b"))
+    assert [(m.role, m.text) for m in carried.messages] == [
+        ("system", "Be brief."), ("system", "fileid://file-a,fileid://file-b"), ("user", "And the risks?")]
+    plain = build_request("qwen-long", "And then?")
+    assert [m.text for m in plain.with_documents(["file-a"]).messages] == ["fileid://file-a", "And then?"]
+    assert plain.with_documents(()) is plain and carried.with_documents(["file-a"]) is carried

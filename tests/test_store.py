@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -21,10 +22,11 @@ def test_turns_round_trip(tmp_path):
     user = Message("user", "look", (Media("image", "data:image/png;base64,AAAA", "cat.png"),))
     answer = Message("assistant", "a cat", reasoning="hmm", tool_calls=(ToolCall("c1", "f", "{}"),))
     store.save("nb.ipynb", Conversation("default", [Turn("cell-1", user, answer, "qwen-vl-max", "r1", "ok",
-                                                         {"total_tokens": 5})]))
+                                                         {"total_tokens": 5}, documents=("file-fe-1",))]))
     store.close()
     loaded = Store(path).load("nb.ipynb")["default"].turns[0]
     assert loaded.user == user and loaded.assistant == answer and loaded.usage == {"total_tokens": 5}
+    assert loaded.documents == ("file-fe-1",)
     assert Store(path).load("other.ipynb") == {}
 
 
@@ -38,6 +40,23 @@ def test_log_search_and_idempotent_migrations(tmp_path):
     assert len(store.search(None, "zebra")) == 2
     again = Store(path)
     assert again.db.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_database_from_before_turn_documents_is_migrated_and_keeps_its_turns(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    for step in MIGRATIONS[:5]:  # the schema up to tool steps, as an older release left it
+        step(db)
+        db.execute("INSERT INTO _migrations VALUES (?, 0)", (step.__name__,))
+    user, answer = ({"role": role, "text": text, "reasoning": "", "tool_calls": [], "tool_call_id": None, "media": []}
+                    for role, text in (("user", "hi"), ("assistant", "hello")))
+    db.execute("INSERT INTO turns (notebook, chat, position, key, user, assistant, created) VALUES "
+               "('nb', 'default', 0, 'cell-1', ?, ?, 0)", (json.dumps(user), json.dumps(answer)))
+    db.commit()
+    db.close()
+    (turn,) = Store(str(path)).load("nb")["default"].turns
+    assert turn.user.text == "hi" and turn.documents == ()
 
 
 def test_in_memory_store():

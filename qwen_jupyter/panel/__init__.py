@@ -55,7 +55,7 @@ from ..result import QwenResult
 from ..settings import Settings
 from ..specialised.compare import Comparison, compare_request, model_list
 from ..specialised.documents import FORMATS, Document, upload_documents
-from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, translation_alone
+from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, reader_for, translation_alone
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
@@ -350,13 +350,15 @@ class QwenPanel(anywidget.AnyWidget):
              key: str) -> QwenResult | Comparison:
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
-        request = build_request(self.model, text, media=media, documents=[i for _, i in documents] or None,
-                                **self._options(tools))
+        conversation = self.session.chats.get(self.chat)
+        # A chat that has documents is about them (as in a %%qwen cell): a follow-up goes to a model that reads them.
+        carried = not (media or self.translate_to or self._compared()) and conversation and conversation.documents_for(key)
+        request = build_request(reader_for(self.model, bool(carried)), text, media=media,
+                                documents=[i for _, i in documents] or None, **self._options(tools))
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         how = Asking(tools or None)
         others = self._compared()
         if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
-            conversation = self.session.chats.get(self.chat)
             context = conversation.context_for(key) if conversation else ()
             answer: QwenResult | Comparison = compare_request(
                 request.with_history(context), settings, model_list([self.model, *others]), how)

@@ -9,6 +9,7 @@ Users add or override presets with `%config QwenMagics.presets = {"name": {"temp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,24 @@ class Family:
 TRANSLATORS = Family(("qwen-mt",), TRANSLATION_MODEL, "translate (--to)")
 OCR_READERS = Family(("ocr",), OCR_MODEL, "run OCR tasks (--ocr)")
 DOCUMENT_READERS = Family(DOCUMENT_MODELS, DOCUMENT_MODELS[0], "read documents (--file)")
+
+
+def documents_message(file_ids: Iterable[str]) -> str:
+    """The system message that hands qwen-long its documents: every file id, `fileid://` each, comma-separated."""
+    return ",".join(FILE_PREFIX + file_id for file_id in file_ids)
+
+
+def sent_documents(messages: Iterable[Any]) -> tuple[str, ...]:
+    """The file ids named by the `fileid://` system messages among these messages, in order."""
+    return tuple(dict.fromkeys(
+        reference.strip().removeprefix(FILE_PREFIX) for message in messages
+        if message.role == "system" and message.text.startswith(FILE_PREFIX)
+        for reference in message.text.split(",") if reference.strip().startswith(FILE_PREFIX)))
+
+
+def reader_for(model: str, carried: bool) -> str:
+    """The model a chat that carries documents is asked with by default: one that reads them."""
+    return DOCUMENT_READERS.model if carried and not DOCUMENT_READERS.fits(model) else model
 
 
 def check_chosen_model(model: str | None, to: str | None = None, ocr: str | None = None,

@@ -140,6 +140,31 @@ def test_file_uploads_once_and_files_lists_and_deletes(kernel, emu, tmp_path):
     assert "No documents uploaded" in kernel.execute("%qwen files").stdout
 
 
+def test_a_chats_document_goes_with_its_follow_up_questions(kernel, emu, tmp_path):
+    document = tmp_path / "minutes.md"
+    document.write_text("# Minutes\nWe agreed to ship on Friday.\n")
+    first = kernel.execute(f"%%qwen -c minutes --new --file {document}\nWhen do we ship?", cell_id="minutes-1")
+    assert first.reply["content"]["status"] == "ok", first.stderr
+    (file_id,) = [i for i, f in emu.state.files.items() if f["object"]["filename"] == "minutes.md"]
+
+    def sent() -> tuple[str, list[dict]]:
+        body = emu.state.received[-1]["body"]
+        return body["model"], body.get("messages") or body["input"]["messages"]
+
+    follow = kernel.execute("%%qwen -c minutes\nWho agreed?", cell_id="minutes-2")
+    assert follow.reply["content"]["status"] == "ok", follow.stderr
+    assert "I read 1 document: minutes.md" in follow.final["text/plain"]
+    model, messages = sent()
+    assert model == "qwen-long" and messages[0] == {"role": "system", "content": f"fileid://{file_id}"}
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
+    kernel.execute("%%qwen -c minutes -m qwen-plus\nA haiku about Fridays.", cell_id="minutes-3")  # named: plain
+    model, messages = sent()
+    assert model == "qwen-plus" and not [m for m in messages if m["role"] == "system"]
+    kernel.execute("%%qwen -c elsewhere\nHello", cell_id="minutes-4")  # another chat has no documents
+    model, messages = sent()
+    assert model != "qwen-long" and not [m for m in messages if m["role"] == "system"]
+
+
 def test_an_unsupported_file_fails_in_one_line_before_upload(kernel, tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\0")

@@ -133,3 +133,14 @@ def test_the_upload_cache_survives_a_restart_and_holds_no_content_or_key(notes, 
     assert file_id in cache and "Qwen-Long reads" not in cache and KEY not in cache
     assert upload_documents([notes], settings()) == [file_id]  # read back from the file, as a new kernel would
     assert len(_uploads(clean)) == 1
+
+
+def test_a_conversations_documents_go_with_a_later_call_to_a_model_that_reads_them(notes, connect, clean):
+    first = qwen_jupyter.chat("What is this about?", file=str(notes), conversation="report", **connect())
+    assert first.error is None
+    (file_id,) = clean.state.files
+    later = qwen_jupyter.chat("And the second line?", model="qwen-long", conversation="report", **connect())
+    assert "I read 1 document: notes.txt" in later.text
+    assert [m.text for m in later.sent if m.role == "system"] == [f"fileid://{file_id}"]
+    other = qwen_jupyter.chat("Hello", model="qwen-plus", conversation="report", **connect())
+    assert not [m for m in other.sent if m.role == "system"] and len(other.sent) == 5
