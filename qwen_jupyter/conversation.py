@@ -42,17 +42,22 @@ class Conversation:
     def context_for(self, key: str, model_prefix: str = "") -> tuple[Message, ...]:
         """Messages to send before a new prompt from this cell: every turn before the cell's own (only those of
         models named `model_prefix…`, when given)."""
-        index = self.position(key)
-        turns = self.turns if index is None else self.turns[:index]
-        return tuple(m for turn in turns if turn.model.startswith(model_prefix)
+        return tuple(m for turn in self._before(key) if turn.model.startswith(model_prefix)
                      for m in (turn.user, *turn.steps, turn.answer()))
 
     def documents_for(self, key: str) -> tuple[str, ...]:
         """The documents earlier turns were asked about (before the cell's own turn), each once: the chat's
         follow-ups are about them too."""
+        return tuple(dict.fromkeys(file_id for turn in self._before(key) for file_id in turn.documents))
+
+    def follows_documents(self, key: str) -> bool:
+        """Whether the turn just before the cell's own was asked about documents (so this one follows up on them)."""
+        earlier = self._before(key)
+        return bool(earlier and earlier[-1].documents)
+
+    def _before(self, key: str) -> list[Turn]:
         index = self.position(key)
-        turns = self.turns if index is None else self.turns[:index]
-        return tuple(dict.fromkeys(file_id for turn in turns for file_id in turn.documents))
+        return self.turns if index is None else self.turns[:index]
 
     def record(self, turn: Turn) -> int:
         """Put a turn in place of the cell's earlier one, or append it; returns its position."""

@@ -294,11 +294,11 @@ class QwenMagics(Magics):
         inputs += [media.audio(self._value(v)) for v in args.audios]
         tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
         session, chat, key = self.session, args.chat or DEFAULT_CHAT, self._next_key()
-        # A chat that has documents is about them: a follow-up goes to a model that reads them (unless one is named,
-        # or the cell brings pictures or is asked on its own).
-        carried = not (args.new or args.once or args.compare or inputs) and session.conversation(chat).documents_for(key)
+        # A question right after one about documents follows up on them: a model that reads them answers (unless one
+        # is named, or the cell brings pictures or is asked on its own).
+        follows = not (args.new or args.once or args.compare or inputs) and session.conversation(chat).follows_documents(key)
         request = build_request(
-            args.model or reader_for(self.model, bool(carried)), prompt, media=inputs, system=args.system or self.system,
+            args.model or reader_for(self.model, follows), prompt, media=inputs, system=args.system or self.system,
             thinking=args.think if args.think is not None else self.thinking,
             thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,

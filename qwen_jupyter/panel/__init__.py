@@ -351,9 +351,10 @@ class QwenPanel(anywidget.AnyWidget):
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
         conversation = self.session.chats.get(self.chat)
-        # A chat that has documents is about them (as in a %%qwen cell): a follow-up goes to a model that reads them.
-        carried = not (media or self.translate_to or self._compared()) and conversation and conversation.documents_for(key)
-        request = build_request(reader_for(self.model, bool(carried)), text, media=media,
+        # A question right after one about documents follows up on them (as in a %%qwen cell): qwen-long answers.
+        follows = (not (media or self.translate_to or self._compared()) and conversation is not None
+                   and conversation.follows_documents(key))
+        request = build_request(reader_for(self.model, follows), text, media=media,
                                 documents=[i for _, i in documents] or None, **self._options(tools))
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         how = Asking(tools or None)

@@ -160,7 +160,13 @@ def test_a_chats_document_goes_with_its_follow_up_questions(kernel, emu, tmp_pat
     kernel.execute("%%qwen -c minutes -m qwen-plus\nA haiku about Fridays.", cell_id="minutes-3")  # named: plain
     model, messages = sent()
     assert model == "qwen-plus" and not [m for m in messages if m["role"] == "system"]
-    kernel.execute("%%qwen -c elsewhere\nHello", cell_id="minutes-4")  # another chat has no documents
+    kernel.execute("%%qwen -c minutes\nAnd one about rain.", cell_id="minutes-4")  # the chat has moved on
+    model, messages = sent()
+    assert model == "qwen-plus" and not [m for m in messages if m["role"] == "system"]
+    kernel.execute("%%qwen -c minutes -m qwen-long\nWhat did we agree?", cell_id="minutes-5")  # asked of a reader
+    model, messages = sent()
+    assert model == "qwen-long" and messages[0] == {"role": "system", "content": f"fileid://{file_id}"}
+    kernel.execute("%%qwen -c elsewhere\nHello", cell_id="minutes-6")  # another chat has no documents
     model, messages = sent()
     assert model != "qwen-long" and not [m for m in messages if m["role"] == "system"]
 
