@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backends import stream_events
+from .conversation import Conversation
 from .notebook import Session
 from .request import Request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request
 from .settings import Settings
-from .specialised.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free
+from .specialised.documents import still_uploaded
+from .specialised.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free, sent_documents
 from .specialised.prefix import with_prefix
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
@@ -61,6 +63,22 @@ def ask_in(session: Session, chat: str, key: str, request: Request, settings: Se
     conversation = session.conversation(chat)
     sent = request.with_history(conversation.context_for(key, own))
     if DOCUMENT_READERS.fits(request.model) and not context_free(request.extra):
-        sent = sent.with_documents(conversation.documents_for(key))  # a follow-up is about them too
-    user = request.messages[-1]
-    return ask(sent, settings, lambda result: session.record(chat, key, user, result), how)
+        sent = sent.with_documents(carried_documents(conversation, key, settings))  # a follow-up is about them too
+    user, named = request.messages[-1], sent_documents(request.messages)
+    return ask(sent, settings, lambda result: session.record(chat, key, user, result, named), how)
+
+
+def carried_documents(conversation: Conversation, key: str, settings: Settings) -> tuple[str, ...]:
+    """The documents earlier cells of the chat named that are still uploaded where this request goes (deleted
+    with %qwen files delete, or on another region's host, they are not sent)."""
+    return still_uploaded(conversation.documents_for(key), settings.host)
+
+
+def follow_up_model(session: Session, chat: str, key: str, settings: Settings) -> str | None:
+    """The model a question right after one about documents goes to when none is named (it follows up on them:
+    the model that read them), or None."""
+    conversation = session.chats.get(chat)
+    reader = conversation.document_reader(key) if conversation else None
+    if reader and DOCUMENT_READERS.fits(reader) and carried_documents(conversation, key, settings):
+        return reader
+    return None

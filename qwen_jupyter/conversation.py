@@ -19,7 +19,8 @@ class Turn:
     status: str = "ok"  # ok | interrupted | incomplete
     usage: dict[str, int | None] = field(default_factory=dict)
     steps: tuple[Message, ...] = ()  # tool rounds: the assistant's calls and the tools' results, in order
-    documents: tuple[str, ...] = ()  # file ids of the documents it was asked about (qwen-long's fileid://)
+    documents: tuple[str, ...] = ()  # file ids of the documents its own cell named (qwen-long's fileid://)
+    about_documents: bool = False  # it was sent documents, its own or its chat's earlier ones
 
     def answer(self) -> Message:
         """The answer as context for later turns: a cut-short one keeps its marker, so the model knows."""
@@ -46,14 +47,14 @@ class Conversation:
                      for m in (turn.user, *turn.steps, turn.answer()))
 
     def documents_for(self, key: str) -> tuple[str, ...]:
-        """The documents earlier turns were asked about (before the cell's own turn), each once: the chat's
-        follow-ups are about them too."""
+        """The documents the cells before this one named, each once (a deleted cell's are gone with it)."""
         return tuple(dict.fromkeys(file_id for turn in self._before(key) for file_id in turn.documents))
 
-    def follows_documents(self, key: str) -> bool:
-        """Whether the turn just before the cell's own was asked about documents (so this one follows up on them)."""
+    def document_reader(self, key: str) -> str | None:
+        """The model of the turn just before the cell's own, if that turn was about documents (this one would
+        follow up on them)."""
         earlier = self._before(key)
-        return bool(earlier and earlier[-1].documents)
+        return earlier[-1].model if earlier and earlier[-1].about_documents else None
 
     def _before(self, key: str) -> list[Turn]:
         index = self.position(key)

@@ -17,7 +17,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, v
 
 from . import commands, kernel, media
 from .api import DEFAULT_MODEL
-from .asking import Asking, ask_in
+from .asking import Asking, ask_in, follow_up_model
 from .errors import Interrupted, QwenError
 from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
@@ -29,7 +29,7 @@ from .settings import APIS, REGIONS, Secret, Settings
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
-from .specialised.options import DEFAULT_TOP, reader_for
+from .specialised.options import DEFAULT_TOP
 from .speech import DEFAULT_VOICE, speech_options
 from .store import Store
 from .tools import Toolbox, toolbox
@@ -293,12 +293,15 @@ class QwenMagics(Magics):
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
         tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
-        session, chat, key = self.session, args.chat or DEFAULT_CHAT, self._next_key()
-        # A question right after one about documents follows up on them: a model that reads them answers (unless one
-        # is named, or the cell brings pictures or is asked on its own).
-        follows = not (args.new or args.once or args.compare or inputs) and session.conversation(chat).follows_documents(key)
+        session, chat, key, settings = self.session, args.chat or DEFAULT_CHAT, self._next_key(), self.settings(args)
+        # A question right after one about documents follows up on them, with the model that read them, unless the
+        # cell names a model, brings pictures, is asked apart, or wants what a document model does not do.
+        apart = (args.new or args.once or args.compare or inputs or args.think or args.search or args.forced_search
+                 or args.search_strategy or args.tools or args.json or args.code_interpreter or args.speak
+                 or args.logprobs)
+        follow_up = None if args.model or apart else follow_up_model(session, chat, key, settings)
         request = build_request(
-            args.model or reader_for(self.model, follows), prompt, media=inputs, system=args.system or self.system,
+            args.model or follow_up or self.model, prompt, media=inputs, system=args.system or self.system,
             thinking=args.think if args.think is not None else self.thinking,
             thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,
@@ -306,10 +309,8 @@ class QwenMagics(Magics):
             code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
             prompt_extend=args.prompt_extend, **speech_options(args.speak),
             **request_options(args, self._value, dict(self.presets)),
-            documents=upload_documents([self._value(f) for f in args.files], self.settings(args)) if args.files
-            else None,
+            documents=upload_documents([self._value(f) for f in args.files], settings) if args.files else None,
         )
-        settings = self.settings(args)
         if args.new:
             session.reset(chat)
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,

@@ -83,8 +83,10 @@ def m005_tool_steps(db: sqlite3.Connection) -> None:
 
 
 def m006_turn_documents(db: sqlite3.Connection) -> None:
-    """The documents (file ids) a turn was asked about, which the chat's later questions carry."""
+    """The documents (file ids) a turn's cell named, which the chat's follow-ups carry, and whether it was sent
+    documents at all (so the question after it follows up on them)."""
     db.execute("ALTER TABLE turns ADD COLUMN documents TEXT")
+    db.execute("ALTER TABLE turns ADD COLUMN about_documents INTEGER")
 
 
 MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps, m006_turn_documents]

@@ -37,15 +37,17 @@ class Session:
         """The named chat, created empty on first use."""
         return self.chats.setdefault(name, Conversation(name))
 
-    def record(self, chat: str, key: str, user: Message, result: QwenResult) -> Turn | None:
-        """Keep the exchange as the cell's turn (unless it produced nothing: then nothing changes) and log it."""
+    def record(self, chat: str, key: str, user: Message, result: QwenResult,
+               documents: tuple[str, ...] = ()) -> Turn | None:
+        """Keep the exchange as the cell's turn (unless it produced nothing: then nothing changes) and log it;
+        `documents` are those the cell named itself (the chat's earlier ones may have gone along)."""
         self.results.append(result)
         error = result.error
         turn = None
         if error is None or result.text or result.reasoning or result.tool_calls:
             status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"
             turn = Turn(key, user, result.message(), result.model or "", result.request_id, status, asdict(result.usage),
-                        result.steps, sent_documents(result.sent))
+                        result.steps, documents, bool(sent_documents(result.sent)))
         position = self.conversation(chat).record(turn) if turn else 0
         if self.store:
             # The new message and how much context went with it: logging the whole history every time is O(n^2).

@@ -188,22 +188,23 @@ class Store:
         """Every chat of a notebook, turns in order."""
         chats: dict[str, Conversation] = {}
         rows = self._read(
-            "SELECT chat, key, user, assistant, model, request_id, status, usage, steps, documents FROM turns "
-            "WHERE notebook = ? ORDER BY chat, position", (notebook,))
-        for chat, key, user, assistant, model, request_id, status, usage, steps, documents in rows:
+            "SELECT chat, key, user, assistant, model, request_id, status, usage, steps, documents, about_documents "
+            "FROM turns WHERE notebook = ? ORDER BY chat, position", (notebook,))
+        for chat, key, user, assistant, model, request_id, status, usage, steps, documents, about in rows:
             turn = Turn(key, _message(user), _message(assistant), model or "", request_id, status or "ok",
                         json.loads(usage or "{}"), tuple(_message(m) for m in json.loads(steps or "[]")),
-                        tuple(json.loads(documents or "[]")))
+                        tuple(json.loads(documents or "[]")), bool(about))
             chats.setdefault(chat, Conversation(chat)).turns.append(turn)
         return chats
 
     def _turn(self, notebook: str, chat: str, position: int, turn: Turn) -> tuple[str, tuple]:
         steps = json.dumps([_message_json(m, self.keep_images) for m in turn.steps])
         return ("INSERT OR REPLACE INTO turns (notebook, chat, position, key, user, assistant, model, request_id, "
-                "status, usage, created, steps, documents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, usage, created, steps, documents, about_documents) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (notebook, chat, position, turn.key, _message_json(turn.user, self.keep_images),
                  _message_json(turn.assistant, self.keep_images), turn.model, turn.request_id, turn.status,
-                 json.dumps(turn.usage), time.time(), steps, json.dumps(turn.documents)))
+                 json.dumps(turn.usage), time.time(), steps, json.dumps(turn.documents), int(turn.about_documents)))
 
     def save_turn(self, notebook: str, chat: str, position: int, turn: Turn) -> None:
         """Insert or replace one turn (a re-run cell keeps its position): O(1) per answer, not O(conversation)."""

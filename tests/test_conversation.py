@@ -29,13 +29,16 @@ def test_forget_and_totals():
     assert chat.messages() == [{"role": "user", "content": "b"}, {"role": "assistant", "content": "re: b"}]
 
 
-def test_documents_are_those_asked_about_before_the_cell_and_a_follow_up_is_the_next_turn():
+def test_documents_are_those_cells_before_named_and_a_follow_up_comes_right_after_a_turn_about_them():
     chat = Conversation("c")
-    chat.record(replace(_turn("a", "the report?"), documents=("file-1",)))
-    chat.record(_turn("b", "and then?"))
-    chat.record(replace(_turn("c", "the memo?"), documents=("file-2", "file-1")))
+    chat.record(replace(_turn("a", "the report?"), model="qwen-long", documents=("file-1",), about_documents=True))
+    chat.record(replace(_turn("b", "and then?"), model="qwen-long", about_documents=True))  # a follow-up
+    chat.record(replace(_turn("c", "a poem"), model="qwen-plus"))
+    chat.record(replace(_turn("d", "the memo?"), model="qwen-long", documents=("file-2", "file-1"),
+                        about_documents=True))
     assert chat.documents_for("new") == ("file-1", "file-2") and chat.documents_for("b") == ("file-1",)
-    assert chat.follows_documents("b") and not chat.follows_documents("c") and chat.follows_documents("new")
-    assert chat.documents_for("a") == () and not chat.follows_documents("a")
-    chat.forget({"a", "c"})  # their cells were deleted: so were their documents
-    assert chat.documents_for("new") == () and not chat.follows_documents("new")
+    assert chat.document_reader("b") == chat.document_reader("c") == "qwen-long"
+    assert chat.document_reader("d") is None and chat.document_reader("new") == "qwen-long"
+    assert chat.documents_for("a") == () and chat.document_reader("a") is None
+    chat.forget({"a", "d"})  # their cells were deleted: so were the documents they named
+    assert chat.documents_for("new") == ()

@@ -86,6 +86,13 @@ def test_a_follow_up_in_the_panel_is_about_the_chats_documents(make_panel, notes
     assert [m.text for m in follow.sent if m.role == "system"] == [f"fileid://{file_id}"]
     assert [m.role for m in follow.sent if m.role != "system"] == ["user", "assistant", "user"]
     assert len(emu.state.files) == 1
+    panel.model = "qwen-max"  # a model picked since: the person asks it, without the documents
+    other = panel.ask("A haiku")
+    panel.wait(30)
+    assert other.model == "qwen-max" and not [m for m in other.sent if m.role == "system"]
+    panel.model = "qwen-plus"
+    panel.ask("What is this about?", documents=[notes])
+    panel.wait(30)
     panel.new_conversation()
     fresh = panel.ask("Hello")
     panel.wait(30)

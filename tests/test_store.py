@@ -22,11 +22,12 @@ def test_turns_round_trip(tmp_path):
     user = Message("user", "look", (Media("image", "data:image/png;base64,AAAA", "cat.png"),))
     answer = Message("assistant", "a cat", reasoning="hmm", tool_calls=(ToolCall("c1", "f", "{}"),))
     store.save("nb.ipynb", Conversation("default", [Turn("cell-1", user, answer, "qwen-vl-max", "r1", "ok",
-                                                         {"total_tokens": 5}, documents=("file-fe-1",))]))
+                                                         {"total_tokens": 5}, documents=("file-fe-1",),
+                                                         about_documents=True)]))
     store.close()
     loaded = Store(path).load("nb.ipynb")["default"].turns[0]
     assert loaded.user == user and loaded.assistant == answer and loaded.usage == {"total_tokens": 5}
-    assert loaded.documents == ("file-fe-1",)
+    assert loaded.documents == ("file-fe-1",) and loaded.about_documents
     assert Store(path).load("other.ipynb") == {}
 
 
@@ -56,7 +57,7 @@ def test_a_database_from_before_turn_documents_is_migrated_and_keeps_its_turns(t
     db.commit()
     db.close()
     (turn,) = Store(str(path)).load("nb")["default"].turns
-    assert turn.user.text == "hi" and turn.documents == ()
+    assert turn.user.text == "hi" and turn.documents == () and not turn.about_documents
 
 
 def test_in_memory_store():

@@ -33,7 +33,7 @@ import anywidget
 import traitlets
 
 from .. import kernel
-from ..asking import Asking, ask_in
+from ..asking import Asking, ask_in, follow_up_model
 from ..conversation import Turn
 from ..errors import QwenError, redact
 from ..events import (
@@ -55,7 +55,7 @@ from ..result import QwenResult
 from ..settings import Settings
 from ..specialised.compare import Comparison, compare_request, model_list
 from ..specialised.documents import FORMATS, Document, upload_documents
-from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, reader_for, translation_alone
+from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, translation_alone
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
@@ -125,6 +125,7 @@ class QwenPanel(anywidget.AnyWidget):
         self._namespace = namespace if namespace is not None else {}  # where the tools picker finds functions
         self.last: QwenResult | Comparison | None = None
         self._stop = threading.Event()
+        self._read_with: str | None = None  # the picker's model when the last ask was about documents
         self._thread: threading.Thread | None = None
         self._handle: Any = None
         self._sequence = 0
@@ -351,12 +352,17 @@ class QwenPanel(anywidget.AnyWidget):
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
         conversation = self.session.chats.get(self.chat)
-        # A question right after one about documents follows up on them (as in a %%qwen cell): qwen-long answers.
-        follows = (not (media or self.translate_to or self._compared()) and conversation is not None
-                   and conversation.follows_documents(key))
-        request = build_request(reader_for(self.model, follows), text, media=media,
-                                documents=[i for _, i in documents] or None, **self._options(tools))
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
+        # A question right after one about documents follows up on them (as in a %%qwen cell), with the model that
+        # read them, unless the picker changed since, or the ask brings pictures or wants what it does not do.
+        apart = (media or self.translate_to or self._compared() or self.search or tools or self.probabilities
+                 or self.speak or self._options(tools, self.model).get("thinking"))
+        follow_up = None if apart or self._read_with != self.model else follow_up_model(
+            self.session, self.chat, key, settings)
+        model = follow_up or self.model
+        request = build_request(model, text, media=media, documents=[i for _, i in documents] or None,
+                                **self._options(tools, model))
+        self._read_with = self.model if documents or follow_up else None
         how = Asking(tools or None)
         others = self._compared()
         if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
@@ -388,17 +394,17 @@ class QwenPanel(anywidget.AnyWidget):
             answer.claim(self._thread.ident)  # displayed or read from a cell now, it is the worker's: no second reader
         return answer
 
-    def _options(self, tools: Any) -> dict[str, Any]:
-        """build_request's options from the controls."""
+    def _options(self, tools: Any, model: str) -> dict[str, Any]:
+        """build_request's options from the controls, for the model that will answer."""
         if self.translate_to:  # Qwen-MT takes the text alone: no history, system prompt, tools or thinking
             return {"to": self.translate_to}
-        info = model_info(self.model)
+        info = model_info(model)
         # The box starts at the model's default; only a change from it is sent (so unchecking really turns off a
         # model that thinks by default, and an untouched box asks exactly what a %%qwen cell asks).
         thinking = self.thinking if info.hybrid and self.thinking != info.thinking_default else None
         return {"thinking": thinking, "thinking_budget": self.budget or None, "search": self.search,
                 "tools": tools.specs(), "logprobs": PANEL_ALTERNATIVES if self.probabilities else None,
-                **speech_options(True if self.speak and "omni" in self.model else None)}
+                **speech_options(True if self.speak and "omni" in model else None)}
 
     def stop(self) -> None:
         """Stop the answer that is streaming (it is kept, marked interrupted)."""

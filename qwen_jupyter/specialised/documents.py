@@ -145,6 +145,15 @@ def upload_documents(paths: Iterable[Document], settings: Settings) -> list[str]
     return ids
 
 
+def still_uploaded(file_ids: Iterable[str], host: str) -> tuple[str, ...]:
+    """The file ids the upload cache still holds for this host (all of them when there is no cache to ask)."""
+    ids = tuple(file_ids)
+    if not ids or _cache_file() is None:
+        return ids
+    known = {file_id for key, file_id in _uploaded().items() if key.split(" ", 1)[0] == host}
+    return tuple(file_id for file_id in ids if file_id in known)
+
+
 def forget(file_ids: Iterable[str]) -> None:
     """Drop deleted files from the upload cache."""
     gone = set(file_ids)

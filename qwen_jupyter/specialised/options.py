@@ -120,11 +120,6 @@ def sent_documents(messages: Iterable[Any]) -> tuple[str, ...]:
         for reference in message.text.split(",") if reference.strip().startswith(FILE_PREFIX)))
 
 
-def reader_for(model: str, carried: bool) -> str:
-    """The model a chat that carries documents is asked with by default: one that reads them."""
-    return DOCUMENT_READERS.model if carried and not DOCUMENT_READERS.fits(model) else model
-
-
 def check_chosen_model(model: str | None, to: str | None = None, ocr: str | None = None,
                        documents: Any = None) -> None:
     """A model named with -m (or model=) that cannot do what the options ask is an error, not silently replaced

@@ -171,6 +171,33 @@ def test_a_chats_document_goes_with_its_follow_up_questions(kernel, emu, tmp_pat
     assert model != "qwen-long" and not [m for m in messages if m["role"] == "system"]
 
 
+def test_a_follow_up_keeps_its_reader_and_gives_way_to_options_and_deleted_files(kernel, emu, tmp_path):
+    document = tmp_path / "minutes.md"
+    document.write_text("# Minutes\nWe agreed to ship on Friday.\n")
+
+    def sent() -> tuple[str, list[str]]:
+        body = emu.state.received[-1]["body"]
+        messages = body.get("messages") or body["input"]["messages"]
+        return body["model"], [m["content"] for m in messages if m["role"] == "system"]
+
+    asked = kernel.execute(f"%%qwen -c doc --new -m qwen-doc-turbo --file {document}\nWhen?", cell_id="doc-1")
+    assert asked.reply["content"]["status"] == "ok", asked.stderr
+    (first_id,) = [i for i, f in emu.state.files.items() if f["object"]["filename"] == "minutes.md"]
+    kernel.execute("%%qwen -c doc\nWho agreed?", cell_id="doc-2")
+    assert sent() == ("qwen-doc-turbo", [f"fileid://{first_id}"])  # the model that read it answers again
+    kernel.execute("%%qwen -c doc --think\nWhy Friday?", cell_id="doc-3")  # wants what it does not do
+    assert sent() == ("qwen-plus", [])
+    kernel.execute("%qwen files delete all")
+    again = kernel.execute(f"%%qwen -c doc --file {document}\nWhen, again?", cell_id="doc-1")  # re-run: new upload
+    assert again.reply["content"]["status"] == "ok", again.stderr
+    (second_id,) = [i for i, f in emu.state.files.items() if f["object"]["filename"] == "minutes.md"]
+    assert second_id != first_id and sent() == ("qwen-long", [f"fileid://{second_id}"])  # not the deleted one
+    kernel.execute("%qwen files delete all")
+    after = kernel.execute("%%qwen -c doc\nAnd then?", cell_id="doc-4")  # nothing left to follow up on
+    assert after.reply["content"]["status"] == "ok", after.stderr
+    assert sent() == ("qwen-plus", [])
+
+
 def test_an_unsupported_file_fails_in_one_line_before_upload(kernel, tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\0")
