@@ -118,7 +118,10 @@ def test_an_interrupt_keeps_finished_rows_and_the_same_call_sends_only_the_rest(
     assert 0 < stored < 80
     emu.state.received.clear()
     out = run(rows, "Say {text}", model="qwen-plus~delay=0.05", concurrency=16)
-    assert len(chat_requests(emu)) == 80 - stored and out["answer_error"].isna().all()
+    assert out.attrs["qwen"]["sent"] == 80 - stored and out["answer_error"].isna().all()
+    # A request the interrupted run had sent may reach the emulator only now (seen in CI): count rows, not requests.
+    asked = {r["body"]["messages"][0]["content"] for r in chat_requests(emu)}
+    assert len(asked) == 80 - stored
 
 
 def test_request_limits_pace_the_rows(run):
