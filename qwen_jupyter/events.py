@@ -205,7 +205,8 @@ class Failed:
 
 
 Event = (
-    Connecting | Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
+    Connecting
+    | Started | Retrying | TextDelta | ReasoningDelta | ToolCallDelta | ToolRunning | ToolOutput | ServiceToolCall | Step
     | Usage
     | SearchResults | Image | TaskProgress | AudioDelta | Logprobs | OcrResult | ResearchProgress | Chunk | Finished | Failed
 )
