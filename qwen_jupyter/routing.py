@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .errors import QwenError
 from .models import api_for
 from .settings import Secret, Settings, warn_plain_http
-from .specialised.options import api_needed
+from .specialised.options import api_needed, sent_documents
 from .speech import wants_speech
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_m
 def for_request(settings: Settings, request: Request) -> Settings:
     """The settings with the API the request needs whatever `api` says (images: the native API; a spoken
     answer: Chat Completions)."""
-    system = [m.text for m in request.messages if m.role == "system"]
-    api = api_for(request.model, api_needed(request.model, request.extra, system, settings.api),
+    documents = bool(sent_documents(request.messages))
+    api = api_for(request.model, api_needed(request.model, request.extra, documents, settings.api),
                   wants_speech(request.extra))
     return settings if api == settings.api else replace(settings, api=api)

@@ -54,8 +54,8 @@ from ..request import build_request
 from ..result import QwenResult
 from ..settings import Settings
 from ..specialised.compare import Comparison, compare_request, model_list
-from ..specialised.documents import FORMATS, Document, upload_documents
-from ..specialised.options import FILE_PREFIX, LANGUAGES, check_compared, translation_alone
+from ..specialised.documents import FORMATS, Document, document_name, upload_documents
+from ..specialised.options import LANGUAGES, check_compared, translation_alone
 from ..speech import speech_options
 from ..tools.schema import notebook_functions, toolbox
 from ..views.blocks import Block
@@ -322,7 +322,7 @@ class QwenPanel(anywidget.AnyWidget):
             raise QwenError("Translate or compare, not both: set Translate to None, or clear Compare.",
                             code="InvalidInput", hint="")
         if self._compared():  # two to six different models, each able to read the documents, before any upload
-            check_compared(model_list([self.model, *self._compared()]), {}, [FILE_PREFIX] if documents else [])
+            check_compared(model_list([self.model, *self._compared()]), {}, bool(documents))
 
     def _compared(self) -> list[str]:
         """The other models that answer beside the chosen one."""
@@ -332,7 +332,7 @@ class QwenPanel(anywidget.AnyWidget):
         """(name, file id) of each document, uploaded through the cache %%qwen --file uses (checked first)."""
         if not documents:
             return ()
-        names = [pathlib.Path(d[0] if isinstance(d, tuple) else d).name for d in documents]
+        names = [document_name(d) for d in documents]
         # Uploading and parsing can take a while: the panel says so, and Send waits, meanwhile.
         with self.hold_sync():
             self.busy = True

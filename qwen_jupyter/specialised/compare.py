@@ -16,7 +16,7 @@ from ..events import TextDelta
 from ..request import Request, check_inputs
 from ..result import QwenResult
 from ..settings import Settings
-from .options import check_compared
+from .options import check_compared, sent_documents
 
 MAX_MODELS = 6
 
@@ -122,7 +122,7 @@ class Comparison:
 
 def compare_request(request: Request, settings: Settings, models: list[str], how: Asking | None = None) -> Comparison:
     """One result per model for the same request (nothing is sent until the comparison starts)."""
-    check_compared(models, request.extra, [m.text for m in request.messages if m.role == "system"])
+    check_compared(models, request.extra, bool(sent_documents(request.messages)))
     for model in models:  # each model must take the question's pictures, audio or video, as one asked alone
         check_inputs(model, request.messages[-1].media)
     return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())

@@ -36,13 +36,18 @@ def as_documents(value: Document | Iterable[Document]) -> list[Document]:
     return list(value)
 
 
+def document_name(document: Document) -> str:
+    """The name a document goes by: its file's name, or the name given with its bytes."""
+    return Path(document[0]).name if isinstance(document, tuple) else Path(document).expanduser().name
+
+
 def read_document(document: Document) -> tuple[str, bytes]:
     """The file's name and bytes, after the checks the service would make (type, size, not empty)."""
     if isinstance(document, tuple):  # already read (sent by the panel's front end): the same checks
         if not isinstance(document[1], (bytes, bytearray, memoryview)):
             raise QwenError(f"A document in memory is (name, bytes), not (name, {type(document[1]).__name__}).",
                             code="InvalidInput", hint="")
-        name, data = Path(document[0]).name, bytes(document[1])
+        name, data = document_name(document), bytes(document[1])
         _check_type(name)
         _check_size(name, len(data))
         return name, data

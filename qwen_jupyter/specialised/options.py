@@ -132,10 +132,9 @@ def check_chosen_model(model: str | None, to: str | None = None, ocr: str | None
                             code="InvalidInput", hint="")
 
 
-def check_compared(models: list[str], extra: dict[str, Any], system: list[str]) -> None:
+def check_compared(models: list[str], extra: dict[str, Any], documents: bool) -> None:
     """Every compared model takes the request's specialised options: a translation compares Qwen-MT models, an
     OCR task OCR models, documents (fileid:// system messages) qwen-long and qwen-doc."""
-    documents = any(text.startswith(FILE_PREFIX) for text in system)
     for needed, family, example in (("translation_options" in extra, TRANSLATORS, "qwen-mt-plus,qwen-mt-turbo"),
                                     ("ocr_options" in extra, OCR_READERS, "qwen-vl-ocr-latest,qwen-vl-ocr"),
                                     (documents, DOCUMENT_READERS, "qwen-long,qwen-doc-turbo")):
@@ -207,12 +206,12 @@ def expand(model: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return model, options
 
 
-def api_needed(model: str, extra: dict[str, Any], system: list[str], api: str) -> str:
+def api_needed(model: str, extra: dict[str, Any], documents: bool, api: str) -> str:
     """The API this request needs: the native one for OCR's built-in tasks and deep research, Chat Completions
     instead of Responses for documents (fileid:// system messages)."""
     if "ocr_options" in extra or model.startswith(RESEARCH_MODEL):
         return "dashscope"
-    if api == "responses" and any(text.startswith(FILE_PREFIX) for text in system):
+    if api == "responses" and documents:
         return "openai"
     return api
 
