@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ._version import __version__ as __version__
 from .api import achat, chat
 from .errors import QwenError
 from .result import QwenResult
 from .specialised.compare import Comparison, compare
 
-__version__ = "0.1.0"
 __all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "compare",
            "load_ipython_extension", "map", "session"]
 

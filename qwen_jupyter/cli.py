@@ -6,6 +6,7 @@ import argparse
 import contextlib
 from collections.abc import Sequence
 
+from ._version import __version__
 from .api import DEFAULT_MODEL, chat
 from .emulator import serve
 from .routing import route
@@ -43,6 +44,7 @@ def _emulator(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qwen-jupyter` command."""
     parser = argparse.ArgumentParser(prog="qwen-jupyter", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser("emulator", help="serve the Model Studio emulator on loopback")
     emulator.add_argument("--host", default="127.0.0.1")
