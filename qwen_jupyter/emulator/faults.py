@@ -22,6 +22,7 @@ class Fault:
 
     status: str | None = None        # one of STATUS_FAULTS: answer with that error instead
     retry_after: float | None = None  # Retry-After seconds on a 429
+    every: int | None = None         # the error only on every Nth request of those that carry this spec
     drop: int | None = None          # close the connection after this many content chunks
     stall: int | None = None         # stop sending (but keep the connection) after this many chunks
     stall_seconds: float = 30.0
@@ -46,7 +47,7 @@ class Fault:
 
 _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "error-at": "error_at",
             "midstream-error": "error_at"}
-_INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect"}
+_INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect", "every"}
 _FLOATS = {"retry_after", "stall_seconds", "slow", "delay"}
 _FLAGS = {"echo", "echo_code", "bad_args", "tool_loop", "task_fail", "task_stuck"}
 

@@ -87,12 +87,15 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
     _record(state, request, body)
     model, suffix = split_model(str((body or {}).get("model", "")))
     context = Context(str(uuid.uuid4()), model, int(time.time()), flavour, _host(request))
+    specs = (suffix, request.headers.get(HEADER) or "", state.next_fault())
     try:
         fault = parse(suffix)
-        parse(request.headers.get(HEADER), fault)
-        parse(state.next_fault(), fault)
+        for spec in specs[1:]:
+            parse(spec, fault)
     except ValueError as exc:
         return _error_response(handler, invalid(str(exc)), context)
+    if fault.every and state.count("|".join(specs)) % fault.every:
+        fault.status = None  # sporadic: only every Nth request carrying this spec gets the error
     if fault.delay:
         await asyncio.sleep(fault.delay)
     if not authorized(request) or fault.status == "401":

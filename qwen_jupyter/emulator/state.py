@@ -25,6 +25,7 @@ class State:
         self.batch_phase_seconds = 0.05  # validating, finalizing and cancelling each take this long
         self.batch_lines_per_second = 5000.0  # how fast a batch in progress answers its lines
         self.batch_clock = 1.0  # emulated seconds per real second, for completion windows (expiry) in tests
+        self.counts: dict[str, int] = {}  # requests seen per fault spec, for `every=N`
 
     def next_fault(self) -> str:
         if not self.queued:
@@ -35,6 +36,11 @@ class State:
         else:
             self.queued[0] = (spec, times - 1)
         return spec
+
+    def count(self, spec: str) -> int:
+        """How many requests have carried this fault spec, this one included."""
+        self.counts[spec] = self.counts.get(spec, 0) + 1
+        return self.counts[spec]
 
 
 STATE = web.AppKey("state", State)
