@@ -110,6 +110,7 @@ class QwenError(Exception):
         kwargs = {k: getattr(self, k) for k in ("code", "status", "request_id", "hint", "retry_after")}
         return (_rebuild, (self.message, kwargs))
 
+    result = None  # the QwenResult whose answer failed, when raised by its wait() or iteration (partial answer kept)
     brief = True  # IPython shows one line (no traceback from library internals); --debug sets it False
 
     def _render_traceback_(self) -> list[str]:
@@ -117,6 +118,19 @@ class QwenError(Exception):
         if self.brief:
             return [f"\x1b[0;31mQwenError\x1b[0m: {self.summary()}"]
         return [redact(line) for line in traceback.format_exception(self)]
+
+
+class Shown(BaseException):
+    """A failed answer that a cell displayed (chat() as its last expression): raised past IPython's display
+    formatter, which would catch an Exception, print it and let the cell pass, so the cell ends in error with the
+    QwenError's one line and Run All, nbconvert and papermill stop."""
+
+    def __init__(self, error: QwenError) -> None:
+        super().__init__(error.summary())
+        self.error = error
+
+    def _render_traceback_(self) -> list[str]:
+        return self.error._render_traceback_()
 
 
 class Interrupted(KeyboardInterrupt):

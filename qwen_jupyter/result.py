@@ -96,6 +96,25 @@ class ToolUse:
         return self.output is not None or self.error is not None
 
 
+class _Raising:
+    """Iterates a result's events, then raises the answer's error if it failed. A plain iterator, not a
+    generator: leaving a loop early must not close the live stream under it (wait() reads the rest)."""
+
+    def __init__(self, result: QwenResult, events: Iterator[Event]) -> None:
+        self.result, self.events = result, events
+
+    def __iter__(self) -> _Raising:
+        return self
+
+    def __next__(self) -> Event:
+        try:
+            return next(self.events)
+        except StopIteration:
+            if self.result.done:
+                self.result.raise_error()
+            raise
+
+
 def _arguments(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -259,6 +278,12 @@ class QwenResult:
     # -- streaming -------------------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Event]:
+        """The events, live the first time and replayed after; an answer that failed raises its QwenError at the
+        end (so a script never carries on with an empty answer)."""
+        return _Raising(self, self.watch())
+
+    def watch(self) -> Iterator[Event]:
+        """The events as __iter__ gives them, but never raising the answer's error (for views, which show it)."""
         if self._source is not None:
             self._live = self._stream()  # the one pass over the source; wait() finishes it if abandoned
             return self._live
@@ -333,12 +358,28 @@ class QwenResult:
         finally:
             self._finished.set()
 
-    def wait(self) -> QwenResult:
-        """Read the stream to its end (also one a loop left early); returns self."""
+    def wait(self, raise_error: bool = True) -> QwenResult:
+        """Read the stream to its end (also one a loop left early); returns self. An answer that failed raises its
+        QwenError (the result is on it as `.result`), unless `raise_error` is False."""
+        self._settle()
+        if raise_error:
+            self.raise_error()
+        return self
+
+    def raise_error(self) -> None:
+        """Raise the answer's error, if it failed (with this result on it as `.result`, partial answer kept); an
+        answer ended by stop() is not a failure: whoever stopped it knows."""
+        error = self._fold.error
+        if error is not None and error.code != "Interrupted":
+            error.result = self
+            raise error.with_traceback(None) from None
+
+    def _settle(self) -> QwenResult:
+        """Read the stream to its end, whatever it ended in; returns self."""
         if self._ended_at is not None:  # done (or finishing: on_complete reads fields from inside the stream)
             return self
         if self._source is not None:
-            iter(self)
+            self.watch()
         if self._reader not in (None, threading.get_ident()):
             self._finished.wait()  # another thread (the panel's) is reading it: wait, never read along
         elif self._live is not None:
@@ -378,19 +419,19 @@ class QwenResult:
 
     @property
     def text(self) -> str:
-        return self.wait()._fold.text.value()
+        return self._settle()._fold.text.value()
 
     @property
     def reasoning(self) -> str:
-        return self.wait()._fold.reasoning.value()
+        return self._settle()._fold.reasoning.value()
 
     @property
     def usage(self) -> Usage:
-        return self.wait()._fold.usage
+        return self._settle()._fold.usage
 
     @property
     def finish_reason(self) -> str | None:
-        return self.wait()._fold.finish_reason
+        return self._settle()._fold.finish_reason
 
     @property
     def model(self) -> str | None:
@@ -398,18 +439,18 @@ class QwenResult:
 
     @property
     def request_id(self) -> str | None:
-        return self.wait()._fold.request_id
+        return self._settle()._fold.request_id
 
     @property
     def emulated(self) -> bool:
         """True when the built-in emulator produced this answer, not Model Studio."""
-        return self.wait()._fold.emulated
+        return self._settle()._fold.emulated
 
     @property
     def tool_calls(self) -> tuple[ToolUse, ...]:
         """Every call the model made, in every round, with what running it gave (the service's own built-in
         tools first)."""
-        fold = self.wait()._fold
+        fold = self._settle()._fold
         uses = [ToolUse("", c.name, _arguments(c.arguments), c.arguments, c.output) for c in fold.service_calls]
         for index, (call_id, name, arguments) in sorted(fold.calls.items()):
             out = fold.outputs.get(index)
@@ -420,38 +461,38 @@ class QwenResult:
     @property
     def steps(self) -> tuple[Message, ...]:
         """The tool rounds' messages (the assistant's calls and the tools' results) before the answer."""
-        steps = self.wait()._fold.steps
+        steps = self._settle()._fold.steps
         return tuple(steps[:-1] if self._ends_with_calls() else steps)
 
     @property
     def images(self) -> tuple[Any, ...]:
         """The generated images as PIL images (downloaded as they came; `image_urls` has the service's links)."""
-        return tuple(open_png(image.png) for image in self.wait()._fold.images if image.png)
+        return tuple(open_png(image.png) for image in self._settle()._fold.images if image.png)
 
     @property
     def image_urls(self) -> tuple[str, ...]:
         """The service's addresses of the generated images (they expire after a day)."""
-        return tuple(image.url for image in self.wait()._fold.images)
+        return tuple(image.url for image in self._settle()._fold.images)
 
     def save_images(self, target: str | os.PathLike[str] = ".") -> list[Path]:
         """Write the generated images as PNG: into a folder, by a pattern with {n}, or to a file name."""
-        pngs = [image.png for image in self.wait()._fold.images if image.png]
+        pngs = [image.png for image in self._settle()._fold.images if image.png]
         return save_pngs(pngs, target, f"{self.model or 'image'}-{(self.request_id or '')[:8]}")
 
     @property
     def audio(self) -> Speech | None:
         """The spoken answer (`.wav`, `.save(path)`, `.transcript`), or None when none was asked for."""
-        fold = self.wait()._fold
+        fold = self._settle()._fold
         return Speech(bytes(fold.audio), "".join(fold.transcript)) if fold.audio else None
 
     @property
     def search_results(self) -> tuple[SearchResult, ...]:
-        return tuple(self.wait()._fold.search)
+        return tuple(self._settle()._fold.search)
 
     @property
     def logprobs(self) -> tuple[TokenLogprob, ...]:
         """One entry per output token (`token`, `logprob`, `top`), when asked for with --logprobs / logprobs=."""
-        return entries(self.wait()._fold.logprobs)
+        return entries(self._settle()._fold.logprobs)
 
     def logprobs_frame(self) -> Any:
         """The log probabilities as a pandas DataFrame, a row per token."""
@@ -460,17 +501,17 @@ class QwenResult:
     @property
     def ocr(self) -> Reading | None:
         """What an OCR task (--ocr) read: tables as DataFrames, key information as a dict, formulas, words."""
-        found = self.wait()._fold.ocr
+        found = self._settle()._fold.ocr
         return None if found is None else reading(found.task, self.text, found.data)
 
     @property
     def research(self) -> list[dict[str, Any]]:
         """Deep research's rounds: id, goal, queries and the web sites read (the references are search_results)."""
-        return rounds(self.wait()._fold.research)
+        return rounds(self._settle()._fold.research)
 
     @property
     def error(self) -> QwenError | None:
-        return self.wait()._fold.error
+        return self._settle()._fold.error
 
     @property
     def ok(self) -> bool:
@@ -483,12 +524,12 @@ class QwenResult:
     @property
     def retries(self) -> tuple[QwenError, ...]:
         """The failures that were retried before this answer (rate limits, server errors)."""
-        return tuple(self.wait()._fold.retries)
+        return tuple(self._settle()._fold.retries)
 
     @property
     def raw(self) -> list[Any]:
         """The SDK's own objects: every chunk of a stream, or the one final response (built on first read)."""
-        fold = self.wait()._fold
+        fold = self._settle()._fold
         if self._raw is None:
             lines = bytes(fold.raw).split(b"\n")[:-1]
             self._raw = [fold.build(line) for line in lines] if fold.build else []
@@ -506,18 +547,18 @@ class QwenResult:
 
     @property
     def events(self) -> tuple[Event, ...]:
-        return tuple(self.wait()._fold.replay())
+        return tuple(self._settle()._fold.replay())
 
     @property
     def elapsed(self) -> float | None:
         """Seconds from the request to the end of the answer."""
-        self.wait()
+        self._settle()
         return None if self._ended_at is None else self._ended_at - self._started_at
 
     @property
     def time_to_first_token(self) -> float | None:
         """Seconds from the request to the first text or reasoning token."""
-        first = self.wait()._fold.first_token_at
+        first = self._settle()._fold.first_token_at
         return None if first is None else first - self._started_at
 
     @property
@@ -540,7 +581,7 @@ class QwenResult:
 
     def message(self) -> Message:
         """The answer as an assistant message, ready to go back into a conversation (after `steps`)."""
-        fold = self.wait()._fold
+        fold = self._settle()._fold
         if self._ends_with_calls():
             calls = fold.steps[-1]
             # Calls the caller answers are the answer; calls cut short before they ran leave their words only

@@ -10,6 +10,16 @@ APIS = ("openai", "responses", "dashscope")
 KEY = "sk-test-0123456789abcdef0123456789abcdef"  # a fake key tests look for in every output
 
 
+def failed(run):
+    """The result of a call that must raise its answer's QwenError (achat(), wait()); the error carries it."""
+    from qwen_jupyter.errors import QwenError
+
+    with pytest.raises(QwenError) as caught:
+        run()
+    assert caught.value.result is not None and caught.value.result.error is caught.value
+    return caught.value.result
+
+
 @pytest.fixture(scope="session")
 def emulator(qwen_emulator):
     """The packaged plugin's fixture (qwen_jupyter.testing), as users' own tests get it."""

@@ -463,7 +463,7 @@ class QwenPanel(anywidget.AnyWidget):
         last_delta = time.monotonic()
         refresh = _Refresh()
         try:
-            for event in result:
+            for event in result.watch():
                 if self._stop.is_set():
                     result.stop()  # marks the result interrupted and closes the HTTP stream
                     break
@@ -485,7 +485,7 @@ class QwenPanel(anywidget.AnyWidget):
                 if refresh.due(streams.values()):  # after a flush, so it matches what was sent
                     self.live = {**self.live, **_live_state(streams)}
         finally:
-            result.wait()
+            result.wait(raise_error=False)
             self._flush(turn_id, streams.values())
             self._finish(result, request, key)
 

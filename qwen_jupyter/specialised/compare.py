@@ -47,7 +47,7 @@ class Comparison:
     def _read(self, model: str) -> None:
         result, pieces = self.results[model], self.partial[model]
         result.claim(threading.get_ident())
-        for event in result:
+        for event in result.watch():
             if type(event) is TextDelta:
                 pieces.append(event.text)
             if self._stop.is_set():

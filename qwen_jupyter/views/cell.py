@@ -223,7 +223,7 @@ class CellView:
     def run(self, result: Any) -> None:
         """Stream a result; an interrupt, wherever it lands, ends the stream at once and then propagates."""
         try:
-            for event in result:
+            for event in result.watch():
                 self.on_event(event)
         except KeyboardInterrupt:
             result.stop()  # the connection closes; the partial answer is kept, marked interrupted

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Interrupted
+from ..errors import Interrupted, Shown
 from ..kernel import in_kernel
 from .cell import CellView
 from .terminal import TerminalView
@@ -46,3 +46,5 @@ def display_result(result: Any) -> None:
     magics = shell.magics_manager.registry.get("QwenMagics") if shell is not None else None
     options = magics.display_options() if magics is not None else {}
     show(result, shell, **options)
+    if result.error is not None and not result.interrupted:  # shown with its error box; the cell fails too, so Run All stops here
+        raise Shown(result.error)

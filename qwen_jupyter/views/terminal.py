@@ -90,7 +90,7 @@ class TerminalView:
     def run(self, result: Any) -> None:
         """Stream a result; an interrupt ends the stream at once and then propagates."""
         try:
-            for event in result:
+            for event in result.watch():
                 self.on_event(event)
         except KeyboardInterrupt:
             result.stop()

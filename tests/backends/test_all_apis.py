@@ -13,7 +13,7 @@ import qwen_jupyter
 from qwen_jupyter.events import Retrying, TextDelta
 from qwen_jupyter.views.layout import final_bundle
 
-from ..conftest import APIS, KEY
+from ..conftest import APIS, KEY, failed
 
 TOOLS = [{
     "type": "function",
@@ -114,7 +114,8 @@ def test_async_chat(api, connect):
 
 @pytest.mark.parametrize("api", APIS)
 def test_async_chat_keeps_partial_text_on_drop(api, connect):
-    result = asyncio.run(qwen_jupyter.achat("hello there dear friend", model="qwen-plus~drop=2", **connect(api)))
+    result = failed(lambda: asyncio.run(qwen_jupyter.achat("hello there dear friend", model="qwen-plus~drop=2",
+                                                            **connect(api))))
     assert result.error.code == "IncompleteStream"
     assert result.text == "**[emulated qwen-plus]** "
 
@@ -296,14 +297,14 @@ def test_redirects_are_refused_with_a_one_line_error(api, status, connect, emu, 
                 lambda: asyncio.run(qwen_jupyter.achat("hi", **connect(api)))):
         emu.inject(f"redirect={status}")
         before = len(emu.received)
-        outcomes.append((run(), len(emu.received) - before))
-    failed = 0
+        outcomes.append((failed(run), len(emu.received) - before))
+    wrong = 0
     for result, requests in outcomes:
         error = result.error
-        failed += not (error is not None and error.code == "Redirect" and error.status == status
-                       and "\n" not in str(error) and requests == 1)
-    reliability.add("Faults", f"HTTP {status} redirect", tried=len(outcomes), failed=failed)
-    assert failed == 0, [(str(r.error), n) for r, n in outcomes]
+        wrong += not (error is not None and error.code == "Redirect" and error.status == status
+                      and "\n" not in str(error) and requests == 1)
+    reliability.add("Faults", f"HTTP {status} redirect", tried=len(outcomes), failed=wrong)
+    assert wrong == 0, [(str(r.error), n) for r, n in outcomes]
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -311,6 +312,7 @@ def test_redirects_are_refused_with_a_one_line_error(api, status, connect, emu, 
 def test_sync_and_async_paths_read_a_failure_the_same_way(api, fault, code, connect, emu):
     model = f"qwen-plus~{fault}"
     sync = qwen_jupyter.chat("hello there dear friend", model=model, **connect(api))
-    asynchronous = asyncio.run(qwen_jupyter.achat("hello there dear friend", model=model, **connect(api)))
+    asynchronous = failed(lambda: asyncio.run(qwen_jupyter.achat("hello there dear friend", model=model,
+                                                                  **connect(api))))
     assert sync.error.code == asynchronous.error.code == code
     assert sync.text == asynchronous.text and len(emu.received) == 2  # neither was retried

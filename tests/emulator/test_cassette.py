@@ -65,7 +65,7 @@ def test_strict_miss_names_the_closest_request_and_the_difference(recorded):
     path, _ = recorded
     with Emulator(cassette=str(path)) as replaying:
         result = qwen_jupyter.chat("你是谁？", think=True, temperature=0.5, base_url=replaying.url,
-                                   api_key="sk-x").wait()
+                                   api_key="sk-x").wait(raise_error=False)
     error = result.error
     assert error.status == 404 and error.code == "cassette_miss"
     assert "closest is recording #1 (/compatible-mode/v1/chat/completions)" in error.message
@@ -86,7 +86,7 @@ def test_errors_are_recorded_and_replayed_as_errors(emu, tmp_path):
         assert original.error.code == "data_inspection_failed"
     with Emulator(cassette=str(path)) as replaying:
         replayed = qwen_jupyter.chat("hi", model="qwen-plus~moderation", base_url=replaying.url,
-                                     api_key="sk-x").wait()
+                                     api_key="sk-x").wait(raise_error=False)
     assert replayed.error.code == "data_inspection_failed" and replayed.error.status == 400
 
 
@@ -115,7 +115,7 @@ def test_inline_images_are_stored_as_digests_and_still_match(emu, tmp_path):
         replayed = qwen_jupyter.chat("Describe", image=picture, model="qwen-vl-max", base_url=replaying.url,
                                      api_key="sk-x").wait()
         other = qwen_jupyter.chat("Describe", image=Image.new("RGB", (64, 64), "red"), model="qwen-vl-max",
-                                  base_url=replaying.url, api_key="sk-x").wait()
+                                  base_url=replaying.url, api_key="sk-x").wait(raise_error=False)
     assert replayed.text == original.text and other.error.code == "cassette_miss"
 
 
@@ -154,7 +154,7 @@ def test_a_truncated_last_line_drops_only_the_interrupted_interaction(recorded, 
     with Emulator(cassette=str(path)) as replaying:
         first = qwen_jupyter.chat("你是谁？", think=True, base_url=replaying.url, api_key="sk-x").wait()
         last = qwen_jupyter.chat("你是谁？", think=True, api="dashscope", base_url=replaying.url,
-                                 api_key="sk-x").wait()
+                                 api_key="sk-x").wait(raise_error=False)
     assert first.text == originals["openai"].text
     assert last.error is not None and last.error.code == "CassetteMiss"
     with RecordingProxy(replaying.url, str(path)):  # recording again appends after the cut

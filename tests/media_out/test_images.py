@@ -257,7 +257,7 @@ def test_a_throttled_poll_is_asked_again_and_a_refused_one_ends_the_task(connect
     polls = [r for r in emu.received if r["method"] == "GET"]
     assert len(polls) == 4  # two throttled, then RUNNING and SUCCEEDED
     refused = qwen_jupyter.chat("a red fox", model="wanx-v1", **connect())
-    for event in refused:
+    for event in refused.watch():
         if isinstance(event, TaskProgress) and event.seconds == 0:
             emu.inject("403")
     assert refused.error.status == 403 and refused.request_id
