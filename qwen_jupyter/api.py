@@ -15,7 +15,7 @@ from .media import Media
 from .request import Message, Request, build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import for_request, route
-from .settings import Settings
+from .settings import Settings, configured
 from .specialised.documents import as_documents, upload_documents
 from .specialised.options import check_chosen_model, translation_alone
 from .speech import speech_options
@@ -90,14 +90,17 @@ def prepare(
     if options.get("file"):  # documents for qwen-long: uploaded now (once per content), sent as fileid://
         files = options.pop("file")
         options["documents"] = upload_documents(as_documents(files), settings)
+    # The notebook's settings (%config QwenMagics, where the extension is loaded) fill what was not given.
     request = build_request(
-        model or DEFAULT_MODEL, prompt, media=collect_media(image, video, audio, fps), system=system,
-        history=tuple(history), thinking=think, thinking_budget=budget, **options,
+        model or configured("model", DEFAULT_MODEL), prompt, media=collect_media(image, video, audio, fps),
+        system=configured("system") if system is None else system, history=tuple(history),
+        thinking=configured("thinking") if think is None else think,
+        thinking_budget=configured("thinking_budget") if budget is None else budget, **options,
     )
     return request, settings
 
 
-def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars: int = ANSWER_LIMIT,
+def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars: int | None = None,
          max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False, **kwargs: Any) -> QwenResult:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed (nothing is sent before).
 
@@ -128,7 +131,8 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     tools = toolbox(kwargs.get("tools"))
     _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
-    how = Asking(tools or None, max_rounds, ask_on_stdin if confirm is True else confirm or None, max_answer_chars)
+    how = Asking(tools or None, max_rounds, ask_on_stdin if confirm is True else confirm or None,
+                 configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None else max_answer_chars)
     if conversation is None:
         return ask(request, settings, how=how)
     from .notebook import current_session
@@ -143,16 +147,19 @@ def _check_chosen(options: dict[str, Any]) -> None:
 
 
 async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
-    """The async form of chat(): awaits the whole answer and returns the finished result.
+    """The async form of chat(): awaits the whole answer and returns the finished result; an answer that failed
+    raises its QwenError (the result on it as `.result`), as chat()'s wait() does.
 
     With Python functions as tools, the rounds run as chat() runs them, in a worker thread (so are the calls)."""
     if any(callable(tool) for tool in kwargs.get("tools") or ()):
         return await asyncio.to_thread(lambda: chat(prompt, **kwargs).wait())
-    limit = kwargs.pop("max_answer_chars", ANSWER_LIMIT)
+    limit = kwargs.pop("max_answer_chars", None)
+    limit = configured("max_answer_chars", ANSWER_LIMIT) if limit is None else limit
     _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
     settings = for_request(settings, request)
-    return await QwenResult.gather(
+    result = await QwenResult.gather(
         astream_events(request, settings), messages=request.messages, model=request.model, api=settings.api,
         max_answer_chars=limit,
     )
+    return result.wait()

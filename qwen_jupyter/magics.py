@@ -25,7 +25,7 @@ from .parse import FORMATS, MagicArgs, braced_expression, magic_args
 from .request import build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
-from .settings import APIS, REGIONS, Secret, Settings
+from .settings import APIS, REGIONS, Secret, Settings, configure_from
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
@@ -102,6 +102,11 @@ class QwenMagics(Magics):
         if shell is not None:
             # JupyterLab reports deleted cells with whichever cell runs next (also the one loading us).
             shell.events.register("pre_run_cell", self.forget_deleted_cells)
+            configure_from(self.configuration)  # %config is the notebook's settings for chat(), map(), the panel
+
+    def configuration(self) -> dict[str, Any]:
+        """The notebook's settings: every configurable trait, and the key typed with %qwen login."""
+        return {name: getattr(self, name) for name in self.trait_names(config=True)} | {"api_key": self.key}
 
     def forget_deleted_cells(self, info: Any = None) -> None:
         """Drop the turns of the cells the front end says were deleted (in memory and in the database)."""
@@ -132,10 +137,7 @@ class QwenMagics(Magics):
 
     def settings(self, args: MagicArgs | None = None) -> Settings:
         """Where this request goes: this cell's options, then the traits and `%qwen login`, then the environment."""
-        return route(api=args and args.api or self.api, region=args and args.region or self.region,
-                     base_url=self.base_url, workspace=self.workspace, api_key=self.key, timeout=self.timeout,
-                     max_retries=self.max_retries, offline=self.offline, cassette=self.cassette,
-                     cassette_mode=self.cassette_mode)
+        return route(api=args and args.api, region=args and args.region)
 
     def display_options(self) -> dict[str, Any]:
         """How results are shown (the views' settings, from the traits)."""
@@ -308,7 +310,7 @@ class QwenMagics(Magics):
             json_mode=args.json, tools=tools.specs(), search_options=_search_options(args),
             code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
             prompt_extend=args.prompt_extend, **speech_options(args.speak),
-            **request_options(args, self._value, dict(self.presets)),
+            **request_options(args, self._value),
             documents=upload_documents([self._value(f) for f in args.files], settings) if args.files else None,
         )
         if args.new:

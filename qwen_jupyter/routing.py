@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .errors import QwenError
 from .models import api_for
-from .settings import Secret, Settings, warn_plain_http
+from .settings import Secret, Settings, configured, warn_plain_http
 from .specialised.options import api_needed, sent_documents
 from .speech import wants_speech
 
@@ -40,13 +40,17 @@ def route(*, api: str | None = None, region: str | None = None, base_url: str | 
           workspace: str | None = None, api_key: str | None = None, timeout: float | None = None,
           max_retries: int | None = None, offline: str | None = None, cassette: str | None = None,
           cassette_mode: str | None = None) -> Settings:
-    """The Settings for one request; None means: from the environment, else the default."""
-    values: dict[str, object] = {"api": api, "region": region, "workspace": workspace, "timeout": timeout,
-                                 "max_retries": max_retries,
-                                 "base_url": base_url or os.environ.get(BASE_URL_ENV) or None}
-    key = api_key or os.environ.get(KEY_ENV) or None
-    values["api_key"] = Secret(key) if key is not None else None
-    settings = Settings(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
+    """The Settings for one request; None means: the notebook's setting (%config QwenMagics, where the extension
+    is loaded), else the environment, else the default."""
+    given = {"api": api, "region": region, "base_url": base_url, "workspace": workspace, "api_key": api_key,
+             "timeout": timeout, "max_retries": max_retries, "offline": offline, "cassette": cassette,
+             "cassette_mode": cassette_mode}
+    chosen = {name: configured(name) if value is None or value == "" else value for name, value in given.items()}
+    chosen["base_url"] = chosen["base_url"] or os.environ.get(BASE_URL_ENV) or None
+    key = chosen.pop("api_key") or os.environ.get(KEY_ENV) or None
+    chosen["api_key"] = Secret(key) if key is not None else None
+    offline, cassette, cassette_mode = (chosen.pop(name) for name in ("offline", "cassette", "cassette_mode"))
+    settings = Settings(**{k: v for k, v in chosen.items() if v is not None})  # type: ignore[arg-type]
     mode = _choice(offline, OFFLINE_ENV, OFFLINE_MODES, "Offline mode")
     cassette = cassette or os.environ.get(CASSETTE_ENV) or None
     cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, CASSETTE_MODES, "Cassette mode")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import QwenError, remember_secret
@@ -110,6 +112,23 @@ class Settings:
         """Where requests go, for error hints (never the key)."""
         where = "" if self.route == "live" else f" ({self.route})"
         return f"{self.api} API at {self.host}{where}"
+
+
+# The notebook's settings: in a kernel where the extension is loaded, QwenMagics' configuration (%config) is what
+# every way of asking starts from (the magic, the panel, chat(), map(), …); explicit arguments win over it.
+_configured: Callable[[], dict[str, Any]] | None = None
+
+
+def configure_from(provider: Callable[[], dict[str, Any]] | None) -> None:
+    """Make `provider` (the loaded extension's settings, read on each call) the notebook's settings."""
+    global _configured
+    _configured = provider
+
+
+def configured(name: str, default: Any = None) -> Any:
+    """The notebook's setting `name` (a QwenMagics trait, or `api_key` from %qwen login), else `default`."""
+    value = _configured().get(name) if _configured is not None else None
+    return default if value is None else value
 
 
 _warned_hosts: set[str] = set()

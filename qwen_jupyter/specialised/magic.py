@@ -28,12 +28,12 @@ def _structured(text: str | None, value: Callable[[str], Any], option: str) -> A
                         f"not {text!r}.", code="InvalidInput", hint="") from None
 
 
-def request_options(args: Any, value: Callable[[str], Any], presets: dict[str, Any]) -> dict[str, Any]:
+def request_options(args: Any, value: Callable[[str], Any]) -> dict[str, Any]:
     """build_request options from the parsed magic line; `value` reads a {variable} from the namespace."""
     translation_alone(args.to, args.files)  # before any document is uploaded
     check_chosen_model(args.model, args.to, args.ocr, args.files)
     options: dict[str, Any] = {
-        "logprobs": args.logprobs, "prefix": args.prefix, "preset": args.preset, "presets": presets,
+        "logprobs": args.logprobs, "prefix": args.prefix, "preset": args.preset,
         "to": args.to, "source": args.source, "domains": args.domain,
         "terms": _structured(args.terms, value, "--terms"), "memory": _structured(args.memory, value, "--memory"),
         "ocr": args.ocr, "ocr_schema": _structured(args.fields, value, "--fields"),

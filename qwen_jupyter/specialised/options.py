@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import QwenError
+from ..settings import configured
 
 PRESETS: dict[str, dict[str, float]] = {  # qwen_jupyter's choices (see the module docstring), not Model Studio's
     "creative": {"temperature": 1.0, "top_p": 0.95},
@@ -57,7 +58,7 @@ def preset_values(preset: str | dict[str, Any], presets: dict[str, Any] | None =
     if isinstance(preset, dict):
         values = preset
     else:
-        known = {**PRESETS, **(presets or {})}
+        known = {**PRESETS, **configured("presets", {}), **(presets or {})}  # the notebook's own, then given
         if preset not in known:
             raise QwenError(f"There is no preset {preset!r}; known: {', '.join(sorted(known))}.",
                             code="InvalidInput", hint="Define one with %config QwenMagics.presets = "

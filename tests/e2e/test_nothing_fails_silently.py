@@ -1,0 +1,95 @@
+"""Nothing fails silently, through real processes: a plain script, a real kernel, the person's %config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ..conftest import KEY
+from .test_magic_in_kernel import _failure
+
+pytestmark = pytest.mark.e2e
+
+
+def _script(code: str, emulator, tmp_path) -> subprocess.CompletedProcess:
+    """Run code as a plain Python script (no IPython), pointed at the emulator."""
+    path = tmp_path / "script.py"
+    path.write_text(textwrap.dedent(code))
+    env = {"PATH": "/usr/bin:/bin", "QWEN_JUPYTER_DB": str(tmp_path / "qwen.db"), "HOME": str(tmp_path),
+           **{name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}}
+    return subprocess.run([sys.executable, str(path), emulator.url, KEY], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_a_script_whose_request_fails_stops_with_the_error_not_an_empty_answer(emulator, tmp_path):
+    run = _script("""
+        import sys
+        from qwen_jupyter import QwenError, chat
+        url, key = sys.argv[1:]
+        r = chat("Hi", model="qwen-plus~401", base_url=url, api_key=key)
+        try:
+            r.wait()
+        except QwenError as error:
+            print("wait:", error.status, error.result is r, repr(r.text))
+        partial = chat("hello there dear friend", model="qwen-plus~drop=2", base_url=url, api_key=key)
+        try:
+            for event in partial:
+                pass
+        except QwenError as error:
+            print("iteration:", error.code, repr(error.result.text))
+        chat("Hi", model="qwen-plus~403", base_url=url, api_key=key).wait()
+        print("carried on")
+    """, emulator, tmp_path)
+    assert run.returncode == 1 and "carried on" not in run.stdout
+    assert "wait: 401 True ''" in run.stdout
+    assert "iteration: IncompleteStream '**[emulated qwen-plus]** '" in run.stdout
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("qwen_jupyter.errors.QwenError: 403") and KEY not in run.stderr
+
+
+def test_a_good_answer_raises_nothing_and_a_stop_is_not_a_failure(emulator, tmp_path):
+    run = _script("""
+        import sys
+        from qwen_jupyter import chat
+        url, key = sys.argv[1:]
+        print(chat("Who are you?", base_url=url, api_key=key).wait().text[:4])
+        r = chat("A long answer", model="qwen-plus~long=2000,chunk=4", base_url=url, api_key=key)
+        for event in r:
+            r.stop()
+        print(r.wait().interrupted)
+    """, emulator, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["I", "am", "True"]
+
+
+def test_a_displayed_chat_that_failed_shows_its_box_and_fails_the_cell(kernel):
+    run = kernel.execute("import qwen_jupyter\nqwen_jupyter.chat('hello', model='qwen-plus~401')")
+    assert "401" in _failure(run)
+    assert "qwen-error" in run.final["text/html"]  # the error box was shown first
+
+
+def test_config_is_the_notebooks_settings_for_chat_and_map_and_explicit_arguments_win(kernel, emu):
+    from qwen_jupyter.emulator import Emulator
+
+    with Emulator() as other:
+        run = kernel.execute(
+            f"%config QwenMagics.base_url = '{other.url}'\n%config QwenMagics.model = 'qwen-max'\n"
+            "%config QwenMagics.system = 'Be brief.'\n"
+            "import asyncio, qwen_jupyter, pandas as pd\n"
+            "r = qwen_jupyter.chat('Who are you?').wait()\n"
+            "m = qwen_jupyter.map(pd.DataFrame({'text': ['one', 'two']}), 'Echo {text}', progress=False)\n"
+            f"explicit = qwen_jupyter.chat('hi', model='qwen-flash', base_url={emu.url!r}).wait()\n"
+            "print(r.model, m['answer'].notna().all())")
+        try:
+            assert run.reply["content"]["status"] == "ok", run.stderr
+            assert run.stdout.split() == ["qwen-max", "True"]
+            bodies = [r["body"] for r in other.received]
+            assert len(bodies) == 3 and {b["model"] for b in bodies} == {"qwen-max"}
+            assert bodies[0]["messages"][0] == {"role": "system", "content": "Be brief."}
+            assert emu.received[-1]["body"]["model"] == "qwen-flash"  # an explicit argument wins
+        finally:
+            kernel.execute("%config QwenMagics.base_url = None\n%config QwenMagics.system = None")
