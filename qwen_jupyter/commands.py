@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from .interpolate import RULE
 from .notebook import DEFAULT_CHAT
 from .settings import Secret
+from .text import printable
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ def help_text(options: str) -> str:
     return "\n".join(lines + ["", "Variables in prompts:", *("  " + line for line in RULE.splitlines())])
 
 
+def _say(text: str) -> None:
+    """Print a command's line: what a model or a server wrote in it (answers, file names, batch states, errors)
+    cannot move or retitle the terminal, write its clipboard or fake a link."""
+    print(printable(text))
+
+
 def _clip(text: str, limit: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -73,7 +80,7 @@ def _clip(text: str, limit: int = 100) -> str:
 
 @command("%qwen help", "this help", "Panel and help")
 def _help(magics: Any, rest: str) -> None:
-    print(help_text(magics.qwen.__doc__ or ""))
+    _say(help_text(magics.qwen.__doc__ or ""))
 
 
 @command("%qwen history [NAME]", "the turns of a chat, as the model will see them", "Conversations")
@@ -81,12 +88,12 @@ def _history(magics: Any, rest: str) -> None:
     magics.forget_deleted_cells()
     conversation = magics.session.chats.get(rest or DEFAULT_CHAT)
     if not conversation or not conversation.turns:
-        print(f"The {rest or DEFAULT_CHAT!r} chat is empty.")
+        _say(f"The {rest or DEFAULT_CHAT!r} chat is empty.")
         return
     for number, turn in enumerate(conversation.turns, 1):
         note = "" if turn.status == "ok" else f" [{turn.status}]"
-        print(f"[{number}] you: {_clip(turn.user.text)}")
-        print(f"    {turn.model}{note}: {_clip(turn.assistant.text)}")
+        _say(f"[{number}] you: {_clip(turn.user.text)}")
+        _say(f"    {turn.model}{note}: {_clip(turn.assistant.text)}")
 
 
 @command("%qwen chats", "this notebook's chats, with turns and tokens", "Conversations")
@@ -94,16 +101,16 @@ def _chats(magics: Any, rest: str) -> None:
     magics.forget_deleted_cells()
     chats = magics.session.chats
     if not chats:
-        print("No conversations in this notebook yet.")
+        _say("No conversations in this notebook yet.")
     for name, conversation in chats.items():
         count = len(conversation.turns)
-        print(f"{name}: {count} turn{'' if count == 1 else 's'}, {conversation.tokens()} tokens")
+        _say(f"{name}: {count} turn{'' if count == 1 else 's'}, {conversation.tokens()} tokens")
 
 
 @command("%qwen reset [NAME]", "empty a chat", "Conversations")
 def _reset(magics: Any, rest: str) -> None:
     magics.session.reset(rest or DEFAULT_CHAT)
-    print(f"Chat {rest or DEFAULT_CHAT!r} is empty now.")
+    _say(f"Chat {rest or DEFAULT_CHAT!r} is empty now.")
 
 
 @command("%qwen export NAME FILE", "write a chat's messages as JSON", "Conversations")
@@ -117,7 +124,7 @@ def _export(magics: Any, rest: str) -> None:
         raise UsageError(f"No chat named {name!r}; %qwen chats lists them.")
     with open(path, "w", encoding="utf-8") as fh:
         json.dump({"chat": name, "messages": conversation.messages()}, fh, ensure_ascii=False, indent=1)
-    print(f"Wrote {len(conversation.turns)} turns of {name!r} to {path}.")
+    _say(f"Wrote {len(conversation.turns)} turns of {name!r} to {path}.")
 
 
 @command("%qwen usage", "tokens used, per chat", "Conversations")
@@ -125,8 +132,8 @@ def _usage(magics: Any, rest: str) -> None:
     total = 0
     for name, conversation in magics.session.chats.items():
         total += conversation.tokens()
-        print(f"{name}: {conversation.tokens()} tokens")
-    print(f"total: {total} tokens")
+        _say(f"{name}: {conversation.tokens()} tokens")
+    _say(f"total: {total} tokens")
 
 
 @command("%qwen log search TERM", "logged requests and answers that mention TERM", "Conversations")
@@ -137,9 +144,9 @@ def _log(magics: Any, rest: str) -> None:
     session = magics.session
     rows = session.store.search(session.notebook, term.strip()) if session.store else []
     if not rows:
-        print(f"Nothing logged mentions {term.strip()!r}.")
+        _say(f"Nothing logged mentions {term.strip()!r}.")
     for row in rows:
-        print(f"[{row['chat']}] {row['model']}: {_clip(row['text'] or row['error'] or '')}")
+        _say(f"[{row['chat']}] {row['model']}: {_clip(row['text'] or row['error'] or '')}")
 
 
 @command("%qwen batches [cancel ID]", "Batch API jobs that --map --batch started, and their state; cancel one",
@@ -154,11 +161,11 @@ def _batches(magics: Any, rest: str) -> None:
     settings, store = magics.settings(), magics.session.store
     if verb == "cancel":
         stored = batches.cancel(settings, store, job_id.strip())
-        print(f"{stored['id']}: " + ", ".join(f"{b['id']} {b['status']}" for b in stored["batches"]))
+        _say(f"{stored['id']}: " + ", ".join(f"{b['id']} {b['status']}" for b in stored["batches"]))
         return
     jobs = store.batch_jobs()
     if not jobs:
-        print("No batch jobs yet; %%qwen --map DATA --batch (or qwen_jupyter.map(..., batch=True)) starts one.")
+        _say("No batch jobs yet; %%qwen --map DATA --batch (or qwen_jupyter.map(..., batch=True)) starts one.")
     for stored in jobs:
         note = ""
         if stored["status"] != "collected":
@@ -169,7 +176,7 @@ def _batches(magics: Any, rest: str) -> None:
         rows = sum(len(b["keys"]) for b in stored["batches"])
         states = ", ".join(f"{b['id']} {b['status']} {(b.get('counts') or {}).get('completed', 0)}/{len(b['keys'])}"
                            for b in stored["batches"])
-        print(f"{stored['id']}  {stored['spec'].get('model')}  {rows:,} rows  {stored['status']}: {states}{note}")
+        _say(f"{stored['id']}  {stored['spec'].get('model')}  {rows:,} rows  {stored['status']}: {states}{note}")
 
 
 @command("%qwen files [delete ID…|all]", "documents uploaded for qwen-long (--file); delete some or all", "Data")
@@ -183,12 +190,12 @@ def _files(magics: Any, rest: str) -> None:
     files = files_table(settings)
     if verb == "delete":
         chosen = [f["id"] for f in files] if ids.strip() == "all" else ids.split()
-        print(f"Deleted {len(delete_documents(settings, chosen))} document(s).")
+        _say(f"Deleted {len(delete_documents(settings, chosen))} document(s).")
         return
     if not files:
-        print("No documents uploaded; %%qwen --file PATH uploads one for qwen-long.")
+        _say("No documents uploaded; %%qwen --file PATH uploads one for qwen-long.")
     for f in files:
-        print(f"{f['id']}  {f['filename']}  {f['bytes']:,} bytes  {f['status']}")
+        _say(f"{f['id']}  {f['filename']}  {f['bytes']:,} bytes  {f['status']}")
 
 
 @command("%qwen login", "type the API key (no echo; kept in this kernel only)", "Keys and where requests go")
@@ -201,7 +208,7 @@ def _login(magics: Any, rest: str) -> None:
     if not key:
         raise UsageError("No key entered; nothing changed.")
     magics.key = Secret(key)
-    print("Key set for this kernel session. It is not saved and never shown.")
+    _say("Key set for this kernel session. It is not saved and never shown.")
 
 
 @command("%qwen offline on|off|auto", "answer from the built-in emulator: always, never, or without a key",
@@ -210,7 +217,7 @@ def _offline(magics: Any, rest: str) -> None:
     if rest not in ("on", "off", "auto"):
         raise UsageError("Usage: %qwen offline on|off|auto")
     magics.offline = rest
-    print(f"Offline mode: {rest}.")
+    _say(f"Offline mode: {rest}.")
 
 
 @command("%qwen config", "the model, where requests go, and whether a key is set", "Keys and where requests go")
@@ -220,7 +227,7 @@ def _config(magics: Any, rest: str) -> None:
         key = "key set" if settings.api_key else "no key"
     else:
         key = "no key needed (the emulator answers)" if "emulator" in settings.route else "answers from a cassette"
-    print(f"{magics.model} via {settings.describe()}; {key}")
+    _say(f"{magics.model} via {settings.describe()}; {key}")
 
 
 @command("%qwen record PATH", "save every request and its answer into a cassette", "Cassettes")
@@ -228,7 +235,7 @@ def _record(magics: Any, rest: str) -> None:
     if not rest:
         raise UsageError("Usage: %qwen record PATH")
     magics.cassette, magics.cassette_mode = rest, "record"
-    print(f"Recording every request and its answer into {rest} (the key is never written).")
+    _say(f"Recording every request and its answer into {rest} (the key is never written).")
 
 
 @command("%qwen replay PATH [--lenient]", "answer from a cassette (lenient: generated where it has none)",
@@ -242,7 +249,7 @@ def _replay(magics: Any, rest: str) -> None:
         raise UsageError(f"No cassette at {paths[0]!r}; %qwen record {paths[0]} makes one.")
     magics.cassette, magics.cassette_mode = paths[0], "lenient" if "--lenient" in words else "replay"
     magics.settings()  # reads the cassette now, so a bad line is reported here, not at the next request
-    print(f"Answers come from {paths[0]}" + (" (generated where it has none)." if "--lenient" in words else "."))
+    _say(f"Answers come from {paths[0]}" + (" (generated where it has none)." if "--lenient" in words else "."))
 
 
 @command("%qwen cassette PATH", "replay it when offline, go live with a key", "Cassettes")
@@ -250,13 +257,13 @@ def _cassette(magics: Any, rest: str) -> None:
     if not rest:
         raise UsageError("Usage: %qwen cassette PATH")
     magics.cassette = rest  # the mode stays (auto unless QWEN_JUPYTER_CASSETTE_MODE says record, for example)
-    print(f"Cassette {rest}: offline, answers come from it; with a key, from Model Studio.")
+    _say(f"Cassette {rest}: offline, answers come from it; with a key, from Model Studio.")
 
 
 @command("%qwen live", "neither record nor replay", "Cassettes")
 def _live(magics: Any, rest: str) -> None:
     magics.cassette_mode = "off"
-    print("Live: no cassette is recorded or replayed.")
+    _say("Live: no cassette is recorded or replayed.")
 
 
 @command("%qwen panel [NAME]", "a chat panel on this notebook's chat NAME", "Panel and help")

@@ -6,6 +6,8 @@ import re
 import threading
 import traceback
 
+from .text import printable
+
 # Model Studio codes (native and compatible-mode spellings) that are worth another try after a pause.
 _RETRYABLE_CODES = (
     "Throttling",
@@ -65,7 +67,7 @@ class QwenError(Exception):
         hint: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(redact(message))
+        super().__init__(printable(redact(message)))
         self.message = message
         self.code = code
         self.status = status
@@ -86,7 +88,8 @@ class QwenError(Exception):
         code = None if self.code in LOCAL_CODES else self.code
         head = " ".join(str(p) for p in (self.status, code) if p)
         text = f"{head}: {self.message}" if head else self.message
-        return f"{text} {self.hint}" if self.hint else text
+        text = f"{text} {self.hint}" if self.hint else text
+        return " ".join(text.split()) if "\n" in text else text  # one line, whatever a server wrote
 
     def __str__(self) -> str:
         return self.summary()
@@ -97,7 +100,7 @@ class QwenError(Exception):
     def __setattr__(self, name: str, value: object) -> None:
         # Every field a server can fill, on every assignment: a key it echoes back is never kept.
         if name in _REDACTED_FIELDS and isinstance(value, str):
-            value = redact(value)
+            value = printable(redact(value))  # nor a terminal escape it sends (OSC 52, CSI 2J, …)
         super().__setattr__(name, value)
 
     def detached(self) -> QwenError:

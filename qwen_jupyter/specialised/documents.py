@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import QwenError
 from ..settings import Settings
+from ..text import printable
 
 FORMATS = {".txt", ".docx", ".pdf", ".xlsx", ".epub", ".mobi", ".md", ".csv", ".json", ".bmp", ".png", ".jpg",
            ".jpeg", ".gif"}  # Model Studio's list for file-extract (images on newer models)
@@ -37,8 +38,9 @@ def as_documents(value: Document | Iterable[Document]) -> list[Document]:
 
 
 def document_name(document: Document) -> str:
-    """The name a document goes by: its file's name, or the name given with its bytes."""
-    return Path(document[0]).name if isinstance(document, tuple) else Path(document).expanduser().name
+    """The name a document goes by: its file's name, or the name given with its bytes (without control
+    characters, which a multipart header cannot carry and a terminal listing it would act on)."""
+    return printable(Path(document[0]).name if isinstance(document, tuple) else Path(document).expanduser().name)
 
 
 def read_document(document: Document) -> tuple[str, bytes]:
@@ -56,7 +58,7 @@ def read_document(document: Document) -> tuple[str, bytes]:
     if not file.is_file():
         raise QwenError(f"No file at {file}.", code="InvalidInput", hint="")
     _check_size(file.name, file.stat().st_size)
-    return file.name, file.read_bytes()
+    return document_name(document), file.read_bytes()
 
 
 def _check_type(name: str) -> None:

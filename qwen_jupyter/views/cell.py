@@ -32,9 +32,10 @@ from ..events import (
 )
 from ..media import Media
 from ..specialised.research import note as research_note
+from ..text import printable
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
-from .layout import MUTED, final_bundle, plain, reasoning_html, result_text, retry_note
+from .layout import MUTED, final_bundle, reasoning_html, result_text, retry_note
 from .media import media_bundles, progress_note
 from .tools import LiveCalls
 
@@ -111,7 +112,7 @@ class CellView:
 
     def _bundle(self, output: Block, text: str) -> dict[str, str]:
         if self.plain:
-            return {"text/plain": plain(text)}
+            return {"text/plain": printable(text)}
         if output.kind == "reasoning":
             return {"text/html": reasoning_html(text, "Reasoning" if output.first else None, self.image_hosts)}
         return {"text/html": fragment(markdown_html(text, self.image_hosts))}

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from ..text import printable
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
 from .logprobs import logprobs_html
 from .ocr import ocr_html
@@ -27,18 +28,9 @@ BACKGROUND = "var(--jp-layout-color0, var(--vscode-editor-background, #ffffff))"
 REASONING_STYLE = ("border-left:3px solid var(--jp-border-color1, var(--vscode-panel-border, #bdbdbd));"
                    f"padding-left:.8em;color:{MUTED};font-size:.92em")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+\Z")
-# C0 and C1 controls (escape sequences can retitle, recolour or write the clipboard of a terminal), not \t or \n.
-_CONTROLS = dict.fromkeys([*range(0, 9), *range(11, 32), 127, *range(128, 160)])
-
-
-def plain(text: str) -> str:
-    """Model text for a terminal or a text/plain output: control characters removed."""
-    return text.translate(_CONTROLS)
-
-
 def retry_note(event: Any) -> str:
     """What the person reads while a failed request waits to be tried again (cell and terminal alike)."""
-    return plain(f"{event.error.summary()} Trying again in {event.delay:.1f} s (retry {event.attempt}).")
+    return printable(f"{event.error.summary()} Trying again in {event.delay:.1f} s (retry {event.attempt}).")
 
 
 def _keep_layout_urls(tag: str, attribute: str, value: str) -> str | None:
@@ -127,7 +119,7 @@ def footer(result: Any) -> str:
         bits.append(f"id {result.request_id}")
     if result.emulated:
         bits.append("emulated")
-    return plain(" · ".join(bits))
+    return printable(" · ".join(bits))
 
 
 def footer_html(result: Any) -> str:
@@ -145,9 +137,9 @@ def _linkable(url: str) -> bool:
 
 def _sources(result: Any) -> str:
     """The sources as a numbered list (each with the number the answer's [n] markers use)."""
-    items = [f'<li value="{int(s.index)}"><a href="{escape(s.url)}">{escape(plain(s.title) or s.url)}</a>'
-             f'{" · " + escape(plain(s.site_name)) if s.site_name else ""}</li>'
-             if _linkable(s.url) else f'<li value="{int(s.index)}">{escape(plain(s.title))} (no usable link)</li>'
+    items = [f'<li value="{int(s.index)}"><a href="{escape(s.url)}">{escape(printable(s.title) or s.url)}</a>'
+             f'{" · " + escape(printable(s.site_name)) if s.site_name else ""}</li>'
+             if _linkable(s.url) else f'<li value="{int(s.index)}">{escape(printable(s.title))} (no usable link)</li>'
              for s in result.search_results]
     return f'<div class="qwen-sources"><b>Sources</b><ol>{"".join(items)}</ol></div>' if items else ""
 
@@ -213,7 +205,7 @@ def result_text(result: Any) -> str:
     if result.error:
         parts.append(f"Error: {result.error.summary()}")
     parts.append(f"-- {footer(result)}")
-    return plain("\n\n".join(parts))
+    return printable("\n\n".join(parts))
 
 
 def final_bundle(result: Any, header: str = "", image_hosts: Collection[str] = ()) -> dict[str, str]:

@@ -14,8 +14,8 @@ from typing import Any
 import nh3
 
 from ..events import Image, TaskProgress
+from ..text import printable
 from .html import ROOT_CLASS
-from .layout import plain
 
 _AUDIO_DATA = re.compile(r"data:audio/wav;base64,[A-Za-z0-9+/=]+\Z")
 _IMAGE_DATA = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+\Z")
@@ -23,7 +23,7 @@ _IMAGE_DATA = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+\Z")
 
 def progress_note(event: TaskProgress) -> str:
     """The line shown while an image task is waited for."""
-    return plain(f"Image task {event.task_id[:8]}… {event.status} · {event.seconds:.0f} s "
+    return printable(f"Image task {event.task_id[:8]}… {event.status} · {event.seconds:.0f} s "
                  "(interrupt to cancel it)")
 
 

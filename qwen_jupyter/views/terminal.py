@@ -21,7 +21,8 @@ from ..events import (
     ToolRunning,
 )
 from ..specialised.research import note as research_note
-from .layout import footer, media_lines, plain, retry_note, source_lines
+from ..text import printable
+from .layout import footer, media_lines, retry_note, source_lines
 from .media import progress_note
 
 
@@ -48,28 +49,28 @@ class TerminalView:
         if text == self.last_note:
             return
         self.last_note = text
-        self._write(("" if self.line_start else "\n") + plain(text) + "\n")
+        self._write(("" if self.line_start else "\n") + printable(text) + "\n")
 
     def on_event(self, event: Event) -> None:
         """Write one event's text at once."""
         match event:
             case ReasoningDelta(text=text):
                 self._switch("reasoning")
-                self._write(plain(text))
+                self._write(printable(text))
             case TextDelta(text=text):
                 self._switch("answer")
-                self._write(plain(text))
+                self._write(printable(text))
             case Retrying():
                 self._note(f"[{retry_note(event)}]")
             case ToolRunning(name=name, arguments=arguments):
                 self._switch("tool")
-                self._write(plain(f"[tool {name}({arguments[:200]}) running…] "))
+                self._write(printable(f"[tool {name}({arguments[:200]}) running…] "))
             case ServiceToolCall(name=name, arguments=arguments, output=output):
                 self._switch("tool")
                 self._note(f"[{name} ran {arguments[:200]}] {output[:300]}")
             case ToolOutput(output=output, error=error, seconds=seconds):
                 said = f"error: {error}" if error is not None else (output or "")
-                self._write(plain(f"[{seconds:.2f} s] {said[:300]}\n"))
+                self._write(printable(f"[{seconds:.2f} s] {said[:300]}\n"))
             case TaskProgress(status=status) if status != self.status:
                 self.status = status
                 self._note(f"[{progress_note(event)}]")
@@ -102,7 +103,7 @@ class TerminalView:
             self._write("\x1b[0m")
         tail = "\n" if self.kind else ""
         tail += "".join(f"{line}\n" for line in media_lines(result))
-        tail += "".join(plain(line) + "\n" for line in source_lines(result))
+        tail += "".join(printable(line) + "\n" for line in source_lines(result))
         if result.error:
-            tail += f"\n{plain(result.error.summary())}\n"
+            tail += f"\n{printable(result.error.summary())}\n"
         self._write(f"{tail}-- {footer(result)}\n")

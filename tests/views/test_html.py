@@ -21,8 +21,9 @@ from qwen_jupyter.events import (
     Usage,
 )
 from qwen_jupyter.result import QwenResult
+from qwen_jupyter.text import printable
 from qwen_jupyter.views.html import markdown_html
-from qwen_jupyter.views.layout import final_bundle, plain
+from qwen_jupyter.views.layout import final_bundle
 
 from .safety import as_trusted_markdown, problems, tags, text
 
@@ -92,7 +93,7 @@ def test_terminal_control_characters_never_reach_plain_text():
     result = _result(text=f"hello {osc52}\x1b[2J\x9b31m world")
     shown = final_bundle(result)["text/plain"]
     assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
-    assert plain("tab\tand\nnewline") == "tab\tand\nnewline"
+    assert printable("tab\tand\nnewline") == "tab\tand\nnewline"
 
 
 def test_markdown_still_formats_and_math_is_kept_for_the_typesetter():
