@@ -34,6 +34,7 @@ class Fault:
     chunk: int | None = None         # characters per chunk
     echo: bool = False               # answer (and reason, name sources, fail) with the prompt's own text
     echo_code: bool = False          # an error's code is the prompt's text (a server reflecting what it got)
+    echo_args: bool = False          # a tool call's arguments are the prompt's text as sent (a spoofed approval)
     redirect: int | None = None      # answer with this 3xx status, pointing back at the same URL
     task_fail: bool = False          # an image task ends FAILED
     task_stuck: bool = False         # an image task stays PENDING (a full queue) until cancelled
@@ -49,7 +50,7 @@ _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "err
             "midstream-error": "error_at"}
 _INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect", "every"}
 _FLOATS = {"retry_after", "stall_seconds", "slow", "delay"}
-_FLAGS = {"echo", "echo_code", "bad_args", "tool_loop", "task_fail", "task_stuck"}
+_FLAGS = {"echo", "echo_code", "echo_args", "bad_args", "tool_loop", "task_fail", "task_stuck"}
 
 
 def parse(spec: str | None, into: Fault | None = None) -> Fault:

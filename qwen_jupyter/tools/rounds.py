@@ -34,6 +34,7 @@ from ..events import (
 )
 from ..request import Message, Request, ToolCall
 from ..settings import Settings
+from ..text import visible
 from .schema import Toolbox
 
 MAX_ROUNDS = 8
@@ -44,14 +45,40 @@ Confirm = Callable[[str, str], bool]
 """Asked before each call with the tool's name and its arguments (JSON); False declines the call."""
 
 
-def ask_on_stdin(name: str, arguments: str) -> bool:
-    """Ask the person (through the front end's input box) whether to run a call; no stdin refuses the call."""
+SHOWN_LIMIT = 4_000  # characters of a call shown before asking; the rest is folded with its count, "all" shows it
+
+
+def describe_call(name: str, arguments: str) -> str:
+    """What a call will run, for a person to approve: the tool and its arguments as they will be passed (one per
+    line, whole), every character that would not show as itself written out."""
     try:
-        answer = input(f"Run {name}({_clip(redact(arguments))[:500]})? [y/N] ")
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return visible(f"{name}({arguments})")
+    lines = [f"{visible(name)}("] + [f"    {visible(key)}={visible(json.dumps(value, ensure_ascii=False))},"
+                                     for key, value in parsed.items()] + [")"]
+    return "\n".join(lines) if parsed else f"{visible(name)}()"
+
+
+def ask_on_stdin(name: str, arguments: str) -> bool:
+    """Ask the person (through the front end's input box) whether to run a call, showing exactly what will run;
+    no stdin refuses the call."""
+    shown = describe_call(name, redact(arguments))
+    folded = len(shown) > SHOWN_LIMIT
+    print(f"The model asks to run:\n{shown[:SHOWN_LIMIT]}")
+    if folded:
+        print(f"… {len(shown) - SHOWN_LIMIT:,} more characters (answer 'all' to see them before deciding)")
+    try:
+        while True:
+            answer = input(f"Run {visible(name)}? [y/N{'/all' if folded else ''}] ").strip().lower()
+            if answer != "all":
+                return answer in ("y", "yes")
+            print(shown)
     except (EOFError, RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
         raise QwenError("Tool calls need confirmation (--confirm), but nothing here can ask: the call was not run.",
                         code="NoStdin", hint="Run the cell in a front end with input, or without --confirm.") from exc
-    return answer.strip().lower() in ("y", "yes")
 
 
 class Declined(Exception):
@@ -140,17 +167,32 @@ class _BadCall(Exception):
     """Arguments the model sent that are not JSON, do not fit the schema, or name no offered tool."""
 
 
-def _call(call: ToolCall, tools: Toolbox, confirm: Confirm | None) -> Any:
-    tool = tools.get(call.name)
-    if tool is None:
-        raise _BadCall(f"There is no tool called {call.name!r}; the tools are: {', '.join(tools.tools)}.")
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen = [key for key, _ in pairs]
+    repeated = sorted({key for key in seen if seen.count(key) > 1})
+    if repeated:  # JSON keeps the last of a repeated key: what a person reads first would not be what runs
+        raise _BadCall(f"The arguments give {repeated[0]!r} more than once; give each argument once.")
+    return dict(pairs)
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """A call's arguments as a dict; not JSON, not an object, or a key given twice is the model's error."""
     try:
-        arguments = json.loads(call.arguments or "{}")
+        arguments = json.loads(text or "{}", object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise _BadCall(f"The arguments are not valid JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(arguments, dict):
         raise _BadCall("The arguments must be a JSON object.")
-    if confirm is not None and not confirm(call.name, call.arguments):
+    return arguments
+
+
+def _call(call: ToolCall, tools: Toolbox, confirm: Confirm | None) -> Any:
+    tool = tools.get(call.name)
+    if tool is None:
+        raise _BadCall(f"There is no tool called {call.name!r}; the tools are: {', '.join(tools.tools)}.")
+    arguments = parse_arguments(call.arguments)
+    # What is approved is what runs: the parsed arguments, not the model's text (where a repeated key hides).
+    if confirm is not None and not confirm(call.name, json.dumps(arguments, ensure_ascii=False)):
         raise Declined()
     try:
         return tool.run(arguments)

@@ -93,3 +93,60 @@ def test_config_is_the_notebooks_settings_for_chat_and_map_and_explicit_argument
             assert emu.received[-1]["body"]["model"] == "qwen-flash"  # an explicit argument wins
         finally:
             kernel.execute("%config QwenMagics.base_url = None\n%config QwenMagics.system = None")
+
+
+# What an attacker's text tries on a terminal: write the clipboard (OSC 52), retitle it (OSC 0), a link that lies
+# (OSC 8), clear the screen (CSI 2J), and the single-byte CSI form.
+TERMINAL_ATTACK = ("plain \x1b]52;c;ZWNobyBwd25lZA==\x07 \x1b]0;owned\x07 \x1b]8;;http://evil.example/\x1b\\\\docs\x1b]8;;"
+                   "\x1b\\\\ \x1b[2J\x1b[H \x9b31m end")
+
+
+def _moves_a_terminal(text: str) -> bool:
+    """Whether text holds anything a terminal acts on, besides the red 'QwenError' label of our own one line."""
+    ours = text.replace("\x1b[0;31m", "").replace("\x1b[0m", "")
+    return any(char in ours for char in "\x1b\x07\x9b\x9d")
+
+
+def test_server_and_model_text_cannot_move_a_terminal_wherever_it_is_printed(kernel, emu, tmp_path):
+    kernel.execute(f"P = {TERMINAL_ATTACK!r}")
+    failed = kernel.execute("%qwen -m qwen-plus~bad-request,echo,echo-code {P}")
+    line = _failure(failed)
+    assert "plain" in line and not _moves_a_terminal(line)
+    kernel.execute("%qwen -c term -m qwen-plus~echo {P}")
+    for command in ("%qwen history term", "%qwen log search plain"):
+        printed = kernel.execute(command).stdout
+        assert "plain" in printed and not _moves_a_terminal(printed), (command, printed)
+    document = tmp_path / "notes \x1b]0;owned\x07\x1b[2J.txt"  # a person's own file, oddly named
+    document.write_text("Quarterly notes: ship on Friday.")
+    kernel.execute(f"D = {str(document)!r}")
+    assert kernel.execute("%qwen --file {D} What is this?").reply["content"]["status"] == "ok"
+    # A file another tool uploaded under a name a terminal acts on (C1 CSI as UTF-8, the service lists it).
+    import openai
+
+    openai.OpenAI(api_key=KEY, base_url=emu.url + "/compatible-mode/v1").files.create(
+        file=("report \u009b2J\u009d0;owned\u0007.txt", b"Numbers."), purpose="file-extract")
+    files = kernel.execute("%qwen files").stdout
+    assert "notes" in files and "report" in files and not _moves_a_terminal(files), files
+
+
+def test_nbconvert_and_papermill_consoles_get_no_escape_sequence(tmp_path, emulator):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(f"%load_ext qwen_jupyter\nP = {TERMINAL_ATTACK!r}"),
+                      nbformat.v4.new_code_cell("%qwen -m qwen-plus~bad-request,echo,echo-code {P}")]
+    path = tmp_path / "hostile.ipynb"
+    nbformat.write(notebook, path)
+    env = {**os.environ, "QWEN_JUPYTER_BASE_URL": emulator.url, "DASHSCOPE_API_KEY": KEY,
+           "QWEN_JUPYTER_DB": str(tmp_path / "qwen.db")}
+    for command in ([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(path),
+                     "--output", str(tmp_path / "out.ipynb")],
+                    [sys.executable, "-m", "papermill", "--log-output", str(path), str(tmp_path / "pm.ipynb")]):
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0 and "plain" in run.stdout + run.stderr
+        assert not _moves_a_terminal(run.stdout + run.stderr), command[2]
+    cells = nbformat.read(tmp_path / "pm.ipynb", as_version=4).cells
+    errors = [o for c in cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert len(errors) == 1 and "plain" in errors[0].traceback[0]  # the saved notebook's one line is clean too
+    assert not _moves_a_terminal(errors[0].traceback[0])

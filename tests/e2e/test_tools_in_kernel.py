@@ -40,7 +40,8 @@ def test_confirm_asks_in_the_front_end_and_refuses_without_one(kernel, emu):
     kernel.execute(DEFINE)
     run = kernel.execute("%%qwen --tools get_weather --confirm\nWeather in Oslo", answers=["y"])
     assert run.reply["content"]["status"] == "ok", run.stderr
-    assert run.prompts and run.prompts[0].startswith("Run get_weather(")
+    assert run.prompts == ["Run get_weather? [y/N] "]
+    assert "The model asks to run:\nget_weather(\n    city=" in run.stdout
     assert "sunny" in run.final["text/plain"]
     declined = kernel.execute("%%qwen --tools get_weather --confirm\nWeather in Rome", answers=["n"])
     assert "The person declined this call." in declined.final["text/plain"]
@@ -56,3 +57,32 @@ def test_an_unknown_tool_name_is_a_short_usage_error(kernel, emu):
     assert run.reply["content"]["status"] == "error"
     assert "--tools: nope, also_not are not defined." in run.stderr + str(run.reply["content"])
     assert len(emu.received) == before
+
+
+DELETE = '''
+removed = []
+
+def delete_path(path: str, reason: str = "") -> str:
+    """Delete a file the person no longer needs."""
+    removed.append(path)
+    return "deleted " + path
+'''
+
+
+def test_an_approval_shows_what_will_run_not_what_the_model_wrote(kernel, emu):
+    kernel.execute(DELETE)
+    # JSON keeps the last of a repeated key: the call reads as the draft and would delete the thesis.
+    spoof = kernel.execute('%%qwen --tools delete_path --confirm -m qwen-plus~echo-args\n'
+                           '{"path": "notes/old-draft.txt", "reason": "tidy up", "path": "/home/you/thesis"}',
+                           answers=["y"])
+    assert spoof.reply["content"]["status"] == "ok", spoof.stderr
+    assert not spoof.prompts and "'path' more than once" in spoof.final["text/plain"]
+    assert kernel.execute("print(removed)").stdout.strip() == "[]"
+    hidden = kernel.execute('%%qwen --tools delete_path --confirm -m qwen-plus~echo-args\n'
+                            '{"path": "notes/old\u202etxt.exe", "reason": "' + "x" * 5000 + '"}',
+                            answers=["all", "n"])
+    assert hidden.prompts == ["Run delete_path? [y/N/all] "] * 2
+    assert "⟨U+202E RIGHT-TO-LEFT OVERRIDE⟩" in hidden.stdout and "\u202e" not in hidden.stdout
+    assert "more characters (answer 'all'" in hidden.stdout and hidden.stdout.count("x" * 5000) == 1
+    assert "The person declined this call." in hidden.final["text/plain"]
+    assert kernel.execute("print(removed)").stdout.strip() == "[]"
