@@ -124,6 +124,26 @@ class SearchResult:
 class SearchResults:
     results: tuple[SearchResult, ...]
 
+    @classmethod
+    def parse(cls, items: Any, index_key: str = "index") -> SearchResults:
+        """The sources as a service listed them, each checked: a number that is not a small whole number, a title
+        or a link that is not text, and an entry that is not an object are the service's mistakes, not ours to
+        crash on (the position stands in for the number)."""
+        results = []
+        for position, item in enumerate(items if isinstance(items, (list, tuple)) else (), 1):
+            if isinstance(item, dict):
+                number = item.get(index_key)
+                if isinstance(number, str) and number.strip().isdigit():
+                    number = int(number)
+                if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 100_000:
+                    number = position
+                results.append(SearchResult(number, *(_text(item.get(key)) for key in ("title", "url", "site_name"))))
+        return cls(tuple(results))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
 
 @dataclass(frozen=True, slots=True)
 class Image:

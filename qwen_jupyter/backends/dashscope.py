@@ -27,7 +27,6 @@ from ..events import (
     Image,
     OcrResult,
     ReasoningDelta,
-    SearchResult,
     SearchResults,
     Started,
     TextDelta,
@@ -209,10 +208,7 @@ class Folder:
         search = (output.get("search_info") or {}).get("search_results")
         if search and not self.search_sent:
             self.search_sent = True
-            events.append(SearchResults(tuple(
-                SearchResult(r.get("index", i + 1), r.get("title", ""), r.get("url", ""), r.get("site_name", ""))
-                for i, r in enumerate(search)
-            )))
+            events.append(SearchResults.parse(search))
         finish = None
         if output.get("choices"):
             for index, choice in enumerate(output["choices"]):

@@ -15,7 +15,6 @@ from ..events import (
     Event,
     Finished,
     ReasoningDelta,
-    SearchResult,
     SearchResults,
     TextDelta,
     ToolCallDelta,
@@ -123,12 +122,7 @@ def _search_event(obj: dict[str, Any]) -> SearchResults | None:
     info = obj.get("search_info")
     if not info:
         return None
-    return SearchResults(
-        tuple(
-            SearchResult(r.get("index", i + 1), r.get("title", ""), r.get("url", ""), r.get("site_name", ""))
-            for i, r in enumerate(info.get("search_results") or ())
-        )
-    )
+    return SearchResults.parse(info.get("search_results"))
 
 
 def _tool_call_delta(index: int, call: dict[str, Any]) -> ToolCallDelta:

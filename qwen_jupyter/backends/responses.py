@@ -15,7 +15,6 @@ from ..events import (
     Event,
     Finished,
     ReasoningDelta,
-    SearchResult,
     SearchResults,
     ServiceToolCall,
     TextDelta,
@@ -125,11 +124,7 @@ def usage_event(usage: dict[str, Any]) -> Usage:
 
 
 def _sources(item: dict[str, Any]) -> SearchResults:
-    sources = (item.get("action") or {}).get("sources") or ()
-    return SearchResults(
-        tuple(SearchResult(i + 1, s.get("title") or "", s.get("url") or "", s.get("site_name") or "")
-              for i, s in enumerate(sources) if isinstance(s, dict))
-    )
+    return SearchResults.parse((item.get("action") or {}).get("sources"), "")  # numbered by position
 
 
 def item_events(index: int, item: dict[str, Any]) -> list[Event]:

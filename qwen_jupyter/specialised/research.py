@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..events import Event, ReasoningDelta, ResearchProgress, SearchResult, SearchResults, TextDelta
+from ..events import Event, ReasoningDelta, ResearchProgress, SearchResults, TextDelta
 
 
 class Research:
@@ -40,9 +40,7 @@ class Research:
                 events.append(ResearchProgress(phase, status, research.get("id"), goal, query, sites))
         references = extra.get("references")
         if references:
-            events.append(SearchResults(tuple(
-                SearchResult(int(r.get("index_number") or i), str(r.get("title") or ""), str(r.get("url") or ""))
-                for i, r in enumerate(references, 1) if isinstance(r, dict))))
+            events.append(SearchResults.parse(references, "index_number"))
         if phase == "answer" and status == "finished":
             self.finished = True
         return events

@@ -124,3 +124,16 @@ def test_images_load_only_from_hosts_named_by_the_person():
     images = [attrs["src"] for tag, attrs in tags(html) if tag == "img"]
     assert images == ["https://img.example.com/a.png"]  # https only, that host only
     assert problems(html, frozenset({"img.example.com"})) == []
+
+
+def test_sources_a_service_numbered_oddly_are_listed_not_crashed_on():
+    from qwen_jupyter.events import SearchResults
+
+    sources = SearchResults.parse([{"index": "one", "title": "Alpha", "url": "https://a.example/"},
+                                   {"index": "7", "title": 5, "url": "https://b.example/"}, "junk",
+                                   {"index": 2**70, "title": "Gamma", "url": None}, {"index": True, "title": "D"}])
+    assert [(s.index, s.title, s.url) for s in sources.results] == [
+        (1, "Alpha", "https://a.example/"), (7, "", "https://b.example/"), (4, "Gamma", ""), (5, "D", "")]
+    result = QwenResult([Started("qwen-plus", "r1"), TextDelta("See [1] and [7]."), sources, Finished("stop")])
+    shown = final_bundle(result)["text/html"]
+    assert 'href="https://a.example/"' in shown and "Gamma" in shown
