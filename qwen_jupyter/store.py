@@ -263,6 +263,15 @@ class Store:
                 found[entry["key"]] = entry
         return found
 
+    def answered(self, keys: list[str]) -> set[str]:
+        """Which of these map() request keys have a stored answer (not an error): what a plan skips."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            found.update(key for (key,) in self._read(
+                f"SELECT key FROM answers WHERE error IS NULL AND key IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        return found
+
     def save_answers(self, entries: list[dict[str, Any]]) -> None:
         """Store finished map() rows (an answer, or the error that ended the row), replacing earlier tries."""
         self._write([("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -8,6 +8,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..backends import completions as service
@@ -24,44 +25,37 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 POLL_FIRST, POLL_MOST = 0.2, 60.0  # seconds between polls: quick at first, then once a minute as the docs advise
 
 
-def lines_of(rows: list[Row]) -> list[bytes]:
-    """One JSONL line per row: custom_id is the row's content key, the body the same one a live request sends."""
-    out = []
+def parts(rows: Iterable[Row], max_lines: int = MAX_LINES,
+          max_bytes: int = MAX_FILE_BYTES) -> Iterator[tuple[bytes, list[str]]]:
+    """The rows as JSONL files within the per-file limits, one file at a time (only that file is held): its
+    content and its rows' keys. custom_id is a row's content key; the body is the one a live request sends."""
+    content, keys = bytearray(), []
     for row in rows:
-        line = json.dumps({"custom_id": row.key, "method": "POST", "url": service.BATCH_URL,
-                           "body": row.body}, ensure_ascii=False).encode()
+        line = json.dumps({"custom_id": row.key, "method": "POST", "url": service.BATCH_URL, "body": row.body},
+                          ensure_ascii=False).encode()
         if len(line) > MAX_LINE_BYTES:
             raise QwenError("A row's request is larger than 6 MB, the Batch API's limit per line; shorten it or "
                             "run without batch=True.", code="InvalidInput", hint="")
-        out.append(line)
-    return out
+        if keys and (len(content) + len(line) + 1 > max_bytes or len(keys) >= max_lines):
+            yield bytes(content), keys
+            content, keys = bytearray(), []
+        content += line + b"\n"
+        keys.append(row.key)
+    if keys:
+        yield bytes(content), keys
 
 
-def split(lines: list[bytes], max_lines: int = MAX_LINES, max_bytes: int = MAX_FILE_BYTES) -> list[list[int]]:
-    """Line numbers grouped into files within the per-file limits, in order."""
-    parts: list[list[int]] = []
-    size = max_bytes + 1
-    for number, line in enumerate(lines):
-        if size + len(line) + 1 > max_bytes or len(parts[-1]) >= max_lines:
-            parts.append([])
-            size = 0
-        parts[-1].append(number)
-        size += len(line) + 1
-    return parts
-
-
-def submit(settings: Settings, store: Store, rows: list[Row], spec: dict[str, Any],
+def submit(settings: Settings, store: Store, rows: Iterable[Row], spec: dict[str, Any],
            max_lines: int = MAX_LINES) -> str:
-    """Upload the rows as one or more batch files, create a batch for each, and store the job; its id."""
+    """Upload the rows as one or more batch files, each as soon as it is written, create a batch for each, and
+    store the job; its id."""
     job_id = "job-" + uuid.uuid4().hex[:12]
-    lines = lines_of(rows)
     batches: list[dict[str, Any]] = []
-    for number, part in enumerate(split(lines, max_lines)):
-        data = b"\n".join(lines[i] for i in part) + b"\n"
+    for number, (data, keys) in enumerate(parts(rows, max_lines)):
         uploaded = service.upload(settings, f"qwen-jupyter-{job_id}-{number + 1}.jsonl", data, "batch")
         created = service.create_batch(settings, uploaded["id"], {"ds_name": f"qwen-jupyter {job_id}"})
         batches.append({"id": created["id"], "status": created["status"], "input_file_id": uploaded["id"],
-                        "keys": [rows[i].key for i in part], "counts": created.get("request_counts") or {}})
+                        "keys": keys, "counts": created.get("request_counts") or {}})
         store.save_batch_job(job_id, "running", batches, spec)  # stored as each starts: none is forgotten
     return job_id
 
@@ -91,14 +85,14 @@ def wait(settings: Settings, store: Store, stored: dict[str, Any], show: bool = 
     """Poll until every batch of the job has ended, with a progress bar; an interrupt leaves the job running."""
     total = sum(len(b["keys"]) for b in stored["batches"])
     progress = Progress(total, f"batch {stored['id']}", show)
-    delay = POLL_FIRST
+    delay, failed = POLL_FIRST, 0
     try:
         while True:
             refresh(settings, store, stored)
             counts = [b.get("counts") or {} for b in stored["batches"]]
             states = sorted({b["status"] for b in stored["batches"]})
-            progress.show(sum(c.get("completed") or 0 for c in counts), sum(c.get("failed") or 0 for c in counts),
-                          None, note=", ".join(states))
+            failed = sum(c.get("failed") or 0 for c in counts)
+            progress.show(sum(c.get("completed") or 0 for c in counts), failed, None, note=", ".join(states))
             if all(b["status"] in TERMINAL for b in stored["batches"]):
                 return stored
             time.sleep(delay)
@@ -108,7 +102,7 @@ def wait(settings: Settings, store: Store, stored: dict[str, Any], show: bool = 
               f"qwen_jupyter.batch_result({stored['id']!r}) picks it up; %qwen batches cancel {stored['id']} stops it.")
         raise
     finally:
-        progress.close()
+        progress.close(failed)
 
 
 def _line_error(line: dict[str, Any]) -> str:
@@ -124,14 +118,13 @@ def _line_error(line: dict[str, Any]) -> str:
 def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
     """Join every ended batch's results back by custom_id into the answer store (lines in any order), then delete
     the uploaded input files (the account holds at most 10,000 files)."""
-    entries: dict[str, dict[str, Any]] = {}
-    for batch in stored["batches"]:
+    for batch in stored["batches"]:  # a batch's results at a time: one file's lines are held, not the job's
+        entries: dict[str, dict[str, Any]] = {}
         if batch["status"] == "failed":
             errors = ((batch.get("errors") or {}).get("data") or [{}])
             reason = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3] if e)
             for key in batch["keys"]:
                 entries[key] = failure(key, f"The batch {batch['id']} failed ({reason or 'no reason given'}).")
-            continue
         for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
             lines, emulated = service.output_lines(settings, file_id)
             for line in lines:
@@ -143,7 +136,7 @@ def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
                     entries[key] = failure(key, _line_error(line), request_id=response.get("request_id"))
         for key in batch["keys"]:
             entries.setdefault(key, failure(key, f"No result for this row (the batch ended {batch['status']})."))
-    store.save_answers(list(entries.values()))
+        store.save_answers(list(entries.values()))
     store.save_batch_job(stored["id"], "collected", stored["batches"], stored["spec"])
     stored["status"] = "collected"
     for batch in stored["batches"]:  # the answers are stored: the input files need not count against the quota

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +18,17 @@ from ..errors import Interrupted, QwenError
 from ..models import model_info
 from ..request import build_request
 from ..routing import route
-from ..settings import Settings
+from ..settings import Settings, configured
 from ..store import Store
 from . import batch as batches
 from .progress import Progress
-from .rows import frame_of, prompts, records
-from .runner import Row, Runner, run_in_thread
+from .rows import Template, frame_of
+from .runner import Row, Runner, Stop, run_in_thread
 from .schema import Schema
 
 DEFAULT_MODEL = "qwen-plus"
 PREVIEW_ABOVE = 1000  # more requests than this: show the preview and ask for confirm=True
+LOOKUP = 5000  # rows (or keys) looked up in the store at a time
 CONNECTION = ("api", "region", "base_url", "workspace", "api_key", "timeout", "max_retries", "offline", "cassette",
               "cassette_mode")
 
@@ -82,24 +84,63 @@ def _thinking(model: str, think: bool | None) -> bool | None:
     return False if model_info(model).hybrid else None
 
 
-def _plan(frame: Any, template: str, model: str, schema: Schema | None, system: str | None, think: bool | None,
-          namespace: dict[str, Any] | None, raw: bool, settings: Settings,
-          options: dict[str, Any]) -> tuple[list[str], dict[str, Row]]:
-    """Each row's key (in row order) and the distinct requests by key."""
-    from ..backends.completions import body
+class Requests:
+    """Each row's request, built when it is needed (planned, sent, written to a batch file) and then let go: the
+    Chat Completions body, its content key and its estimated input tokens."""
 
-    instruction = "\n\n".join(part for part in (system, schema.instruction if schema else None) if part) or None
-    thinking, where = _thinking(model, think), _where(settings)
-    overhead = estimate_tokens(instruction or "")
-    keys, distinct = [], {}
-    for prompt in prompts(template, records(frame), namespace, raw):
-        sent = body(build_request(model, prompt, system=instruction, thinking=thinking,
-                                  json_mode=schema is not None, **options))
-        key = _key(where, sent)
-        keys.append(key)
-        if key not in distinct:
-            distinct[key] = Row(key, sent, overhead + estimate_tokens(prompt))
-    return keys, distinct
+    def __init__(self, template: Template, model: str, schema: Schema | None, system: str | None,
+                 think: bool | None, settings: Settings, options: dict[str, Any]) -> None:
+        self.template, self.model, self.schema, self.options = template, model, schema, options
+        self.instruction = "\n\n".join(p for p in (system, schema.instruction if schema else None) if p) or None
+        self.thinking, self.where = _thinking(model, think), _where(settings)
+        self.overhead = estimate_tokens(self.instruction or "")
+
+    def rows(self, positions: Any) -> Iterator[Row]:
+        """The request of each row at these positions, in order."""
+        from ..backends.completions import body
+
+        for prompt in self.template.prompts(positions):
+            sent = body(build_request(self.model, prompt, system=self.instruction, thinking=self.thinking,
+                                      json_mode=self.schema is not None, **self.options))
+            yield Row(_key(self.where, sent), sent, self.overhead + estimate_tokens(prompt))
+
+
+@dataclass
+class Plan:
+    """What a call asks, without the requests themselves: each row's request key (empty for a row not sent, with
+    the reason in `missing`), the positions of the rows to send (the first row of each distinct request without
+    an answer), how many distinct requests there are, and the estimated input tokens still to send."""
+
+    keys: Any
+    missing: dict[int, str]
+    todo: Any
+    distinct: int
+    tokens: int
+
+
+
+def _digest(keys: Any) -> str:
+    """The identity of a call's requests, row by row (to recognise map()'s own output)."""
+    return hashlib.sha256(keys.tobytes()).hexdigest()[:32]
+
+
+def _plan(requests: Requests, store: Store) -> Plan:
+    """Every row's key, a row at a time (nothing of a request is kept), then which distinct requests are answered."""
+    import numpy as np
+
+    frame, missing = requests.template.frame, requests.template.missing()
+    keys, tokens = np.zeros(len(frame), dtype="S32"), np.zeros(len(frame), dtype=np.int64)
+    sendable = np.flatnonzero(~np.isin(np.arange(len(frame)), list(missing)))
+    for position, row in zip(sendable, requests.rows(sendable), strict=True):
+        keys[position], tokens[position] = row.key, row.tokens
+    distinct, first = np.unique(keys[sendable], return_index=True)
+    answered = np.zeros(len(distinct), dtype=bool)
+    for start in range(0, len(distinct), LOOKUP):
+        chunk = [key.decode() for key in distinct[start:start + LOOKUP]]
+        found = store.answered(chunk)
+        answered[start:start + LOOKUP] = [key in found for key in chunk]
+    todo = np.sort(sendable[first][~answered])
+    return Plan(keys, missing, todo, len(distinct), int(tokens[todo].sum()))
 
 
 def _price(prices: dict[str, Any] | None, model: str, tokens: int, batch: bool) -> float | None:
@@ -110,39 +151,132 @@ def _price(prices: dict[str, Any] | None, model: str, tokens: int, batch: bool) 
     return tokens / 1e6 * per_million * (0.5 if batch else 1.0)
 
 
-def assemble(frame: Any, keys: list[str], answers: dict[str, dict[str, Any]], schema: Schema | None,
-             into: str) -> Any:
-    """The input frame plus the answers (one column, or one per schema field), token counts and errors."""
-    out = frame.copy()
-    found = [answers.get(key) for key in keys]
-    errors = [a["error"] if a else "Not sent yet." for a in found]
-    if schema is None:
-        out[into] = [a["text"] if a and not a["error"] else None for a in found]
-    else:
-        values = []
-        for number, answer in enumerate(found):
+def _columns(into: str, schema: Schema | None) -> list[str]:
+    """The columns map() adds: the answers (one column, or one per schema field), token counts and errors."""
+    return [*(schema.fields if schema else [into]), f"{into}_input_tokens", f"{into}_output_tokens", f"{into}_error"]
+
+
+def _written(frame: Any, columns: list[str]) -> str:
+    """A digest of what map() wrote in its columns (to notice a person's edits)."""
+    import pandas as pd
+
+    part = frame[columns]
+    try:
+        hashes = pd.util.hash_pandas_object(part, index=False)
+    except TypeError:  # unhashable values (a schema field that is a list): compare their text
+        hashes = pd.util.hash_pandas_object(part.astype(str), index=False)
+    return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()[:32]
+
+
+def _own(frame: Any, columns: list[str]) -> bool:
+    """Whether the frame's copies of these columns are the ones an earlier map() returned, unchanged since."""
+    made = frame.attrs.get("qwen") or {}
+    return made.get("columns") == columns and made.get("written") == _written(frame, columns)
+
+
+def _clash(frame: Any, columns: list[str], into: str, schema: Schema | None) -> QwenError | None:
+    """A person's column that map() would write over, as a one-line error (None when there is none)."""
+    taken = [name for name in columns if name in frame.columns]
+    if len(set(columns)) < len(columns):
+        taken = [name for name in columns if columns.count(name) > 1]
+    if not taken:
+        return None
+    if schema is not None and taken[0] in schema.fields:
+        return QwenError(f"The frame already has a column {taken[0]!r}, a field of the schema; map() never "
+                         "replaces a column you have: rename the column or the field (into= names only the "
+                         "token and error columns).", code="InvalidInput", hint="")
+    free = next(f"{into}_{n}" for n in range(2, 10_000)
+                if not {*_columns(f"{into}_{n}", None), f"{into}_{n}"} & set(frame.columns))
+    return QwenError(f"The frame already has a column {taken[0]!r}; map() never replaces a column you have (nor "
+                     f"one an earlier map() of other rows or another question wrote): pick another into=, e.g. "
+                     f"into={free!r}.", code="InvalidInput", hint="")
+
+
+def assemble(frame: Any, keys: Any, missing: dict[int, str], store: Store, schema: Schema | None,
+             into: str) -> tuple[Any, bool]:
+    """The input frame plus the answers (one column, or one per schema field), token counts and errors, read
+    from the store a chunk of rows at a time; and whether any answer came from the emulator."""
+    import numpy as np
+    import pandas as pd
+
+    rows = len(frame)
+    texts, errors = np.full(rows, None, dtype=object), np.full(rows, None, dtype=object)
+    counts = {name: np.zeros(rows, dtype=np.int64) for name in ("input_tokens", "output_tokens")}
+    known = {name: np.zeros(rows, dtype=bool) for name in counts}
+    values = {field: np.full(rows, None, dtype=object) for field in (schema.fields if schema else ())}
+    emulated = False
+    for start in range(0, rows, LOOKUP):
+        chunk = keys[start:start + LOOKUP]
+        found = store.answers(sorted({key.decode() for key in chunk if key}))
+        for position, key in enumerate(chunk, start):
+            answer = found.get(key.decode()) if key else None
+            if answer is None:
+                errors[position] = missing.get(position, "Not sent yet.")
+                continue
+            for name in counts:
+                if answer["usage"].get(name) is not None:
+                    counts[name][position], known[name][position] = answer["usage"][name], True
+            errors[position] = answer["error"]
+            emulated = emulated or answer["emulated"]
+            if answer["error"]:
+                continue
+            if schema is None:
+                texts[position] = answer["text"]
+                continue
             try:
-                values.append(schema.parse(answer["text"]) if answer and not answer["error"] else {})
+                parsed = schema.parse(answer["text"])
             except ValueError as exc:
-                values.append({})
-                errors[number] = f"The answer does not match the schema ({exc})."
-        for field in schema.fields:
-            out[field] = [v.get(field) for v in values]
-    out[f"{into}_input_tokens"] = [(a["usage"].get("input_tokens") if a else None) for a in found]
-    out[f"{into}_output_tokens"] = [(a["usage"].get("output_tokens") if a else None) for a in found]
+                errors[position] = f"The answer does not match the schema ({exc})."
+                continue
+            for field in values:
+                values[field][position] = parsed.get(field)
+    out = frame.copy()
+    if schema is None:
+        out[into] = texts
+    for field, column in values.items():
+        out[field] = column.tolist()  # as a list: pandas infers each field's type
+    for name in counts:
+        out[f"{into}_{name}"] = pd.arrays.IntegerArray(counts[name], ~known[name])
     out[f"{into}_error"] = errors
-    return out
+    return out, emulated
 
 
-def _summary(out: Any, into: str, model: str, sent: int, emulated: bool) -> dict[str, Any]:
-    failed = int(out[f"{into}_error"].notna().sum())
-    summary = {"model": model, "rows": len(out), "sent": sent, "failed": failed, "emulated": emulated,
-               "input_tokens": int(out[f"{into}_input_tokens"].fillna(0).sum()),
-               "output_tokens": int(out[f"{into}_output_tokens"].fillna(0).sum())}
-    if failed:
-        print(f"{failed} of {len(out)} rows failed (their errors are in the {into}_error column); run the same "
-              "call again to send only those.")
-    return summary
+def _finish(out: Any, digest: str, into: str, schema: Schema | None, model: str, sent: int, emulated: bool,
+            stop: Stop | None) -> Any:
+    """The frame's summary (attrs), a line about failed rows; a QwenError with the frame when the run stopped
+    early or every row failed."""
+    columns = _columns(into, schema)
+    errors = out[f"{into}_error"]
+    not_sent = int(errors.str.startswith("Not sent: ", na=False).sum())
+    failed = int(errors.notna().sum()) - not_sent
+    answered = len(out) - failed - not_sent
+    out.attrs["qwen"] = {"model": model, "rows": len(out), "sent": sent, "failed": failed, "not_sent": not_sent,
+                         "emulated": emulated,
+                         "input_tokens": int(out[f"{into}_input_tokens"].sum()),
+                         "output_tokens": int(out[f"{into}_output_tokens"].sum()),
+                         "columns": columns, "plan": digest, "written": _written(out, columns)}
+    kept = f"{answered:,} of {len(out):,} rows have answers (in error.frame, and stored: the same call sends only " \
+           "the rest)"
+    if stop is not None:
+        error = stop.error
+        why = (f"the service kept failing ({stop.failing} of the last {stop.recent} requests; the latest: "
+               f"{error.message})" if stop.recent else f"{error.message} {error.hint or ''}".strip())
+        raised = QwenError(f"map() stopped: {why}. {kept}.", code=error.code, status=error.status,
+                           request_id=error.request_id, hint="")
+    elif len(out) and not answered:
+        first = errors.dropna().iloc[0]
+        raised = QwenError(f"map(): every row failed (the first: {first}); the errors are in error.frame's "
+                           f"{into}_error column.", hint="")
+    else:
+        if failed:
+            print(f"{failed:,} of {len(out):,} rows failed (their errors are in the {into}_error column); run the "
+                  "same call again to send only those.")
+        if not_sent:
+            print(f"{not_sent:,} of {len(out):,} rows were not sent: they have no value in a column the template "
+                  f"reads (see {into}_error).")
+        return out
+    raised.frame = out
+    raise raised
 
 
 def run_map(data: Any, template: str, settings: Settings, store: Store, *, model: str = DEFAULT_MODEL,
@@ -155,36 +289,47 @@ def run_map(data: Any, template: str, settings: Settings, store: Store, *, model
     """map() with the settings and store decided (the magic calls this with its own)."""
     frame = frame_of(data)
     shape = Schema(schema) if schema is not None else None
-    keys, distinct = _plan(frame, template, model, shape, system, think, namespace, raw, settings, options)
-    stored = store.answers(list(distinct))
-    todo = [row for key, row in distinct.items() if key not in stored or stored[key]["error"]]
-    tokens = sum(r.tokens for r in todo)
-    preview = Preview(model, len(keys), len(todo), len(distinct) - len(todo), tokens, batch,
-                      _price(prices, model, tokens, batch))
+    columns = _columns(into, shape)
+    clash = _clash(frame, columns, into, shape)
+    own = clash is not None and _own(frame, columns)  # `df = map(df, …)` run again: its own columns, unchanged
+    if clash is not None and not own:
+        raise clash
+    requests = Requests(Template(template, frame, namespace, raw), model, shape, system, think, settings, options)
+    plan = _plan(requests, store)
+    if own and frame.attrs["qwen"].get("plan") != _digest(plan.keys):
+        raise clash  # other rows or another question: the earlier answers are the person's now
+    if len(frame) and len(plan.missing) == len(frame):
+        gaps = frame[requests.template.used].isna().sum()
+        named = ", ".join(f"{name!r} in {count:,} rows" for name, count in gaps.items() if count)
+        raise QwenError(f"No row can be sent: the template reads columns without a value ({named}, of "
+                        f"{len(frame):,}); nothing was sent.", code="InvalidInput", hint="")
+    preview = Preview(model, len(frame), len(plan.todo), plan.distinct - len(plan.todo), plan.tokens, batch,
+                      _price(prices, model, plan.tokens, batch))
     if dry_run:
         return preview
-    if preview_above is not None and len(todo) > preview_above and not confirm:
+    if preview_above is not None and len(plan.todo) > preview_above and not confirm:
         raise QwenError(f"{preview} That is more than {preview_above:,} requests: {confirm_hint}.",
                         code="InvalidOption", hint="")
-    if todo and batch:
-        spec = {"model": model, "into": into, "schema": shape.json_schema if shape else None, "keys": keys,
+    stop = None
+    if len(plan.todo) and batch:
+        spec = {"model": model, "into": into, "schema": shape.json_schema if shape else None,
+                "keys": [key.decode() for key in plan.keys], "missing": sorted(plan.missing.items()),
                 "rows": json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))}
-        job_id = batches.submit(settings, store, todo, spec, batch_lines)
-        print(f"Batch job {job_id}: {len(todo):,} rows; if the kernel restarts, "
+        job_id = batches.submit(settings, store, requests.rows(plan.todo), spec, batch_lines)
+        print(f"Batch job {job_id}: {len(plan.todo):,} rows; if the kernel restarts, "
               f"qwen_jupyter.batch_result({job_id!r}) picks it up.")
         stored_job = batches.wait(settings, store, batches.job(store, job_id), progress)
         batches.collect(settings, store, stored_job)
-    elif todo:
-        _live(settings, store, todo, model, concurrency, rpm, tpm, shape, progress)
-    answers = store.answers(list(distinct))
-    out = assemble(frame, keys, answers, shape, into)
-    out.attrs["qwen"] = _summary(out, into, model, len(todo), any(a["emulated"] for a in answers.values()))
-    return out
+    elif len(plan.todo):
+        stop = _live(settings, store, requests, plan, model, concurrency, rpm, tpm, shape, progress)
+    out, emulated = assemble(frame, plan.keys, plan.missing, store, shape, into)
+    return _finish(out, _digest(plan.keys), into, shape, model, len(plan.todo), emulated, stop)
 
 
-def _live(settings: Settings, store: Store, todo: list[Row], model: str, concurrency: int, rpm: float | None,
-          tpm: float | None, schema: Schema | None, show: bool) -> None:
-    """Send the rows concurrently with a progress bar; an interrupt keeps what finished and says how to resume."""
+def _live(settings: Settings, store: Store, requests: Requests, plan: Plan, model: str, concurrency: int,
+          rpm: float | None, tpm: float | None, schema: Schema | None, show: bool) -> Stop | None:
+    """Send the rows concurrently with a progress bar; an interrupt keeps what finished and says how to resume.
+    Why the run stopped early, if it did."""
 
     def check(text: str) -> str | None:
         try:
@@ -193,9 +338,9 @@ def _live(settings: Settings, store: Store, todo: list[Row], model: str, concurr
             return str(exc)
         return None
 
-    runner = Runner(settings, todo, lambda e: store.save_answers([e]), concurrency=concurrency, rpm=rpm, tpm=tpm,
-                    check=check if schema else None)
-    bar = Progress(len(todo), model + (" (emulated)" if settings.route != "live" else ""), show)
+    runner = Runner(settings, requests.rows(plan.todo), len(plan.todo), lambda e: store.save_answers([e]),
+                    concurrency=concurrency, rpm=rpm, tpm=tpm, check=check if schema else None)
+    bar = Progress(len(plan.todo), model + (" (emulated)" if settings.route != "live" else ""), show)
     stats = runner.stats
     try:
         run_in_thread(runner.run(), lambda: bar.show(stats.done, stats.failed, stats.tokens,
@@ -204,7 +349,8 @@ def _live(settings: Settings, store: Store, todo: list[Row], model: str, concurr
         raise Interrupted(f"Stopped after {stats.done + stats.failed:,} of {stats.total:,} rows; every finished row "
                           "is stored, so the same call sends only the rest.") from None
     finally:
-        bar.close()
+        bar.close(stats.failed)
+    return runner.stopped
 
 
 def map(data: Any, template: str, *, model: str | None = None, concurrency: int = 8, into: str = "answer",  # noqa: A001
@@ -214,8 +360,12 @@ def map(data: Any, template: str, *, model: str | None = None, concurrency: int 
     settings = route(**connection)
     store = Store(db)
     try:
-        return run_map(data, template, settings, store, model=model or DEFAULT_MODEL, concurrency=concurrency,
-                       into=into, batch=batch, schema=schema, **options)
+        # The notebook's settings (%config QwenMagics, where the extension is loaded) fill what was not given.
+        for name, setting in (("system", "system"), ("prices", "prices"), ("preview_above", "map_preview_above")):
+            if options.get(name) is None and configured(setting) is not None:
+                options[name] = configured(setting)
+        return run_map(data, template, settings, store, model=model or configured("model", DEFAULT_MODEL),
+                       concurrency=concurrency, into=into, batch=batch, schema=schema, **options)
     finally:
         store.close()
 
@@ -233,13 +383,14 @@ def batch_result(job_id: str, *, wait: bool = True, progress: bool = True, db: s
             if all(b["status"] in batches.TERMINAL for b in stored["batches"]):
                 batches.collect(settings, store, stored)
         spec = stored["spec"]
+        import numpy as np
         import pandas as pd
 
         frame = pd.DataFrame.from_records(spec["rows"])
         shape = Schema(spec["schema"]) if spec.get("schema") else None
-        answers = store.answers(sorted(set(spec["keys"])))
-        out = assemble(frame, spec["keys"], answers, shape, spec["into"])
-        out.attrs["qwen"] = _summary(out, spec["into"], spec["model"], 0, any(a["emulated"] for a in answers.values()))
+        keys = np.array(spec["keys"], dtype="S32")
+        out, emulated = assemble(frame, keys, dict(spec.get("missing") or []), store, shape, spec["into"])
+        out = _finish(out, _digest(keys), spec["into"], shape, spec["model"], 0, emulated, None)
         return out
     finally:
         store.close()

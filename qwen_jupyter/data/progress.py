@@ -11,6 +11,7 @@ class Progress:
 
     def __init__(self, total: int, label: str, enabled: bool = True) -> None:
         self.bar: Any = None
+        self.label = label
         if enabled and total:
             from tqdm.auto import tqdm
 
@@ -28,7 +29,14 @@ class Progress:
         else:
             self.bar.refresh()
 
-    def close(self) -> None:
-        """Leave the bar at its final state."""
-        if self.bar is not None:
-            self.bar.close()
+    def close(self, failed: int = 0) -> None:
+        """Leave the bar at its final state; with failed rows, in words and, in a notebook, in the error style."""
+        if self.bar is None:
+            return
+        if failed:
+            from tqdm.notebook import tqdm as notebook_bar
+
+            self.bar.set_description_str(f"{self.label}: {failed:,} of {self.bar.total:,} rows failed", refresh=False)
+            if isinstance(self.bar, notebook_bar):
+                self.bar.disp(bar_style="danger")  # tqdm never turns a danger bar green when it closes
+        self.bar.close()

@@ -1,14 +1,16 @@
-"""map()'s inputs: a DataFrame, a list of dicts or a list of strings become rows; the template is filled per row."""
+"""map()'s inputs: a DataFrame, a list of dicts or a list of strings become rows; the template is filled per row,
+a chunk of rows at a time, from the columns it reads. A row without a value in one of those is not sent."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import QwenError
 from ..interpolate import interpolate
 
 TEXT_COLUMN = "text"  # the column a list of strings (or an unnamed Series) becomes
+CHUNK = 2000  # rows turned into dicts at a time: enough to amortise pandas, small against any table
 
 
 def frame_of(data: Any) -> Any:
@@ -32,38 +34,104 @@ def frame_of(data: Any) -> Any:
                     code="InvalidInput", hint="")
 
 
-def records(frame: Any) -> list[dict[str, Any]]:
-    """The rows of a DataFrame as dicts, column name to value."""
-    return frame.to_dict("records")
+class _Reads(dict):
+    """A dict that notes which of its keys were read (whole: all of them), to learn what a template uses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: set[Any] = set()
+        self.whole = False
+
+    def __getitem__(self, key: Any) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __repr__(self) -> str:  # {row} (str and format come here too)
+        self.whole = True
+        return super().__repr__()
+
+    def __iter__(self) -> Iterator[Any]:
+        self.whole = True
+        return super().__iter__()
+
+    def values(self) -> Any:
+        self.whole = True
+        return super().values()
+
+    def items(self) -> Any:
+        self.whole = True
+        return super().items()
 
 
-def prompts(template: str, rows: list[dict[str, Any]], namespace: Mapping[str, Any] | None = None,
-            raw: bool = False) -> list[str]:
-    """The prompt of every row: {column} and {expression} fields filled from the row (then the namespace), by the
-    same rule as %%qwen (interpolate.RULE); `row` names the whole row, for columns that are not identifiers."""
-    if raw:
-        return [template] * len(rows)
-    scope: dict[str, Any] = dict(namespace or {})
-    out = []
-    for row in rows:
-        scope.update(row)
-        scope["row"] = row
-        text, images = interpolate(template, scope)
-        if images:
-            raise QwenError("map() sends text only; a {field} of the template holds an image.", code="InvalidInput",
-                            hint="")
-        out.append(text)
-    if rows and not _uses_row(template, scope, rows[0], out[0]):
-        raise QwenError("The template fills in no column, so every row would ask the same thing; name a column "
-                        "in braces, e.g. {text}.", code="BadTemplate", hint="")
-    return out
+class Template:
+    """A prompt template over a frame: the columns it reads (`used`) and each row's prompt. Fields fill by the
+    same rule as %%qwen (interpolate.RULE), from the row, then the namespace; `row` names the whole row, for
+    columns that are not identifiers. Float columns with gaps that hold whole numbers (pandas' way of storing an
+    int column with a gap) print as the ints they were."""
+
+    def __init__(self, template: str, frame: Any, namespace: Mapping[str, Any] | None = None,
+                 raw: bool = False) -> None:
+        self.text, self.frame, self.raw = template, frame, raw
+        self.namespace: dict[str, Any] = dict(namespace or {})
+        self.used: list[Any] = [] if raw or not len(frame) else self._used()
+        if not raw and len(frame) and not self.used:
+            raise QwenError("The template fills in no column, so every row would ask the same thing; name a "
+                            "column in braces, e.g. {text}.", code="BadTemplate", hint="")
+        self.ints = {name: frame[name].convert_dtypes().array for name in self.used
+                     if frame[name].dtype.kind == "f" and frame[name].hasnans}
+
+    def _used(self) -> list[Any]:
+        """The columns the template reads, found by filling it for the first row."""
+        (first,) = self.frame.iloc[:1].to_dict("records")
+        row = _Reads(first)
+        scope = _Reads({**self.namespace, **first, "row": row})
+        try:
+            interpolate(self.text, scope)
+        except QwenError:
+            # A missing value may break a field ({n:.1f} of NA) where a full row would not; a real mistake in
+            # the template fails again when a row is filled.
+            if not any(_missing(first[name]) for name in scope.read & set(first)):
+                raise
+        read = set(first) if row.whole else (scope.read | row.read) & set(first)
+        return [name for name in self.frame.columns if name in read]
+
+    def missing(self) -> dict[int, str]:
+        """Why each row that lacks a value in a column the template reads is not sent, by row position."""
+        if not self.used:
+            return {}
+        gaps = self.frame[self.used].isna().to_numpy()
+        return {int(position): "Not sent: no value for " + ", ".join(
+                    repr(name) for name, gap in zip(self.used, gaps[position], strict=True) if gap) + "."
+                for position in gaps.any(axis=1).nonzero()[0]}
+
+    def prompts(self, positions: Any) -> Iterator[str]:
+        """The prompt of each row at these positions, in order."""
+        for start in range(0, len(positions), CHUNK):
+            chunk = positions[start:start + CHUNK]
+            if self.raw:
+                yield from [self.text] * len(chunk)
+                continue
+            rows = self.frame.iloc[chunk].to_dict("records")
+            for name, values in self.ints.items():
+                for row, value in zip(rows, values[chunk], strict=True):
+                    row[name] = value
+            scope: dict[str, Any] = dict(self.namespace)
+            for row in rows:
+                scope.update(row)
+                scope["row"] = row
+                text, images = interpolate(self.text, scope)
+                if images:
+                    raise QwenError("map() sends text only; a {field} of the template holds an image.",
+                                    code="InvalidInput", hint="")
+                yield text
 
 
-def _uses_row(template: str, scope: dict[str, Any], row: dict[str, Any], prompt: str) -> bool:
-    """Whether the template depends on the row: with every value of the row replaced, the prompt changes."""
-    stand_ins = {name: f"\x00{name}\x00" for name in row}
-    try:
-        other, _ = interpolate(template, {**scope, **stand_ins, "row": stand_ins})
-    except QwenError:
-        return True  # an expression that cannot take a stand-in (a format spec, arithmetic) reads the row
-    return other != prompt
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    missing = pd.isna(value)
+    return bool(missing) if isinstance(missing, bool) or getattr(missing, "ndim", 1) == 0 else False

@@ -4,10 +4,11 @@ on 429 (honouring Retry-After) and server errors, each finished row handed to `s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -86,34 +87,65 @@ class Limiter:
             await asyncio.sleep(max(short))
 
 
-class Runner:
-    """Runs rows with at most `concurrency` in flight; a 429 pauses everyone and halves the concurrency, which then
-    grows back one by one as answers succeed. `check` validates an answer's text (None or a complaint): an
-    invalid answer is asked once more, then kept with the complaint as its error."""
+FINAL_STATUSES = (401, 403, 404)  # a refused key, no access, no such model: the next row gets the same answer
+FINAL_CODES = ("Arrearage", "insufficient_quota")  # a 400 or 429 that lasts until the account is settled
+STORM_WINDOW, STORM_SECONDS = 20, 2.0  # most of the last 20 requests failing for 2 s: the service is down
 
-    def __init__(self, settings: Settings, rows: list[Row], save: Callable[[dict[str, Any]], None], *,
-                 concurrency: int = 8, rpm: float | None = None, tpm: float | None = None,
+
+def final(error: QwenError) -> bool:
+    """Whether an error will not change from one row to the next, so the run stops at once."""
+    return error.status in FINAL_STATUSES or (error.code or "").split(".")[0] in FINAL_CODES
+
+
+@dataclass
+class Stop:
+    """Why a run ended early: an error that will not change, or (`failing` of the `recent` requests) a service
+    that kept failing."""
+
+    error: QwenError
+    failing: int = 0
+    recent: int = 0
+
+
+class Runner:
+    """Runs rows with at most `allowed` requests in flight. A 429 pauses everyone for its Retry-After and halves
+    `allowed`, at most once per window of requests (a 429 for a request sent before the last cut says nothing
+    new, as in TCP congestion control); it grows back by one an answer up to where it was throttled (`throttled_at`,
+    as CUBIC returns to its last maximum), then by one a window of answers. An error that will not
+    change, or most of the recent requests failing for STORM_SECONDS, stops the run (`stopped`): no request
+    starts after it, waits end, and those in flight finish. `check` validates an answer's text (None or a complaint): an invalid answer is asked
+    once more, then kept with the complaint as its error."""
+
+    def __init__(self, settings: Settings, rows: Iterable[Row], total: int, save: Callable[[dict[str, Any]], None],
+                 *, concurrency: int = 8, rpm: float | None = None, tpm: float | None = None,
                  check: Callable[[str], str | None] | None = None) -> None:
         self.settings, self.save, self.check = settings, save, check
-        self.queue = deque(rows)
-        self.stats = Stats(len(rows))
+        self.rows = iter(rows)  # pulled one at a time by the workers: a row's body exists only while it is sent
+        self.stats = Stats(total)
         self.limiter = Limiter(rpm, tpm)
         self.concurrency = self.allowed = max(1, concurrency)
         self.in_flight = 0
         self.paused_until = 0.0
         self.successes = 0
+        self.throttled_at = self.allowed  # the window when the last cut came
+        self.sent = 0  # requests sent so far; a request's number is its place in that order
+        self.recover = 0  # a 429 for a request numbered below this was sent before the last cut
+        self.recent: deque[bool] = deque(maxlen=STORM_WINDOW)  # the latest outcomes: True for a failure
+        self.storm_since: float | None = None
+        self.stopped: Stop | None = None
+        self.halted = asyncio.Event()  # set with `stopped`: a retry's wait ends, no new request starts
 
     async def run(self) -> Stats:
-        """Send every row; returns when each is answered or failed."""
+        """Send every row; returns when each is answered or failed, or the run stopped (see `stopped`)."""
         async with Completions(self.settings) as client:
-            workers = min(self.concurrency, len(self.queue))
-            await asyncio.gather(*(self._work(client) for _ in range(workers)))
+            await asyncio.gather(*(self._work(client) for _ in range(min(self.concurrency, self.stats.total))))
         return self.stats
 
     async def _work(self, client: Completions) -> None:
-        while self.queue:
-            row = self.queue.popleft()
+        for row in self.rows:
             done = await self._row(client, row)
+            if done is None:  # the run stopped before this row was sent
+                return
             self.save(done)
             if done["error"]:
                 self.stats.failed += 1
@@ -121,43 +153,64 @@ class Runner:
                 self.stats.done += 1
                 self.stats.tokens += done["usage"].get("total_tokens") or 0
 
-    async def _slot(self) -> None:
-        """Wait for a pause after a 429 to end and for room under the (adaptive) concurrency."""
-        while True:
+    async def _slot(self) -> int | None:
+        """Wait for a pause after a 429 to end and for room under the (adaptive) concurrency; the request's
+        number, or None once the run has stopped."""
+        while not self.stopped:
             wait = self.paused_until - time.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._rest(wait)
             elif self.in_flight >= self.allowed:
                 await asyncio.sleep(0.005)
             else:
                 self.in_flight += 1
-                return
+                self.sent += 1
+                return self.sent - 1
+        return None
 
-    async def _send(self, client: Completions, row: Row) -> tuple[dict[str, Any], bool] | QwenError:
-        await self._slot()
+    async def _rest(self, seconds: float) -> None:
+        """Sleep, unless the run stops first."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.halted.wait(), seconds)
+
+    async def _send(self, client: Completions, row: Row) -> tuple[int, tuple[dict[str, Any], bool] | QwenError | None]:
+        number = await self._slot()
+        if number is None:
+            return -1, None
         try:
             await self.limiter.acquire(row.tokens)
-            return await client.create(row.body)
+            return number, await client.create(row.body)
         except QwenError as error:
-            return error
+            return number, error
         finally:
             self.in_flight -= 1
 
-    async def _row(self, client: Completions, row: Row) -> dict[str, Any]:
-        attempt, asked_again = 0, False
+    async def _row(self, client: Completions, row: Row) -> dict[str, Any] | None:
+        """The row's answer, or its failure; None if the run stopped before it was sent. A request in flight when
+        the run stops is let finish: its answer may be paid for."""
+        attempt, asked_again, failed = 0, False, None
         while True:
-            sent = await self._send(client, row)
+            number, sent = await self._send(client, row)
+            if sent is None:
+                return failed
             if isinstance(sent, QwenError):
-                if not sent.retryable or attempt + 1 >= MAX_ATTEMPTS:
-                    return failure(row.key, sent.summary(), row.body.get("model"), sent.request_id)
+                self._outcome(sent.retryable)
+                failed = failure(row.key, sent.summary(), row.body.get("model"), sent.request_id)
+                if final(sent):
+                    self._stop(Stop(sent))
+                elif self.stopped is None and self._storm():
+                    self._stop(Stop(sent, sum(self.recent), len(self.recent)))
+                if self.stopped or not sent.retryable or attempt + 1 >= MAX_ATTEMPTS:
+                    return failed
                 delay = backoff(attempt, sent)
                 if sent.status == 429:
-                    self._throttled(delay)
+                    self._throttled(number, delay)
                 attempt += 1
                 self.stats.retries += 1
-                await asyncio.sleep(delay)  # outside the slot: other rows go on while this one waits
+                await self._rest(delay)  # outside the slot: other rows go on while this one waits
                 continue
             completion, emulated = sent
+            self._outcome(False)
             self._succeeded()
             done = entry(row.key, completion, emulated)
             complaint = self.check(done["text"]) if self.check else None
@@ -167,14 +220,37 @@ class Runner:
                 return {**done, "error": f"The answer does not match the schema ({complaint})."}
             asked_again = True
 
-    def _throttled(self, delay: float) -> None:
-        """A 429: everyone waits (Retry-After), and fewer requests go at once until answers succeed again."""
+    def _stop(self, stop: Stop) -> None:
+        self.stopped = self.stopped or stop
+        self.halted.set()
+
+    def _outcome(self, failed: bool) -> None:
+        """Note whether the service failed a request (throttled, 5xx, dropped); a row it refused is an answer."""
+        self.recent.append(failed)
+        stormy = len(self.recent) >= STORM_WINDOW // 2 and sum(self.recent) * 2 > len(self.recent)
+        if not stormy:
+            self.storm_since = None
+        elif self.storm_since is None:
+            self.storm_since = time.monotonic()
+
+    def _storm(self) -> bool:
+        """Whether most of the recent requests have been failing for STORM_SECONDS (not a passing blip)."""
+        return self.storm_since is not None and time.monotonic() - self.storm_since >= STORM_SECONDS
+
+    def _throttled(self, number: int, delay: float) -> None:
+        """A 429: everyone waits (Retry-After); the window is cut unless this request went before the last cut."""
         self.paused_until = max(self.paused_until, time.monotonic() + delay)
+        if number < self.recover:
+            return
+        self.throttled_at = self.allowed
         self.allowed = max(1, self.allowed // 2)
+        self.recover = self.sent
         self.successes = 0
 
     def _succeeded(self) -> None:
-        if self.allowed < self.concurrency:
+        if self.allowed < self.throttled_at:
+            self.allowed += 1
+        elif self.allowed < self.concurrency:
             self.successes += 1
             if self.successes >= self.allowed:
                 self.allowed += 1

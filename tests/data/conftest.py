@@ -43,6 +43,22 @@ def run(emu, db, batch_clock):
     return call
 
 
+def planned(settings, texts: list[str], template: str = "Say {text}", model: str = "qwen-plus", **options):
+    """The requests and plan map() makes of these rows (nothing stored yet: every row is to send)."""
+    import pandas as pd
+
+    from qwen_jupyter.data.mapping import Requests, _plan
+    from qwen_jupyter.data.rows import Template
+
+    frame = pd.DataFrame({"text": texts})
+    requests = Requests(Template(template, frame), model, None, None, None, settings, options)
+    store = Store(":memory:")
+    try:
+        return requests, _plan(requests, store)
+    finally:
+        store.close()
+
+
 def stored_rows(db: str, answered_only: bool = False) -> int:
     """How many rows the database holds (answered, or also failed)."""
     store = Store(db)

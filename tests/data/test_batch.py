@@ -11,12 +11,11 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.data import batch as batches
-from qwen_jupyter.data.mapping import _plan
 from qwen_jupyter.settings import Settings
 from qwen_jupyter.store import Store
 
 from ..conftest import KEY
-from .conftest import chat_requests
+from .conftest import chat_requests, planned
 
 REVIEWS = pd.DataFrame({"text": [f"review {i}" for i in range(40)], "id": range(40)})
 
@@ -59,8 +58,9 @@ def test_failed_lines_are_errors_and_the_next_call_sends_only_them(run, emu):
 
 
 def test_a_batch_that_fails_validation_fails_every_row_with_the_reason(run):
-    out = run(REVIEWS.head(5), "Grade: {text}", batch=True, model="qwen-nonexistent-model~x")
-    assert out["answer_error"].str.contains("failed \\(model_not_found").all()
+    with pytest.raises(qwen_jupyter.QwenError, match="every row failed") as caught:
+        run(REVIEWS.head(5), "Grade: {text}", batch=True, model="no-such-model")
+    assert caught.value.frame["answer_error"].str.contains("failed \\(model_not_found").all()
 
 
 def test_a_job_past_the_line_limit_is_split_and_joined_back(run, emu, db):
@@ -77,22 +77,25 @@ def test_a_job_past_the_line_limit_is_split_and_joined_back(run, emu, db):
     assert not {b["input_file_id"] for b in job["batches"]} & set(emu.state.files)  # deleted once collected
 
 
-def test_split_respects_lines_and_bytes():
-    lines = [b"x" * 10] * 7
-    assert batches.split(lines, max_lines=3) == [[0, 1, 2], [3, 4, 5], [6]]
-    assert batches.split(lines, max_bytes=25) == [[0, 1], [2, 3], [4, 5], [6]]
+def test_batch_files_are_cut_at_the_line_and_byte_limits_as_they_are_written(emu):
+    requests, plan = planned(Settings(base_url=emu.url, api_key=KEY), [f"row {i}" for i in range(7)])
+    files = list(batches.parts(requests.rows(plan.todo), max_lines=3))
+    assert [len(keys) for _, keys in files] == [3, 3, 1]
+    assert [json.loads(line)["custom_id"] for data, _ in files for line in data.splitlines()] == \
+        [key.decode() for key in plan.keys]
+    size = len(files[0][0].splitlines()[0]) + 1  # every line here is as long as the first
+    assert [len(keys) for _, keys in batches.parts(requests.rows(plan.todo), max_bytes=2 * size + 1)] == [2, 2, 2, 1]
 
 
 def _submit(emu, db, rows=60, **options):
     """Start a job without waiting for it (as a kernel that restarts right after would)."""
     settings = Settings(base_url=emu.url, api_key=KEY)
-    frame = pd.DataFrame({"text": [f"row {i}" for i in range(rows)]})
-    keys, distinct = _plan(frame, "Say {text}", "qwen-plus", None, None, None, None, False, settings, options)
-    spec = {"model": "qwen-plus", "into": "answer", "schema": None, "keys": keys,
-            "rows": frame.to_dict("records")}
+    requests, plan = planned(settings, [f"row {i}" for i in range(rows)], **options)
+    spec = {"model": "qwen-plus", "into": "answer", "schema": None, "keys": [key.decode() for key in plan.keys],
+            "rows": requests.template.frame.to_dict("records")}
     store = Store(db)
     try:
-        return batches.submit(settings, store, list(distinct.values()), spec)
+        return batches.submit(settings, store, requests.rows(plan.todo), spec)
     finally:
         store.close()
 

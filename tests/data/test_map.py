@@ -14,8 +14,9 @@ import pytest
 import qwen_jupyter
 from qwen_jupyter.data.runner import Limiter, Runner
 from qwen_jupyter.errors import QwenError
+from qwen_jupyter.settings import Settings
 
-from .conftest import chat_requests, stored_rows
+from .conftest import chat_requests, planned, stored_rows
 
 
 def test_a_frame_comes_back_new_with_answers_usage_and_error_columns(run):
@@ -167,15 +168,82 @@ def test_the_token_limit_holds_back_a_row_until_its_tokens_fit():
     assert asyncio.run(two()) >= 0.55
 
 
-def test_a_429_halves_the_concurrency_which_grows_back_as_answers_succeed(emu):
-    from qwen_jupyter.data.mapping import _plan
-    from qwen_jupyter.settings import Settings
+QA = pd.DataFrame({"question": ["2 + 2?", "Capital of France?"], "answer": ["4", "Lyon"]})
 
+
+@pytest.mark.parametrize("template, options, clash", [
+    ("Is '{answer}' right for '{question}'?", {}, "answer"),
+    ("Is '{answer}' right for '{question}'?", {"into": "question"}, "question"),
+    ("Check {question}", {"into": "answer"}, "answer"),
+])
+def test_a_column_the_person_has_is_refused_before_sending(run, emu, template, options, clash):
+    before = QA.copy()
+    with pytest.raises(QwenError) as caught:
+        run(QA, template, **options)
+    message = str(caught.value)
+    assert f"'{clash}'" in message and "into=" in message and "\n" not in message
+    assert chat_requests(emu) == [] and QA.equals(before)
+
+
+@pytest.mark.parametrize("column", ["verdict_error", "verdict_input_tokens", "verdict_output_tokens"])
+def test_the_derived_columns_never_replace_the_persons_either(run, emu, column):
+    frame = pd.DataFrame({"text": ["a", "b"], column: ["mine", "mine too"]})
+    with pytest.raises(QwenError, match=f"'{column}'"):
+        run(frame, "Say {text}", into="verdict")
+    assert chat_requests(emu) == [] and list(frame[column]) == ["mine", "mine too"]
+    out = run(frame, "Say {text}", into="other")  # another into= goes beside it
+    assert list(out[column]) == ["mine", "mine too"] and out["other_error"].isna().all()
+
+
+def test_mapping_its_own_output_again_resumes_and_anything_else_is_refused(run, emu):
+    frame = pd.DataFrame({"text": [f"r{i}" for i in range(6)], "note": list("abcdef")})
+    emu.inject("bad-request", times=2)
+    first = run(frame, "Say {text}", concurrency=1)
+    assert first["answer_error"].notna().sum() == 2
+    emu.state.received.clear()
+    again = run(first, "Say {text}")  # `df = map(df, ...)` run twice: the same call on its own output
+    assert len(chat_requests(emu)) == 2 and again["answer_error"].isna().all()
+    assert list(again.columns) == list(first.columns) and list(again["note"]) == list("abcdef")
+    emu.state.received.clear()
+    with pytest.raises(QwenError, match="'answer'"):  # another question into the same column
+        run(again, "Translate {text}")
+    edited = again.copy()
+    edited.loc[0, "answer"] = "my correction"
+    with pytest.raises(QwenError, match="'answer'"):  # an answer the person changed is theirs
+        run(edited, "Say {text}")
+    assert chat_requests(emu) == [] and edited.loc[0, "answer"] == "my correction"
+
+
+def test_rows_missing_a_field_are_not_sent_and_marked(run, emu, capsys):
+    frame = pd.DataFrame.from_records([{"text": "good", "stars": 5, "spare": None},
+                                       {"text": None, "stars": 4, "spare": 1.5},
+                                       {"text": "bad", "stars": None, "spare": None},
+                                       {"text": float("nan"), "stars": 2, "spare": None},
+                                       {"text": "fine", "stars": 3, "spare": None}])
+    assert frame["stars"].dtype == "float64"  # the gap made pandas store 5 as 5.0
+    out = run(frame, "Sentiment of: {text} ({stars} stars)")
+    sent = [r["body"]["messages"][-1]["content"] for r in chat_requests(emu)]
+    assert sorted(sent) == ["Sentiment of: fine (3 stars)", "Sentiment of: good (5 stars)"]
+    assert out["answer"].notna().tolist() == [True, False, False, False, True]
+    assert out["answer_error"][1] == out["answer_error"][3] == "Not sent: no value for 'text'."
+    assert out["answer_error"][2] == "Not sent: no value for 'stars'."
+    assert out["stars"].dtype == "float64" and frame.shape == (5, 3)  # the person's columns as they were
+    assert "3 of 5 rows were not sent" in capsys.readouterr().out
+
+
+def test_a_run_where_every_row_lacks_a_field_is_refused(run, emu):
+    with pytest.raises(QwenError) as caught:
+        run([{"text": None}, {"text": float("nan")}], "Sentiment of: {text}")
+    assert "'text'" in str(caught.value) and "2 rows" in str(caught.value)
+    assert chat_requests(emu) == []
+
+
+def test_a_throttle_burst_cuts_the_window_once_not_once_a_429(emu):
+    """Eight requests in flight together all throttled: one cut (8 to 4), not eight (to 1)."""
     settings = Settings(base_url=emu.url, api_key="sk-x")
-    frame = pd.DataFrame({"text": [f"r{i}" for i in range(120)]})
-    _, rows = _plan(frame, "Say {text}", "qwen-plus", None, None, None, None, False, settings, {})
-    runner = Runner(settings, list(rows.values()), lambda entry: None, concurrency=8)
-    emu.inject("429,retry-after=0.05", times=2)
+    requests, plan = planned(settings, [f"r{i}" for i in range(64)], model="qwen-plus~delay=0.05")
+    runner = Runner(settings, requests.rows(plan.todo), len(plan.todo), lambda entry: None, concurrency=8)
+    emu.inject("429,retry-after=0", times=8)
     seen: list[int] = []
 
     async def watch() -> None:
@@ -186,5 +254,5 @@ def test_a_429_halves_the_concurrency_which_grows_back_as_answers_succeed(emu):
         await task
 
     asyncio.run(watch())
-    assert runner.stats.retries == 2 and runner.stats.done == 120
-    assert min(seen) <= 4 and runner.allowed == 8
+    assert runner.stats.retries == 8 and runner.stats.done == 64
+    assert min(seen) == 4 and runner.allowed == 8  # and it grew back as answers succeeded

@@ -52,7 +52,9 @@ def test_an_answer_that_does_not_validate_is_asked_once_more(run, emu):
 
 def test_an_answer_invalid_twice_is_marked_and_sent_again_next_time(run, emu):
     emu.inject("echo", times=2)
-    out = run(["only row"], "Read: {text}", schema=Review)
+    with pytest.raises(QwenError, match="every row failed") as caught:  # the only row
+        run(["only row"], "Read: {text}", schema=Review)
+    out = caught.value.frame
     assert out["answer_error"][0] == "The answer does not match the schema (the answer is not JSON)."
     assert out["sentiment"].isna().all() and len(chat_requests(emu)) == 2
     again = run(["only row"], "Read: {text}", schema=Review)
