@@ -42,6 +42,7 @@ _HINTS = {
     "ConnectionError": "The service could not be reached; check the network, the region and base_url.",
     "Timeout": "The request took longer than the timeout; raise QwenMagics.timeout or retry.",
     "IncompleteStream": "The connection ended before the model finished; the partial answer is kept.",
+    "Stalled": "The service stopped sending mid-answer; the partial answer is kept. Ask again.",
     "Interrupted": "Stopped by you; the partial answer is kept.",
     "Redirect": "Model Studio does not redirect: check base_url (https://…) and QwenMagics.region.",
 }

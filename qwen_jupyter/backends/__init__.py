@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import random
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
@@ -76,10 +77,19 @@ def _is_output(event: Event) -> bool:
     return not isinstance(event, (Connecting, Started, Chunk, Retrying))
 
 
-def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Settings) -> Failed | Retrying:
-    """Give up (Failed) once output has arrived, the error is final, or retries are spent; else retry."""
+STALLED = 5.0  # seconds of silence before a broken stream counts as one that stalled, not one that dropped
+
+
+def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Settings,
+                   quiet: float = 0.0) -> Failed | Retrying:
+    """Give up (Failed) once output has arrived, the error is final, or retries are spent; else retry. A stream
+    that broke after `quiet` seconds without a byte stalled, and says so."""
     error = exc.detached()  # the SDK exception behind it (and its frames) may hold the key
-    if produced and error.code == "ConnectionError":
+    if produced and error.code in ("ConnectionError", "Timeout") and quiet >= STALLED:
+        ended = "the request timed out" if error.code == "Timeout" else "the connection closed"
+        error = QwenError(f"The stream stalled: nothing came for {quiet:.0f} s, then {ended}.", code="Stalled",
+                          request_id=error.request_id)
+    elif produced and error.code == "ConnectionError":
         error = QwenError("The connection dropped before the answer was complete.", code="IncompleteStream",
                           request_id=error.request_id)
     if produced or not error.retryable or attempt >= settings.max_retries:
@@ -92,15 +102,16 @@ def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
     backend = get_backend(settings.api)
     attempt = 0
     while True:
-        produced = False
+        produced, last = False, time.monotonic()
         try:
             for event in backend.stream(request, settings):
                 if not produced:
                     produced = _is_output(event)
                 yield event
+                last = time.monotonic()
             return
         except QwenError as exc:
-            outcome = _after_failure(exc, produced, attempt, settings)
+            outcome = _after_failure(exc, produced, attempt, settings, time.monotonic() - last)
             yield outcome
             if isinstance(outcome, Failed):
                 return
@@ -115,15 +126,16 @@ async def astream_events(request: Request, settings: Settings) -> AsyncIterator[
     backend = get_backend(settings.api)
     attempt = 0
     while True:
-        produced = False
+        produced, last = False, time.monotonic()
         try:
             async for event in backend.astream(request, settings):
                 if not produced:
                     produced = _is_output(event)
                 yield event
+                last = time.monotonic()
             return
         except QwenError as exc:
-            outcome = _after_failure(exc, produced, attempt, settings)
+            outcome = _after_failure(exc, produced, attempt, settings, time.monotonic() - last)
             yield outcome
             if isinstance(outcome, Failed):
                 return

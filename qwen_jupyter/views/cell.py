@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,9 @@ from .media import media_bundles, progress_note
 from .tools import LiveCalls
 
 THUMB_SIZE = 128
+IDLE_FLUSH = 0.25  # seconds without a new piece after which what arrived is shown, budget permitting
+WAITING_AFTER = 1.0  # seconds without a token after which the cell says it is waiting for the model
+TICK = 0.1  # how often the idle check runs while a stream is read
 
 
 class _Bucket:
@@ -93,6 +97,11 @@ class CellView:
         self._calls = LiveCalls()  # the calls' blocks, as the panel keeps them
         self._call_outputs: dict[int, Block] = {}  # the output each call's block shows in, by its key
         self._header_shown = not self._header
+        self.clock = clock
+        self._lock = threading.Lock()  # the idle ticker and the stream's reader take turns publishing
+        self._quiet_since = clock()  # the last token (or the start): how long the model has been silent
+        self._busy = ""  # what the status line says instead of "waiting" (a retry, a tool, an image task)
+        self._waiting_shown = -1  # whole seconds the waiting note shows (-1: not shown)
 
     # -- publishing --------------------------------------------------------------------------------------------
 
@@ -136,11 +145,27 @@ class CellView:
             self._retrying("🔎 " + research_note(event))
             return
         elif kind is ToolRunning or kind is ToolOutput or kind is ServiceToolCall:
+            self._busy = "tool" if kind is ToolRunning else ""  # a running call is not the model being slow
             self._tool(event)
             return
         else:
             return
+        self._quiet_since, self._busy = self.clock(), ""
+        if self._waiting_shown >= 0:  # tokens again: the waiting note goes
+            self._waiting_shown = -1
+            self._show({}, self._status, update=True)
         self._tick()
+
+    def on_idle(self) -> None:
+        """Called while no event arrives: show what arrived (budget permitting), and after a second without a
+        token say the cell is waiting for the model, with the seconds waited."""
+        quiet = self.clock() - self._quiet_since
+        if quiet >= IDLE_FLUSH and self.outputs:
+            self._tick()
+        if quiet >= WAITING_AFTER and not self._busy and int(quiet) != self._waiting_shown:
+            self._waiting_shown = int(quiet)
+            self._status_line(f"waiting for the model… {int(quiet)} s" + (" since the last words" if any(
+                o.kind in ("answer", "reasoning") for o in self.outputs) else ""))
 
     def _tool(self, event: ToolRunning | ToolOutput | ServiceToolCall) -> None:
         """A call shows at once, in order below what came before it (few and slow: outside the budget)."""
@@ -162,6 +187,11 @@ class CellView:
 
     def _retrying(self, note: str) -> None:
         """Say at once that the request failed and when it is tried again (the final output replaces it)."""
+        self._busy, self._waiting_shown = note, -1
+        self._status_line(note)
+
+    def _status_line(self, note: str) -> None:
+        """The one status output: a retry, an image task's state, research's phase, or waiting for the model."""
         bundle = {"text/html": f'<div class="qwen-retrying {ROOT_CLASS}" style="color:{MUTED}">{html.escape(note)}</div>',
                   "text/plain": note}
         if self._status is None:
@@ -222,13 +252,28 @@ class CellView:
         self.outputs.append(successor)
 
     def run(self, result: Any) -> None:
-        """Stream a result; an interrupt, wherever it lands, ends the stream at once and then propagates."""
+        """Stream a result; an interrupt, wherever it lands, ends the stream at once and then propagates. While
+        no event comes, a ticker thread shows what arrived and says when the model is slow."""
+        self._quiet_since = self.clock()
+        stop = threading.Event()
+        ticker = threading.Thread(target=self._ticks, args=(stop,), daemon=True, name="qwen-cell-ticker")
+        ticker.start()
         try:
             for event in result.watch():
-                self.on_event(event)
+                with self._lock:
+                    self.on_event(event)
         except KeyboardInterrupt:
             result.stop()  # the connection closes; the partial answer is kept, marked interrupted
             raise
+        finally:
+            stop.set()
+            ticker.join()  # nothing may publish after the final output replaces the streaming ones
+
+    def _ticks(self, stop: threading.Event) -> None:
+        while not stop.wait(TICK):
+            with self._lock:
+                if not stop.is_set():
+                    self.on_idle()
 
     def finish(self, result: Any) -> None:
         """Replace the streaming outputs with the final one (reasoning beside the answer, error, footer)."""
