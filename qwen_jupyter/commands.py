@@ -60,7 +60,7 @@ def find(line: str) -> tuple[Command, str] | None:
 
 def help_text(options: str) -> str:
     """The whole help: the magic's options (grouped), the commands (grouped) and the interpolation rule."""
-    lines = [options.rstrip(), "", "Commands:"]
+    lines = [options.strip().removeprefix("::").strip(), "", "Commands:"]  # the usage is an rST literal block
     for group in GROUPS:
         lines.append(f"  {group}:")
         lines += [f"    {c.usage:<34} {c.summary}" for c in COMMANDS.values() if c.group == group]
@@ -109,8 +109,14 @@ def _chats(magics: Any, rest: str) -> None:
 
 @command("%qwen reset [NAME]", "empty a chat", "Conversations")
 def _reset(magics: Any, rest: str) -> None:
-    magics.session.reset(rest or DEFAULT_CHAT)
-    _say(f"Chat {rest or DEFAULT_CHAT!r} is empty now.")
+    name, chats = rest or DEFAULT_CHAT, magics.session.chats
+    if name not in chats and name != DEFAULT_CHAT:  # a typo must not read as done
+        close = difflib.get_close_matches(name, list(chats), n=1, cutoff=0.6)
+        known = f"did you mean {close[0]!r}? " if close else ""
+        _say(f"There is no chat {name!r}, so nothing was reset; {known}%qwen chats lists them.")
+        return
+    magics.session.reset(name)
+    _say(f"Chat {name!r} is empty now.")
 
 
 @command("%qwen export NAME FILE", "write a chat's messages as JSON", "Conversations")

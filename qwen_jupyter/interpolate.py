@@ -109,20 +109,19 @@ def _expression(field: str) -> tuple[ast.Expression, str, str, str] | None:
     return None
 
 
-def evaluate(expression: str, namespace: dict[str, Any]) -> Any:
-    """The value of one {…} field, or a clear error naming it."""
+def evaluate(expression: str, namespace: dict[str, Any], option: str | None = None) -> Any:
+    """The value of one {…} field (of the prompt, or of an option's value), or a clear error naming it."""
+    where = f"in {option}" if option else "in the prompt"
     try:
         return eval(expression, namespace)  # noqa: S307 - the person's own notebook namespace, as f-strings do
     except NameError as exc:
         name = getattr(exc, "name", None) or expression
-        raise QwenError(
-            f"{name!r} is not defined (used as {{{expression}}} in the prompt); define it, write "
-            f"{{{{{expression}}}}} for literal braces, or add --raw to send the prompt as typed.",
-            code="UndefinedName",
-            hint="",
-        ) from None
+        fix = "" if option else (f"; define it, write {{{{{expression}}}}} for literal braces, or add --raw to send "
+                                 "the prompt as typed")
+        raise QwenError(f"{name!r} is not defined (used as {{{expression}}} {where}){fix or '.'}",
+                        code="UndefinedName", hint="") from None
     except Exception as exc:  # noqa: BLE001 - any failure of the person's expression is reported, not raised
-        raise QwenError(f"{{{expression}}} in the prompt failed: {type(exc).__name__}: {exc}", code="BadExpression",
+        raise QwenError(f"{{{expression}}} {where} failed: {type(exc).__name__}: {exc}", code="BadExpression",
                         hint="") from None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
 from . import commands, kernel, media
@@ -21,7 +21,7 @@ from .asking import Asking, ask_in, follow_up_model
 from .errors import Interrupted, QwenError
 from .interpolate import evaluate, interpolate
 from .notebook import DEFAULT_CHAT, Session
-from .parse import FORMATS, MagicArgs, braced_expression, magic_args
+from .parse import FORMATS, MagicArgs, braced_expression, magic_args, split_line
 from .request import build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
@@ -48,6 +48,26 @@ def _search_options(args: MagicArgs) -> dict[str, Any]:
     if args.search_strategy:
         options["search_strategy"] = args.search_strategy
     return options
+
+
+def _usage_line(message: str, parser: Any) -> str:
+    """argparse's complaint as one line: a typo names the option it begins or resembles; an option without its
+    value says what the value is."""
+    import difflib
+
+    options = {o: action for action in parser._actions for o in action.option_strings}
+    missing = re.match(r"argument ([-\w/]+): expected (?:one|at least one) argument", message)
+    if missing:
+        action = next(a for o, a in options.items() if o in missing[1].split("/"))
+        return f"{missing[1]} needs a value: {action.help}."
+    typed = re.findall(r"(--?[\w-]+)", message.partition(":")[2] or message)
+    if "unrecognized arguments" in message and typed:
+        guesses = ([o for o in options if o.startswith(typed[0]) and len(typed[0]) > 2]
+                   + difflib.get_close_matches(typed[0], list(options), n=2, cutoff=0.75))
+        guesses = list(dict.fromkeys(guesses))[:2]
+        hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+        return f"{typed[0]} is not an option of %qwen; {hint}(%qwen help lists them)"
+    return message.rstrip(".") + " (%qwen help lists the options)."
 
 
 @magics_class
@@ -252,6 +272,9 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell, line)
+        if cell is None and args.prompt in commands.COMMANDS:  # %qwen -c new history: the command was meant
+            raise UsageError(f"'{args.prompt}' is a %qwen command, not a question: write %qwen {args.prompt} … "
+                             "on its own (to ask the word, put it in a %%qwen cell).")
         # A picture alone is a question (and --ocr without one is told it needs one).
         if not (args.prompt.strip() or args.images or args.videos or args.audios or args.ocr):
             raise UsageError("Nothing to ask: write the prompt in the cell below %%qwen (or after %qwen).")
@@ -267,21 +290,15 @@ class QwenMagics(Magics):
         return result
 
     def _parse_line(self, line: str) -> Any:
-        """The options on the magic line; a wrong one gets a short usage and a suggestion."""
-        import difflib
-
+        """The options on the magic line; a wrong one is one line naming the nearest option."""
+        words = split_line(line)
+        for yes, no in (("--think", "--no-think"), ("--extend", "--no-extend")):
+            if yes in words and no in words:
+                raise UsageError(f"{yes} and {no} contradict each other; keep one.")
         try:
-            return parse_argstring(self.qwen, line)
+            return self.qwen.parser.parse_args(words)
         except UsageError as error:
-            options = [o for action in self.qwen.parser._actions for o in action.option_strings]
-            typed = re.findall(r"(--?[\w-]+)", str(error))
-            # What the typed option begins (--temp: --temperature), then what it resembles (--fiel: --file).
-            guesses = ([o for o in options if o.startswith(typed[0]) and len(typed[0]) > 2]
-                       + difflib.get_close_matches(typed[0], options, n=2, cutoff=0.75)) if typed else []
-            guesses = list(dict.fromkeys(guesses))[:2]
-            hint = f" Did you mean {' or '.join(guesses)}?" if guesses else ""
-            raise UsageError(f"{error}.{hint}\nOptions: {' '.join(o for o in options if o.startswith('--'))} "
-                             "(%qwen help explains them).") from None
+            raise UsageError(_usage_line(str(error), self.qwen.parser)) from None
 
     def _ask(self, args: MagicArgs) -> QwenResult | Comparison:
         """Build the request (nothing is sent if that fails), ask, show the answer as it streams, and raise the
@@ -370,7 +387,7 @@ class QwenMagics(Magics):
         """The functions --tools names: f,g from the namespace, or a {list} expression."""
         expression = braced_expression(text)
         if expression:
-            value = evaluate(expression, self.shell.user_ns)
+            value = evaluate(expression, self.shell.user_ns, "--tools")
             return list(value) if isinstance(value, (list, tuple)) else [value]
         names = [name.strip() for name in text.split(",") if name.strip()]
         missing = [name for name in names if name not in self.shell.user_ns]

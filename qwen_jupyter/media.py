@@ -85,6 +85,7 @@ def video(source: Any, fps: float | None = None) -> Media:
     if _is_url(text):
         return Media("video", text, label=_short(text), fps=fps)
     data = _read(text, "video")
+    _not_a_picture(data, text, "video")
     mime = mimetypes.guess_type(text)[0] or "video/mp4"
     return Media("video", _data_url(data, mime, text), label=os.path.basename(text), fps=fps)
 
@@ -98,6 +99,7 @@ def audio(source: Any) -> Media:
     if _is_url(text):
         return Media("audio", text, label=_short(text), audio_format=fmt)
     data = _read(text, "audio")
+    _not_a_picture(data, text, "audio")
     # Qwen-Omni's documented data URL form has no media type: "data:;base64,…".
     return Media("audio", _data_url(data, "", text), label=os.path.basename(text), audio_format=fmt)
 
@@ -118,13 +120,30 @@ def _read(path: str, kind: str) -> bytes:
         return fh.read()
 
 
-def _image_mime(data: bytes, name: str) -> str:
-    """The image type from the file's first bytes; anything else is refused before it is sent."""
+def _picture_type(data: bytes) -> str | None:
+    """The image type its first bytes say, or None."""
     for magic, mime in _MAGIC:
         if data.startswith(magic) and (mime != "image/webp" or data[8:12] == b"WEBP"):
             return mime
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return "image/heic"
+    return None
+
+
+def _not_a_picture(data: bytes, name: str, kind: str) -> None:
+    """A picture given as a video or audio clip is refused before it is sent (the service would only fail)."""
+    found = _picture_type(data)
+    if found:
+        option = "-i PATH (image= in chat())"
+        raise QwenError(f"{name} is a picture ({found}), not {'a video' if kind == 'video' else 'audio'}; "
+                        f"send it with {option}.", code="InvalidInput", hint="")
+
+
+def _image_mime(data: bytes, name: str) -> str:
+    """The image type from the file's first bytes; anything else is refused before it is sent."""
+    found = _picture_type(data)
+    if found:
+        return found
     guessed = mimetypes.guess_type(name)[0] if name else None
     looks_like = f" (it looks like {guessed})" if guessed else ""
     raise QwenError(f"{name} is not an image{looks_like}; images must be {IMAGE_FORMATS}.", code="InvalidInput",

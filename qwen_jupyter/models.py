@@ -18,6 +18,7 @@ class ModelInfo:
     image_task: bool = False        # answers through the asynchronous image-synthesis task API
     image_edit: bool = False        # edits the images it is given (image2image task, or qwen-image-edit)
     inputs: frozenset[str] | None = None  # media kinds it takes; None: not known (the service decides)
+    code_interpreter: bool | None = None  # has the service's code interpreter; None: not known (it decides)
 
 
 _VISION = frozenset({"image", "video"})
@@ -73,8 +74,24 @@ def model_info(model: str) -> ModelInfo:
         return ModelInfo(model, hybrid=True, thinking_default=opensource, stream_only=opensource, inputs=_TEXT)
     if name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo", "qwen-max", "qwen-long", "qwen-mt", "qwen-coder")):
         hybrid = name.startswith(("qwen-plus", "qwen-flash", "qwen-turbo"))
-        return ModelInfo(model, hybrid=hybrid, inputs=_TEXT)
+        return ModelInfo(model, hybrid=hybrid, inputs=_TEXT, code_interpreter=False)
     return ModelInfo(model)
+
+
+CODE_INTERPRETER = "qwen3-max (with thinking)"  # the documented family (enable_code_interpreter)
+
+
+def has_code_interpreter(model: str) -> bool | None:
+    """Whether a model has the service's code interpreter: the documented qwen3-max family does; the families
+    known to be without it (older text models, vision, audio, images, translation, OCR) do not; None: unknown."""
+    info = model_info(model)
+    name = model.lower()
+    if name.startswith("qwen3-max"):
+        return True
+    if info.code_interpreter is False or makes_images(model) or "-vl" in name or name.startswith(("qwen-vl", "qvq")) \
+            or any(word in name for word in ("omni", "audio", "asr", "-mt", "ocr")):
+        return False
+    return None
 
 
 def makes_images(model: str) -> bool:

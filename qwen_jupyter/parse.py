@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 from argparse import Namespace
 from dataclasses import dataclass
+
+from IPython.core.error import UsageError
 
 from .specialised.options import top_or_word
 from .speech import voice_or_word
@@ -83,22 +86,42 @@ def magic_args(namespace: Namespace, cell: str | None, line: str = "") -> MagicA
     prompt = cell if cell is not None else line_prompt
     if cell is not None and line_prompt:
         prompt = line_prompt + "\n" + cell
+    out = values.get("out")
+    if out is not None and not (out.isidentifier() and not keyword.iskeyword(out)):
+        raise UsageError(f"-o/--out takes a variable name (letters, digits and _), not {out!r}.")
     return MagicArgs(prompt=prompt.strip("\n"), **{k: v for k, v in values.items() if v is not None})
+
+
+def split_line(line: str) -> list[str]:
+    """The line's words as IPython splits them (quotes kept), except that a {…} expression is one word even with
+    spaces inside (`--tools {[f, g]}`), as typed."""
+    return [line[start:end] for start, end in _spans(line)]
+
+
+def _spans(line: str) -> list[tuple[int, int]]:
+    from IPython.utils.process import arg_split
+
+    spans: list[tuple[int, int]] = []
+    at, depth = 0, 0
+    for token in arg_split(line, strict=True):  # IPython's tokens are pieces of the line, quotes kept
+        start = line.index(token, at)
+        at = start + len(token)
+        if depth > 0:
+            spans[-1] = (spans[-1][0], at)  # still inside the braces the word before opened
+        else:
+            spans.append((start, at))
+        opened = line[spans[-1][0]:at]
+        depth = opened.count("{") - opened.count("}") if opened.startswith("{") else 0
+    return spans
 
 
 def _as_typed(line: str, words: list[str]) -> str:
     """The prompt words as the line has them (spacing kept: `{"label": "pos"}` is not split at its quotes), when
     they end the line after the options; else the words joined by spaces."""
-    from IPython.utils.process import arg_split
-
-    tokens = arg_split(line, strict=True) if words else []
-    if not words or tokens[len(tokens) - len(words):] != words:
+    spans = _spans(line) if words else []
+    if not words or [line[a:b] for a, b in spans[len(spans) - len(words):]] != words:
         return " ".join(words)
-    at = 0
-    for token in tokens[:len(tokens) - len(words)]:  # IPython's tokens are pieces of the line, quotes kept
-        at = line.index(token, at) + len(token)
-    typed = line[at:].strip()
-    return typed if arg_split(typed, strict=True) == words else " ".join(words)
+    return line[spans[len(spans) - len(words)][0]:].strip()
 
 
 def _unquote(value: object) -> object:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import QwenError
 from .media import Media
-from .models import TAKES, model_info
+from .models import CODE_INTERPRETER, TAKES, has_code_interpreter, model_info
 from .specialised.options import FILE_PREFIX, context_free, documents_message, expand, sent_documents
 from .tools.schema import toolbox
 
@@ -140,6 +141,7 @@ def build_request(
     if context_free(options.get("extra") or {}):
         system = None
     check_inputs(model, media)
+    check_options(model, media, options)
     if "ocr_options" in (options.get("extra") or {}) and not any(m.kind == "image" for m in media):
         raise QwenError("--ocr reads a picture: give it with -i PATH (image= in chat()).", code="InvalidInput",
                         hint="e.g. %qwen --ocr table_parsing -i receipt.png")
@@ -158,6 +160,32 @@ def build_request(
     extra = {**known.pop("extra", {}), **unknown}
     request = Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)
     return request.with_history(tuple(as_message(m) for m in history))
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*[*xX×]\s*(\d+)\s*")
+
+
+def check_options(model: str, media: tuple[Media, ...] | list[Media], options: dict[str, Any]) -> None:
+    """Options that cannot work are a clear error before anything is sent (the same for the magic and chat()):
+    an image size that is not W*H, an editing model with no picture to edit, a code interpreter the model lacks.
+    A valid size is written the way the service takes it (1024*768)."""
+    size = options.get("size")
+    if size is not None:
+        found = _SIZE.fullmatch(str(size))
+        if not found:
+            raise QwenError(f"An image size is width*height in pixels, e.g. 1024*1024; not {size!r}.",
+                            code="InvalidInput", hint="")
+        options["size"] = f"{found[1]}*{found[2]}"
+    info, pictures = model_info(model), any(m.kind == "image" for m in media)
+    if info.image_edit and not pictures:
+        raise QwenError(f"{model} edits a picture: give it with -i PATH (image= in chat()), or pick a model that "
+                        "makes one from text (qwen-image-plus, wanx2.1-t2i-turbo).", code="InvalidInput", hint="")
+    if info.image_task and not info.image_edit and pictures:
+        raise QwenError(f"{model} makes images from text; to edit one use qwen-image-edit or wanx2.1-imageedit.",
+                        code="InvalidInput", hint="")
+    if options.get("code_interpreter") and has_code_interpreter(model) is False:
+        raise QwenError(f"{model} has no code interpreter; it runs on {CODE_INTERPRETER}.", code="InvalidInput",
+                        hint="")
 
 
 def check_inputs(model: str, media: tuple[Media, ...] | list[Media]) -> None:

@@ -133,6 +133,11 @@ def test_translate_to_sends_translation_options_and_no_history(make_panel, emu):
     with pytest.raises(QwenError, match="Translation takes the text alone"):
         panel.ask("Translate this file", documents=[("a.txt", b"hello")])
     assert "languages" in panel.keys and "English" in panel.languages and "translate_to" in panel.keys
+    panel.translate_to = None  # off, as a person writes it in Python (it was a TraitError, and later asks failed)
+    assert panel.translate_to == ""
+    after = panel.ask("And in Chinese?")
+    panel.wait(30)
+    assert after.error is None and after.model == "qwen-plus" and "translation_options" not in emu.received[-1]["body"]
 
 
 def test_compare_streams_each_model_in_its_column_and_keeps_one_result_each(emu):

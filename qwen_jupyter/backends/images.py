@@ -89,9 +89,7 @@ async def aimage_events(request: Request, settings: Settings) -> AsyncIterator[E
 
 def _options(request: Request) -> dict[str, Any]:
     """The image options (size, n, seed, negative prompt, prompt extension, anything else asked for)."""
-    options = dict(request.extra)
-    if isinstance(options.get("size"), str):
-        options["size"] = options["size"].lower().replace("x", "*").replace("×", "*")
+    options = dict(request.extra)  # the size is already W*H (request.check_options)
     if request.seed is not None:
         options["seed"] = request.seed
     return options
@@ -107,18 +105,12 @@ def _task(request: Request, settings: Settings) -> Iterator[Event]:
     info = model_info(request.model)
     prompt, pictures = _inputs(request)
     options = _options(request)
-    if info.image_edit:
-        if not pictures:
-            raise QwenError(f"{request.model} edits an image: give one with -i PATH (or image=...).",
-                            code="InvalidInput", hint="")
+    if info.image_edit:  # with its picture (request.check_options refused an edit without one)
         if "imageedit" in request.model:  # wanx2.1-imageedit: one base image and a function
             options.setdefault("function", "description_edit")
             options["base_image_url"] = pictures[0]
         else:
             options["images"] = pictures
-    elif pictures:
-        raise QwenError(f"{request.model} makes images from text; to edit one use qwen-image-edit or "
-                        "wanx2.1-imageedit.", code="InvalidInput", hint="")
     where: dict[str, Any] = {"api_key": settings.key(), "base_address": settings.native_url}
     if settings.workspace:
         where["workspace"] = settings.workspace

@@ -99,7 +99,8 @@ class QwenPanel(anywidget.AnyWidget):
     probabilities = traitlets.Bool(False).tag(sync=True)  # answers shaded token by token, alternatives on hover
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
-    translate_to = traitlets.Unicode("").tag(sync=True)  # a language: the question is translated by Qwen-MT ("": off)
+    # a language: the question is translated by Qwen-MT ("" or None: off)
+    translate_to = traitlets.Unicode("", allow_none=True).tag(sync=True)
     languages = traitlets.List(traitlets.Unicode(), list(LANGUAGES)).tag(sync=True)  # for the Translate picker
     document_types = traitlets.List(traitlets.Unicode(), sorted(FORMATS)).tag(sync=True)  # what Attach offers
     compare_with = traitlets.List(traitlets.Unicode()).tag(sync=True)  # other models answering beside `model`
@@ -170,6 +171,11 @@ class QwenPanel(anywidget.AnyWidget):
         """Send the traits changed inside as one message (one thread at a time, see _SYNC)."""
         with _SYNC, super().hold_sync():
             yield
+
+    @traitlets.observe("translate_to")
+    def _no_translation(self, change: Any) -> None:
+        if change["new"] is None:  # None reads as "off", as the picker's None does (traitlets skips validators)
+            self.translate_to = ""
 
     @traitlets.observe("model")
     def _model_changed(self, change: Any) -> None:

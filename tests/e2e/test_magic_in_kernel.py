@@ -100,12 +100,12 @@ def test_bad_input_is_one_line_and_sends_nothing(kernel, emu, reliability):
     cases = [
         ("%%qwen\nHello {nobody}", "'nobody' is not defined"),
         ("%%qwen -i missing.png\nHello", "The image file 'missing.png' does not exist"),
-        ("%%qwen --temprature 1\nHello", "Did you mean --temperature?"),
+        ("%%qwen --temprature 1\nHello", "did you mean --temperature?"),
         ("%qwen", "Nothing to ask"),
         ("%qwen histroy", "did you mean %qwen history"),
         ("%%qwen -m qwen-plus -i https://example.com/cat.png\nLook", "qwen-plus takes text only"),
         ("%qwen offline maybe", "Usage: %qwen offline on|off|auto"),
-        ("%qwen --fiel notes.txt Summarise", "Did you mean --fields or --file?"),  # not taken as --fields
+        ("%qwen --fiel notes.txt Summarise", "did you mean --fields or --file?"),  # not taken as --fields
         ("%qwen --compare qwen-plus, qwen-max Hi", "without spaces after the commas"),
         ("%qwen --ocr table_parsing", "--ocr reads a picture"),
     ]

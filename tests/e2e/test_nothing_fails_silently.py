@@ -150,3 +150,71 @@ def test_nbconvert_and_papermill_consoles_get_no_escape_sequence(tmp_path, emula
     errors = [o for c in cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert len(errors) == 1 and "plain" in errors[0].traceback[0]  # the saved notebook's one line is clean too
     assert not _moves_a_terminal(errors[0].traceback[0])
+
+
+def _shown_html(run) -> list[tuple[float, str]]:
+    """Every display and update of the cell, in order, with when it arrived: (seconds from the start, html)."""
+    return [(m["received"] - run.started, m["content"]["data"].get("text/html", ""))
+            for m in run.of("display_data", "update_display_data") if m["content"]["data"]]
+
+
+def test_a_stall_shows_what_arrived_says_it_is_waiting_and_is_called_a_stall(kernel):
+    run = kernel.execute("%qwen -m qwen-plus~stall=3,stall-seconds=6 Tell me about the sea", timeout=30)
+    assert "stalled: nothing came for 6 s" in _failure(run)
+    arrived = kernel.execute("print(_qwen.text.split()[-1])").stdout.strip()
+    shown = _shown_html(run)
+    waiting = [t for t, h in shown if "waiting for the model" in h]
+    assert waiting and "s since the last words" in next(h for _, h in shown if "waiting for the model" in h)
+    # Everything that had arrived was on screen during the stall (it lasts 6 s), not only once it ended.
+    answer = [(t, h) for t, h in shown if "qwen-text" in h and "waiting" not in h]
+    assert arrived and any(arrived in h for t, h in answer if t < answer[0][0] + 3), (arrived, answer[:3])
+    assert len(waiting) <= 8  # about one update a second, not a flood
+
+
+def test_a_slow_first_token_says_waiting_for_the_model(kernel):
+    run = kernel.execute("%qwen -m qwen-plus~delay=2.5 Who are you?", timeout=30)
+    assert run.reply["content"]["status"] == "ok"
+    shown = _shown_html(run)
+    notes = [h for _, h in shown if "waiting for the model" in h]
+    assert any("waiting for the model… 1 s" in h for h in notes) and any("2 s" in h for h in notes)
+    assert "waiting for the model" not in run.final["text/html"]  # the finished answer replaces the note
+
+
+@pytest.mark.parametrize(("code", "said"), [
+    ("%qwen --size big -m wanx-v1 a red fox", "width*height in pixels, e.g. 1024*1024; not 'big'"),
+    ("%qwen --video {PHOTO} What happens here?", "is a picture (image/png), not a video; send it with -i"),
+    ("%qwen -m qwen-image-edit make it blue", "qwen-image-edit edits a picture: give it with -i PATH"),
+    ("%qwen -o my-var hello", "-o/--out takes a variable name (letters, digits and _), not 'my-var'"),
+    ("%qwen --think --no-think hello", "--think and --no-think contradict each other; keep one"),
+    ("%qwen --code-interpreter Sum 1 to 10", "qwen-plus has no code interpreter; it runs on qwen3-max"),
+    ("%qwen -c new history", "'history' is a %qwen command, not a question: write %qwen history"),
+    ("%qwen --temprature 1 hi", "--temprature is not an option of %qwen; did you mean --temperature?"),
+    ("%qwen -m", "-m/--model needs a value: model id"),
+])
+def test_everyday_mistakes_are_one_clear_line_and_send_nothing(code, said, kernel, emu, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "photo.png")
+    kernel.execute(f"PHOTO = {str(tmp_path / 'photo.png')!r}")
+    before = len(emu.received)
+    run = kernel.execute(code)
+    assert run.reply["content"]["status"] == "error"
+    # A usage error is IPython's one line on stderr; a QwenError its one-line traceback.
+    lines = run.stderr.strip().splitlines() if not run.of("error") else [_failure(run)]
+    assert len(lines) == 1 and said in lines[0], lines
+    assert len(emu.received) == before
+
+
+def test_tools_in_braces_with_a_space_reset_of_a_typo_and_help(kernel, emu):
+    kernel.execute("def f(x: int) -> int:\n    'Double it.'\n    return 2 * x\n\n"
+                   "def g(x: int) -> int:\n    'Halve it.'\n    return x // 2")
+    run = kernel.execute("%%qwen --tools {[f, g]}\nCall f then g")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert [t["function"]["name"] for t in emu.received[-1]["body"]["tools"]] == ["f", "g"]
+    kernel.execute("%qwen -c trip Plan a day in Lisbon")
+    typo = kernel.execute("%qwen reset trpi")
+    assert typo.stdout.strip() == "There is no chat 'trpi', so nothing was reset; did you mean 'trip'? " \
+                                  "%qwen chats lists them."
+    assert "[1]" in kernel.execute("%qwen history trip").stdout  # still there
+    helped = kernel.execute("%qwen help").stdout
+    assert helped.startswith("%qwen [-m MODEL]") and "::" not in helped.splitlines()[0]

@@ -127,10 +127,11 @@ def test_editing_with_qwen_image_edit_sends_the_picture(connect, emu):
 
 
 def test_editing_without_a_picture_and_text_models_with_one_are_refused(connect, emu):
-    result = qwen_jupyter.chat("make it blue", model="wanx2.1-imageedit", **connect())
-    assert result.error.code == "InvalidInput" and "-i PATH" in result.error.message
-    result = qwen_jupyter.chat("make it blue", model="wanx-v1", image=Image.new("RGB", (16, 16)), **connect())
-    assert "qwen-image-edit" in result.error.message
+    for model in ("wanx2.1-imageedit", "qwen-image-edit"):  # refused before anything is sent, as other bad input
+        with pytest.raises(QwenError, match="edits a picture: give it with -i PATH"):
+            qwen_jupyter.chat("make it blue", model=model, **connect())
+    with pytest.raises(QwenError, match="qwen-image-edit"):
+        qwen_jupyter.chat("make it blue", model="wanx-v1", image=Image.new("RGB", (16, 16)), **connect())
     assert emu.received == []  # nothing was submitted
 
 
