@@ -59,6 +59,8 @@ def route(*, api: str | None = None, region: str | None = None, base_url: str | 
 
 
 def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_mode: str) -> Settings:
+    if not (emulated or cassette):  # live, straight to the host: the emulator (aiohttp) is not even imported
+        return settings
     from . import emulator
     from .emulator.cassette import CassetteError
 

@@ -11,23 +11,19 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import httpx2  # the openai SDK's transport: a raw response, read as JSON here
-
 from ..errors import QwenError
 from ..request import Request
 from ..settings import Settings
-from . import EMULATOR_HEADER
-from . import _openai_sdk as sdk
-from .openai import wire_arguments
+from . import EMULATOR_HEADER, transport
+from ._openai_sdk import call
+from .openai import wire_body
 
 BATCH_URL = "/v1/chat/completions"  # the endpoint every line of a chat batch names
 
 
 def body(request: Request) -> dict[str, Any]:
     """The non-streamed Chat Completions body of a request, with Qwen's extras as plain keys (a Batch line's)."""
-    arguments = wire_arguments(replace(request, stream=False))
-    extra = arguments.pop("extra_body", {})
-    return {**arguments, **extra}
+    return wire_body(replace(request, stream=False))
 
 
 class Completions:
@@ -35,65 +31,57 @@ class Completions:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client = sdk.async_client(settings, settings.compatible_url)
+        self._client = transport.async_client(settings)
+        self._url = settings.compatible_url + "/chat/completions"
 
     async def __aenter__(self) -> Completions:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.close()
+        await self._client.aclose()
 
     async def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The chat.completion JSON for a request body, and whether the emulator answered; failures raise
-        QwenError. The body goes as it is (the SDK's client: its auth, headers and errors, not its per-call
-        parameter handling, which would cost more than the rest of a row)."""
-        try:
-            response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response)
-            completion = json.loads(response.content)
-        except sdk.SDK_ERRORS as exc:
-            raise sdk.translate(exc, self.settings) from exc
-        if not isinstance(completion, dict):
-            raise QwenError("The service answered with JSON that is not an object.", code="MalformedChunk")
-        return completion, EMULATOR_HEADER in response.headers
-
-
-def _call(settings: Settings, action: Any) -> Any:
-    try:
-        return action(sdk.client(settings, settings.compatible_url))
-    except sdk.SDK_ERRORS as exc:
-        raise sdk.translate(exc, settings) from exc
+        QwenError. The body goes as it is."""
+        async with transport.apost(self._client, self.settings, self._url, body) as response:
+            try:
+                completion = transport.json_object(await response.aread())
+            except ValueError:
+                raise QwenError("The service answered with something that is not a JSON object.",
+                                code="MalformedChunk") from None
+            return completion, EMULATOR_HEADER in response.headers
 
 
 def upload(settings: Settings, name: str, data: bytes, purpose: str) -> dict[str, Any]:
     """Upload a file (purpose `batch` or `file-extract`); the file object as a dict."""
-    return _call(settings, lambda c: c.files.create(file=(name, data), purpose=purpose)).model_dump()  # type: ignore[arg-type]
+    return call(settings, lambda c: c.files.create(file=(name, data), purpose=purpose)).model_dump()  # type: ignore[arg-type]
 
 
 def file_content(settings: Settings, file_id: str) -> tuple[bytes, bool]:
     """A file's content (batch output and error files), and whether the emulator served it."""
-    response = _call(settings, lambda c: c.files.content(file_id))
+    response = call(settings, lambda c: c.files.content(file_id))
     return response.content, EMULATOR_HEADER in response.response.headers
 
 
 def delete_file(settings: Settings, file_id: str) -> None:
     """Delete an uploaded file."""
-    _call(settings, lambda c: c.files.delete(file_id))
+    call(settings, lambda c: c.files.delete(file_id))
 
 
 def create_batch(settings: Settings, input_file_id: str, metadata: dict[str, str] | None = None) -> dict[str, Any]:
     """Start a chat batch over an uploaded file; the batch object as a dict."""
-    return _call(settings, lambda c: c.batches.create(
+    return call(settings, lambda c: c.batches.create(
         input_file_id=input_file_id, endpoint=BATCH_URL, completion_window="24h", metadata=metadata)).model_dump()
 
 
 def retrieve_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
     """A batch's current state, as a dict."""
-    return _call(settings, lambda c: c.batches.retrieve(batch_id)).model_dump()
+    return call(settings, lambda c: c.batches.retrieve(batch_id)).model_dump()
 
 
 def cancel_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
     """Ask the service to cancel a batch; the batch object (status `cancelling`) as a dict."""
-    return _call(settings, lambda c: c.batches.cancel(batch_id)).model_dump()
+    return call(settings, lambda c: c.batches.cancel(batch_id)).model_dump()
 
 
 def output_lines(settings: Settings, file_id: str | None) -> tuple[list[dict[str, Any]], bool]:

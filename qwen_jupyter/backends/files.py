@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import Settings
-from .completions import _call, delete_file, upload
+from ._openai_sdk import call
+from .completions import delete_file, upload
 
 __all__ = ["delete_file", "list_files", "retrieve_file", "upload"]
 
 
 def retrieve_file(settings: Settings, file_id: str) -> dict[str, Any]:
     """A file object (its parsing status), as a dict."""
-    return _call(settings, lambda c: c.files.retrieve(file_id)).model_dump()
+    return call(settings, lambda c: c.files.retrieve(file_id)).model_dump()
 
 
 def list_files(settings: Settings, purpose: str | None = None) -> list[dict[str, Any]]:
     """Every file of the account (of one purpose), newest first, as dicts."""
-    page = _call(settings, lambda c: c.files.list(**({"purpose": purpose} if purpose else {})))
-    return [item.model_dump() for item in _call(settings, lambda c: list(page))]
+    page = call(settings, lambda c: c.files.list(**({"purpose": purpose} if purpose else {})))
+    return [item.model_dump() for item in call(settings, lambda c: list(page))]

@@ -1,17 +1,14 @@
-"""Chat Completions (OpenAI-compatible mode) through the openai SDK -> events."""
+"""Chat Completions (OpenAI-compatible mode) -> events: the wire JSON built and every frame read here, over the
+transport the openai SDK rides on (the SDK's own objects are built from the frames when `raw` is read)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-from ..errors import QwenError
 from ..events import (
     AudioDelta,
     Chunk,
-    Connecting,
     Event,
     Finished,
     ReasoningDelta,
@@ -25,11 +22,11 @@ from ..request import Message, Request, search_options
 from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
 from ..speech import decode_audio
-from . import _openai_sdk as sdk
-from .line import Line, httpx_socket
+from . import transport
+from .stream import astream, stream
 
-_BUILD_CHUNK = sdk.builder(ChatCompletionChunk)
-_BUILD_COMPLETION = sdk.builder(ChatCompletion)
+_BUILD_CHUNK = transport.builder("openai.types.chat", "ChatCompletionChunk")
+_BUILD_COMPLETION = transport.builder("openai.types.chat", "ChatCompletion")
 
 
 def media_part(media: Media) -> dict[str, Any]:
@@ -66,42 +63,40 @@ def wire_message(message: Message) -> dict[str, Any]:
     return out
 
 
-def wire_arguments(request: Request) -> dict[str, Any]:
-    """Keyword arguments for chat.completions.create; Qwen extras travel in extra_body."""
-    extra: dict[str, Any] = {}
-    if request.thinking is not None:
-        extra["enable_thinking"] = request.thinking
-    if request.thinking_budget is not None:
-        extra["thinking_budget"] = request.thinking_budget
-    if request.search:
-        extra["enable_search"] = True
-        extra["search_options"] = search_options(request)
-    if request.code_interpreter:
-        extra["enable_code_interpreter"] = True
-    extra.update(request.extra)
-    kwargs: dict[str, Any] = {
+def wire_body(request: Request) -> dict[str, Any]:
+    """The JSON body of a chat/completions request; Qwen's own parameters are plain keys beside the standard ones
+    (what a Batch API line carries too)."""
+    body: dict[str, Any] = {
         "model": request.model,
         "messages": [wire_message(m) for m in request.messages],
         "stream": request.stream,
     }
     if request.prefix is not None:  # prefix continuation: a partial assistant turn the model goes on from
-        kwargs["messages"].append({"role": "assistant", "content": request.prefix, "partial": True})
+        body["messages"].append({"role": "assistant", "content": request.prefix, "partial": True})
     if request.logprobs is not None:
-        kwargs["logprobs"] = True
+        body["logprobs"] = True
         if request.logprobs:
-            kwargs["top_logprobs"] = request.logprobs
+            body["top_logprobs"] = request.logprobs
     if request.stream:
-        kwargs["stream_options"] = {"include_usage": True}
+        body["stream_options"] = {"include_usage": True}
     for name in ("temperature", "top_p", "max_tokens", "seed"):
         if getattr(request, name) is not None:
-            kwargs[name] = getattr(request, name)
+            body[name] = getattr(request, name)
     if request.json_mode:
-        kwargs["response_format"] = {"type": "json_object"}
+        body["response_format"] = {"type": "json_object"}
     if request.tools:
-        kwargs["tools"] = list(request.tools)
-    if extra:
-        kwargs["extra_body"] = extra
-    return kwargs
+        body["tools"] = list(request.tools)
+    if request.thinking is not None:
+        body["enable_thinking"] = request.thinking
+    if request.thinking_budget is not None:
+        body["thinking_budget"] = request.thinking_budget
+    if request.search:
+        body["enable_search"] = True
+        body["search_options"] = search_options(request)
+    if request.code_interpreter:
+        body["enable_code_interpreter"] = True
+    body.update(request.extra)
+    return body
 
 
 def usage_event(usage: dict[str, Any]) -> Usage:
@@ -202,73 +197,63 @@ def _request_id(chunk_id: str | None) -> str | None:
     return chunk_id.removeprefix("chatcmpl-") if chunk_id else None
 
 
-class _Tracker:
-    """Emits Started once, and notices a stream that ends without a finish reason."""
+class _Started:
+    """Emits Started once, before the first chunk's events (its id is the request id when no header says)."""
 
     def __init__(self, model: str, headers: Any) -> None:
-        self.model, self.headers, self.started, self.finished = model, headers, False, False
+        self.model, self.headers, self.done = model, headers, False
 
-    def events(self, chunk_id: str | None, events: list[Event]) -> list[Event]:
-        # Most chunks are [Chunk, TextDelta] or [Chunk, ReasoningDelta]: no finish in those, nothing to scan.
-        if not self.finished and (len(events) > 2 or (len(events) == 2 and type(events[1]) is Finished)):
-            self.finished = any(type(e) is Finished for e in events)
-        if self.started:
+    def before(self, chunk_id: str | None, events: list[Event]) -> list[Event]:
+        if self.done:
             return events
-        self.started = True
-        return [sdk.started(self.model, self.headers, _request_id(chunk_id)), *events]
+        self.done = True
+        return [transport.started(self.model, self.headers, _request_id(chunk_id)), *events]
 
-    def check_complete(self) -> None:
-        if not self.finished:
-            raise QwenError("The stream ended before the model finished.", code="IncompleteStream")
+
+def _events(request: Request, response: Any) -> Iterator[Event]:
+    first = _Started(request.model, response.headers)
+    if not request.stream:
+        data = response.read()
+        completion = transport.json_object(data)
+        yield from first.before(completion.get("id"), completion_events(data, completion))
+        return
+    for data, chunk in transport.frames(response):
+        yield from first.before(chunk.get("id"), chunk_events(data, chunk))
+
+
+async def _aevents(request: Request, response: Any) -> AsyncIterator[Event]:
+    first = _Started(request.model, response.headers)
+    if not request.stream:
+        data = await response.aread()
+        completion = transport.json_object(data)
+        for event in first.before(completion.get("id"), completion_events(data, completion)):
+            yield event
+        return
+    async for data, chunk in transport.aframes(response):
+        for event in first.before(chunk.get("id"), chunk_events(data, chunk)):
+            yield event
 
 
 class ChatCompletionsBackend:
-    """Chat Completions through the openai SDK (its client and transport; the stream's JSON is read here)."""
+    """Chat Completions over the shared transport."""
 
     def warm(self, settings: Settings) -> None:
         """Make the client before the first request needs it."""
-        sdk.client(settings, settings.compatible_url)
+        transport.client(settings)
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
-        client = sdk.client(settings, settings.compatible_url)
-        line = Line()
-        yield Connecting(line.hang_up)
-        try:
-            with client.chat.completions.with_streaming_response.create(**wire_arguments(request)) as response:
-                tracker = _Tracker(request.model, response.headers)
-                if not request.stream:
-                    with line.holding(httpx_socket(response.http_response)):  # read, the connection is the pool's
-                        data = response.read()
-                    completion = sdk.json_object(data)
-                    yield from tracker.events(completion.get("id"), completion_events(data, completion))
-                    return
-                with line.holding(httpx_socket(response.http_response)):
-                    for data, chunk in sdk.frames(response):
-                        yield from tracker.events(chunk.get("id"), chunk_events(data, chunk))
-            tracker.check_complete()
-        except sdk.SDK_ERRORS as exc:
-            raise sdk.translate(exc, settings) from exc
+        url = settings.compatible_url + "/chat/completions"
+        return stream(lambda line: transport.post(settings, url, wire_body(request), line),
+                      lambda response: _events(request, response))
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
         """Events for a request, asynchronously."""
-        async with sdk.async_client(settings, settings.compatible_url) as client:
-            try:
-                async with client.chat.completions.with_streaming_response.create(
-                        **wire_arguments(request)) as response:
-                    tracker = _Tracker(request.model, response.headers)
-                    if not request.stream:
-                        data = await response.read()
-                        completion = sdk.json_object(data)
-                        for event in tracker.events(completion.get("id"), completion_events(data, completion)):
-                            yield event
-                        return
-                    async for data, chunk in sdk.aframes(response):
-                        for event in tracker.events(chunk.get("id"), chunk_events(data, chunk)):
-                            yield event
-                tracker.check_complete()
-            except sdk.SDK_ERRORS as exc:
-                raise sdk.translate(exc, settings) from exc
+        url = settings.compatible_url + "/chat/completions"
+        async with transport.async_client(settings) as http:
+            async for event in astream(lambda: transport.apost(http, settings, url, wire_body(request)),
+                                       lambda response: _aevents(request, response)):
+                yield event
 
 
 BACKEND = ChatCompletionsBackend()

@@ -1,4 +1,5 @@
-"""The Responses API (OpenAI-compatible mode, both documented paths) through the openai SDK -> events."""
+"""The Responses API (OpenAI-compatible mode, both documented paths) -> events, over the shared transport (the
+SDK's objects are built from the frames when `raw` is read)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,9 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from openai.types.responses import Response, ResponseStreamEvent
-
 from ..errors import QwenError
 from ..events import (
     Chunk,
-    Connecting,
     Event,
     Finished,
     ReasoningDelta,
@@ -24,11 +22,11 @@ from ..events import (
 from ..request import Message, Request
 from ..settings import Settings
 from ..specialised.logprobs import logprobs_event
-from . import _openai_sdk as sdk
-from .line import Line, httpx_socket
+from . import transport
+from .stream import astream, stream
 
-_BUILD_EVENT = sdk.builder(ResponseStreamEvent)
-_BUILD_RESPONSE = sdk.builder(Response)
+_BUILD_EVENT = transport.builder("openai.types.responses", "ResponseStreamEvent")
+_BUILD_RESPONSE = transport.builder("openai.types.responses", "Response")
 
 
 def _content(message: Message) -> str | list[dict[str, Any]]:
@@ -71,8 +69,8 @@ def _flat_tool(tool: dict[str, Any]) -> dict[str, Any]:
     return {"type": "function", **function} if function else tool
 
 
-def wire_arguments(request: Request) -> dict[str, Any]:
-    """Keyword arguments for responses.create."""
+def wire_body(request: Request) -> dict[str, Any]:
+    """The JSON body of a responses request; Qwen's own parameters are plain keys beside the standard ones."""
     kwargs: dict[str, Any] = {"model": request.model, "input": wire_input(request.messages), "stream": request.stream}
     if request.system:
         kwargs["instructions"] = request.system
@@ -97,16 +95,13 @@ def wire_arguments(request: Request) -> dict[str, Any]:
     if request.prefix is not None:
         raise QwenError("Prefix continuation works on Chat Completions and the native API, not Responses.",
                         code="InvalidInput", hint="Use --api openai or --api dashscope with --prefix.")
-    extra: dict[str, Any] = {}
     if request.thinking is not None:
-        extra["enable_thinking"] = request.thinking
+        kwargs["enable_thinking"] = request.thinking
     if request.thinking_budget is not None:
-        extra["thinking_budget"] = request.thinking_budget
+        kwargs["thinking_budget"] = request.thinking_budget
     if request.seed is not None:
-        extra["seed"] = request.seed
-    extra.update(request.extra)
-    if extra:
-        kwargs["extra_body"] = extra
+        kwargs["seed"] = request.seed
+    kwargs.update(request.extra)
     return kwargs
 
 
@@ -201,67 +196,48 @@ def response_events(data: bytes, response: dict[str, Any]) -> list[Event]:
     return [*events, *_finished(response)]
 
 
-class _Tracker:
-    def __init__(self, model: str, headers: Any) -> None:
-        self.started = sdk.started(model, headers)
-        self.finished = False
+def _events(request: Request, response: Any) -> Iterator[Event]:
+    yield transport.started(request.model, response.headers)
+    if not request.stream:
+        data = response.read()
+        yield from response_events(data, transport.json_object(data))
+        return
+    for data, event in transport.frames(response):
+        yield from stream_event_events(data, event)
 
-    def events(self, data: bytes, event: dict[str, Any]) -> list[Event]:
-        events = stream_event_events(data, event)
-        self.finished = self.finished or any(isinstance(e, Finished) for e in events)
-        return events
 
-    def check_complete(self) -> None:
-        if not self.finished:
-            raise QwenError("The stream ended before the model finished.", code="IncompleteStream")
+async def _aevents(request: Request, response: Any) -> AsyncIterator[Event]:
+    yield transport.started(request.model, response.headers)
+    if not request.stream:
+        data = await response.aread()
+        for event in response_events(data, transport.json_object(data)):
+            yield event
+        return
+    async for data, frame in transport.aframes(response):
+        for event in stream_event_events(data, frame):
+            yield event
 
 
 class ResponsesBackend:
-    """The Responses API through the openai SDK (its client and transport; the stream's JSON is read here)."""
+    """The Responses API over the shared transport."""
 
     def warm(self, settings: Settings) -> None:
         """Make the client before the first request needs it."""
-        sdk.client(settings, settings.responses_url)
+        transport.client(settings)
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
         """Events for a request, synchronously."""
-        client = sdk.client(settings, settings.responses_url)
-        line = Line()
-        yield Connecting(line.hang_up)
-        try:
-            with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
-                tracker = _Tracker(request.model, response.headers)
-                yield tracker.started
-                if not request.stream:
-                    with line.holding(httpx_socket(response.http_response)):  # read, the connection is the pool's
-                        data = response.read()
-                    yield from response_events(data, sdk.json_object(data))
-                    return
-                with line.holding(httpx_socket(response.http_response)):
-                    for data, event in sdk.frames(response):
-                        yield from tracker.events(data, event)
-            tracker.check_complete()
-        except sdk.SDK_ERRORS as exc:
-            raise sdk.translate(exc, settings) from exc
+        url = settings.responses_url + "/responses"
+        return stream(lambda line: transport.post(settings, url, wire_body(request), line),
+                      lambda response: _events(request, response))
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
         """Events for a request, asynchronously."""
-        async with sdk.async_client(settings, settings.responses_url) as client:
-            try:
-                async with client.responses.with_streaming_response.create(**wire_arguments(request)) as response:
-                    tracker = _Tracker(request.model, response.headers)
-                    yield tracker.started
-                    if not request.stream:
-                        data = await response.read()
-                        for event in response_events(data, sdk.json_object(data)):
-                            yield event
-                        return
-                    async for data, event in sdk.aframes(response):
-                        for out in tracker.events(data, event):
-                            yield out
-                tracker.check_complete()
-            except sdk.SDK_ERRORS as exc:
-                raise sdk.translate(exc, settings) from exc
+        url = settings.responses_url + "/responses"
+        async with transport.async_client(settings) as http:
+            async for event in astream(lambda: transport.apost(http, settings, url, wire_body(request)),
+                                       lambda response: _aevents(request, response)):
+                yield event
 
 
 BACKEND = ResponsesBackend()
