@@ -12,7 +12,6 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
 from . import commands, kernel, media
@@ -20,8 +19,9 @@ from .api import DEFAULT_MODEL
 from .asking import Asking, ask_in, follow_up_model
 from .errors import Interrupted, QwenError
 from .interpolate import evaluate, interpolate
+from .magic.options import CONTRADICTIONS, MagicArgs, declared
 from .notebook import DEFAULT_CHAT, Session
-from .parse import FORMATS, MagicArgs, braced_expression, magic_args, split_line
+from .parse import braced_expression, magic_args, split_line
 from .request import build_request
 from .result import ANSWER_LIMIT, QwenResult
 from .routing import CASSETTE_MODES, OFFLINE_MODES, route
@@ -29,8 +29,7 @@ from .settings import APIS, REGIONS, Secret, Settings, configure_from
 from .specialised.compare import Comparison, compare_request, model_list
 from .specialised.documents import upload_documents
 from .specialised.magic import request_options
-from .specialised.options import DEFAULT_TOP
-from .speech import DEFAULT_VOICE, speech_options
+from .speech import speech_options
 from .store import Store
 from .tools import Toolbox, toolbox
 from .tools.rounds import MAX_ROUNDS, ask_on_stdin
@@ -38,7 +37,6 @@ from .views.compare import show_comparison
 from .views.show import show
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
-SEARCH_STRATEGIES = ("turbo", "max", "agent", "agent_max")
 
 
 def _search_options(args: MagicArgs) -> dict[str, Any]:
@@ -163,81 +161,7 @@ class QwenMagics(Magics):
         """How results are shown (the views' settings, from the traits)."""
         return {"rate": self.display_rate, "image_hosts": tuple(self.image_hosts)}
 
-    @magic_arguments()
-    @argument_group("Model and API")
-    @argument("-m", "--model", help="model id (default: QwenMagics.model)")
-    @argument("--api", choices=APIS, help="which API carries the request")
-    @argument("--region", choices=tuple(REGIONS), help="Model Studio region")
-    @argument_group("Thinking")
-    @argument("--think", dest="think", action="store_const", const=True, help="think before answering")
-    @argument("--no-think", dest="think", action="store_const", const=False, help="answer without thinking")
-    @argument("--budget", type=int, help="most tokens to think with")
-    @argument_group("What is sent")
-    @argument("-s", "--system", help="system prompt for this request")
-    @argument("-i", "--image", dest="images", action="append", help="image path, URL or {variable}; repeatable")
-    @argument("--video", dest="videos", action="append", help="video file, URL or {frames}; repeatable")
-    @argument("--audio", dest="audios", action="append", help="audio file or URL; repeatable")
-    @argument("--raw", action="store_true", help="send the prompt as typed ({…} is not filled in)")
-    @argument_group("Conversation")
-    @argument("-c", "--chat", help="named conversation (default: the notebook's default chat)")
-    @argument("--new", action="store_true", help="start the conversation afresh")
-    @argument("--once", action="store_true", help="no history: ask this alone and do not record it")
-    @argument_group("Sampling and tools")
-    @argument("-t", "--temperature", type=float, help="sampling temperature in [0, 2)")
-    @argument("--max-tokens", type=int, help="most tokens in the answer")
-    @argument("--seed", type=int, help="sampling seed")
-    @argument("--search", action="store_true", help="let the model search the web; sources are listed")
-    @argument("--forced-search", action="store_true", help="always search (implies --search)")
-    @argument("--search-strategy", choices=SEARCH_STRATEGIES, help="turbo, max, agent or agent_max (implies --search)")
-    @argument("--json", action="store_true", help="JSON mode; the parsed value is result.json()")
-    @argument_group("Tools")
-    @argument("--tools", help="functions the model may call, by name: f,g (or {[f, g]}); they run in the kernel")
-    @argument("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)")
-    @argument("--confirm", action="store_true", help="ask before running each tool call")
-    @argument("--code-interpreter", action="store_true", help="let the model run code on the service (models "
-              "that have it, e.g. qwen3-max thinking; shown like a tool call)")
-    @argument_group("Images and speech")
-    @argument("--size", help="image size W*H (or WxH), e.g. 1024*1024")
-    @argument("-n", "--count", type=int, help="how many images to make")
-    @argument("--negative", help="what the image should not show (negative prompt)")
-    @argument("--extend", dest="prompt_extend", action="store_const", const=True,
-              help="let the service rewrite the prompt for a better image")
-    @argument("--no-extend", dest="prompt_extend", action="store_const", const=False,
-              help="use the prompt exactly as written")
-    @argument("--speak", nargs="?", const=DEFAULT_VOICE, metavar="VOICE",
-              help="answer aloud too (Omni models), in VOICE (default Cherry; others: --speak=VOICE)")
-    @argument_group("Data")
-    @argument("--map", dest="map_data", metavar="DATA",
-              help="the cell is a template run over every row of DATA (a DataFrame or list); {column} fills per row")
-    @argument("--into", help="with --map: the answers' column (default: answer)")
-    @argument("--schema", help="with --map: a pydantic model, dataclass or JSON schema by name; a column a field")
-    @argument("--batch", action="store_true", help="with --map: through the Batch API (half price, hours)")
-    @argument("--concurrency", type=int, help="with --map: requests at once (default 8)")
-    @argument("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing")
-    @argument_group("Specialised")
-    @argument("--logprobs", nargs="?", const=str(DEFAULT_TOP), metavar="K",
-              help="token log probabilities, each token shaded, K alternatives on hover (default 3, at most 5); "
-                   "result.logprobs")
-    @argument("--compare", metavar="MODELS", help="the same prompt to several models at once, side by side: "
-              "qwen-plus,qwen-max")
-    @argument("--prefix", help="continue from this start of the answer (prefix continuation)")
-    @argument("--preset", help="sampling preset: creative, code, factual, translation (or QwenMagics.presets)")
-    @argument("--to", metavar="LANGUAGE", help="translate the cell into LANGUAGE with Qwen-MT, e.g. English")
-    @argument("--from", dest="source", metavar="LANGUAGE", help="with --to: the source language (default auto)")
-    @argument("--terms", help="with --to: term translations, {variable} or JSON {source: target}")
-    @argument("--domain", help="with --to: the domain and style, in English, e.g. 'This text is a contract.'")
-    @argument("--memory", help="with --to: translation memory, {variable} or JSON {source: target}")
-    @argument("--ocr", metavar="TASK", help="read an image with a built-in OCR task (qwen-vl-ocr): "
-              "text_recognition, table_parsing, key_information_extraction, formula_recognition, …")
-    @argument("--fields", help="with --ocr key_information_extraction: the fields to extract, {variable} or JSON")
-    @argument("--file", dest="files", action="append", metavar="PATH",
-              help="a document for qwen-long (uploaded once, cached by content); repeatable")
-    @argument_group("Output")
-    @argument("-o", "--out", help="also store the result in this variable")
-    @argument("-f", "--format", choices=FORMATS, default="markdown", help="markdown, text, or code (new cell)")
-    @argument("-q", "--quiet", action="store_true", help="no display; the result is only stored")
-    @argument("--debug", action="store_true", help="show tracebacks")
-    @argument("prompt", nargs="*", help="the prompt, for the one-line %%qwen form")
+    @declared
     @no_var_expand
     @line_cell_magic
     def qwen(self, line: str, cell: str | None = None) -> QwenResult | Comparison | None:
@@ -292,7 +216,7 @@ class QwenMagics(Magics):
     def _parse_line(self, line: str) -> Any:
         """The options on the magic line; a wrong one is one line naming the nearest option."""
         words = split_line(line)
-        for yes, no in (("--think", "--no-think"), ("--extend", "--no-extend")):
+        for yes, no in CONTRADICTIONS:
             if yes in words and no in words:
                 raise UsageError(f"{yes} and {no} contradict each other; keep one.")
         try:

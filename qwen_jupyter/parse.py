@@ -5,72 +5,12 @@ from __future__ import annotations
 import keyword
 import re
 from argparse import Namespace
-from dataclasses import dataclass
 
 from IPython.core.error import UsageError
 
+from .magic.options import MagicArgs
 from .specialised.options import top_or_word
 from .speech import voice_or_word
-
-FORMATS = ("markdown", "text", "code")
-
-
-@dataclass(frozen=True)
-class MagicArgs:
-    """The options of one %%qwen cell (None means: use the configured default)."""
-
-    prompt: str
-    model: str | None = None
-    api: str | None = None
-    region: str | None = None
-    think: bool | None = None
-    budget: int | None = None
-    system: str | None = None
-    images: tuple[str, ...] = ()
-    videos: tuple[str, ...] = ()
-    audios: tuple[str, ...] = ()
-    raw: bool = False
-    out: str | None = None
-    chat: str | None = None
-    new: bool = False
-    once: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = None
-    search: bool = False
-    forced_search: bool = False
-    search_strategy: str | None = None
-    json: bool = False
-    tools: str | None = None
-    max_rounds: int | None = None
-    confirm: bool = False
-    code_interpreter: bool = False
-    size: str | None = None
-    count: int | None = None
-    negative: str | None = None
-    prompt_extend: bool | None = None
-    speak: str | None = None
-    format: str = "markdown"
-    quiet: bool = False
-    debug: bool = False
-    map_data: str | None = None
-    into: str | None = None
-    schema: str | None = None
-    batch: bool = False
-    concurrency: int | None = None
-    dry_run: bool = False
-    logprobs: int | None = None
-    compare: str | None = None
-    prefix: str | None = None
-    preset: str | None = None
-    to: str | None = None
-    source: str | None = None
-    terms: str | None = None
-    domain: str | None = None
-    memory: str | None = None
-    ocr: str | None = None
-    fields: str | None = None
-    files: tuple[str, ...] = ()
 
 
 def magic_args(namespace: Namespace, cell: str | None, line: str = "") -> MagicArgs:

@@ -48,3 +48,20 @@ def test_help_lists_every_command_of_the_registry_and_the_interpolation_rule():
 def test_braced_option_values():
     assert braced_expression("{frames[:8]}") == "frames[:8]"
     assert braced_expression("photo.png") is None
+
+
+def test_every_declared_option_reaches_magic_args():
+    """Options are declared once (magic/options.py): each one the parser takes lands in its MagicArgs field."""
+    from qwen_jupyter.magic.options import OPTIONS, MagicArgs
+    from qwen_jupyter.magics import QwenMagics
+
+    parser = QwenMagics.qwen.parser
+    defaults = MagicArgs(prompt="")
+    for option in OPTIONS:
+        action = option.how.get("action")
+        value = None if action in ("store_true", "store_const") else (option.how.get("choices") or [
+            "7" if option.how.get("type") in (int, float) or option.name == "logprobs" else "v7"])[-1]
+        words = [option.flags[-1]] + ([] if value is None else [str(value)]) + ["hello"]
+        args = magic_args(parser.parse_args(words), None, " ".join(words))
+        assert getattr(args, option.name) != getattr(defaults, option.name), option.flags
+    assert {o.name for o in OPTIONS} == set(MagicArgs.__dataclass_fields__) - {"prompt"}
