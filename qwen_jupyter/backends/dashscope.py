@@ -6,6 +6,7 @@ finish reason mid-stream; this module absorbs all three so the events look like 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,6 @@ from dashscope.api_entities.dashscope_response import DashScopeAPIResponse, Gene
 from ..errors import QwenError
 from ..events import (
     Chunk,
-    Connecting,
     Event,
     Finished,
     Image,
@@ -41,6 +41,7 @@ from ..specialised.logprobs import logprobs_event
 from ..specialised.research import Research
 from . import EMULATOR_HEADER, service_error
 from .line import Line, requests_socket
+from .stream import astream, stream
 
 # The SDK logs every transport failure with a traceback before re-raising it; we report those ourselves.
 logging.getLogger("dashscope").addFilter(lambda record: record.getMessage() != "Request failed")
@@ -178,7 +179,6 @@ class Folder:
         self.cumulative = request.stream and request.extra.get("incremental_output", True) is not True
         self.seen: dict[tuple[int, str], str] = {}
         self.started = False
-        self.finished = False
         self.usage: Any = None
         self.search_sent = False
         self.ocr_result: dict[str, Any] = {}  # an OCR task's structured output, sent with its text
@@ -226,7 +226,6 @@ class Folder:
         if response.usage:
             self.usage = response.usage
         if finish and finish != "null":
-            self.finished = True
             if self.usage:
                 events.append(usage_event(self.usage))
             task = (self.request.extra.get("ocr_options") or {}).get("task")
@@ -260,9 +259,6 @@ class Folder:
             events.append(ToolCallDelta(call_index, call.get("id") or None, function.get("name") or None, arguments))
         return events
 
-    def check_complete(self) -> None:
-        if self.request.stream and not self.finished:
-            raise QwenError("The stream ended before the model finished.", code="IncompleteStream")
 
 
 class _NoRedirects(requests.Session):
@@ -299,57 +295,71 @@ def _transport_error(exc: Exception, settings: Settings) -> QwenError:
 _TRANSPORT_ERRORS = (requests.RequestException, aiohttp.ClientError, OSError, TimeoutError, ValueError)
 
 
+@contextlib.contextmanager
+def _reply(request: Request, settings: Settings, line: Line) -> Iterator[Any]:
+    """The SDK's answer (an iterator of frames when streamed) on our own session, whose connection the line can
+    cut (an interrupt, Stop) and which is closed whatever happens; every failure is a QwenError."""
+    api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
+    session = _NoRedirects()
+    session.hooks["response"].append(lambda response, **_: line.attach(requests_socket(response)))
+    try:
+        result = api.call(session=session, **wire_arguments(request, settings))
+        yield result if request.stream else [result]
+    except _TRANSPORT_ERRORS as exc:
+        raise _transport_error(exc, settings) from exc
+    finally:
+        session.close()
+
+
+@contextlib.asynccontextmanager
+async def _areply(request: Request, settings: Settings) -> AsyncIterator[Any]:
+    """The async twin of _reply (aiohttp under the SDK)."""
+    api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
+    session = aiohttp.ClientSession(middlewares=(_refuse_redirects,))
+    try:
+        result = await api.call(session=session, **wire_arguments(request, settings))
+        yield result if request.stream else _once(result)
+    except _TRANSPORT_ERRORS as exc:
+        raise _transport_error(exc, settings) from exc
+    finally:
+        await session.close()
+
+
+async def _once(response: Any) -> AsyncIterator[Any]:
+    yield response
+
+
 class DashScopeBackend:
     """The native API through the dashscope SDK (text, multimodal, image generation)."""
 
     def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
-        """Events for a request, synchronously; our own session so an interrupt can close the connection."""
+        """Events for a request, synchronously."""
         if makes_images(request.model):
             from .images import image_events
 
-            yield from image_events(request, settings)
-            return
-        api = dashscope.MultiModalConversation if is_multimodal(request) else dashscope.Generation
+            return image_events(request, settings)
         folder = Folder(request, settings)
-        session = _NoRedirects()
-        line = Line()
-        session.hooks["response"].append(lambda response, **_: line.attach(requests_socket(response)))
-        yield Connecting(line.hang_up)
-        try:
-            result = api.call(session=session, **wire_arguments(request, settings))
-            for response in (result if request.stream else [result]):
-                yield from folder.events(response)
-            folder.check_complete()
-        except _TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, settings) from exc
-        finally:
-            session.close()
+        return stream(lambda line: _reply(request, settings, line),
+                      lambda responses: (event for response in responses for event in folder.events(response)),
+                      must_finish=request.stream)
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
-        """Events for a request, asynchronously (aiohttp under the SDK)."""
+        """Events for a request, asynchronously."""
         if makes_images(request.model):
             from .images import aimage_events
 
             async for event in aimage_events(request, settings):
                 yield event
             return
-        api = AioMultiModalConversation if is_multimodal(request) else AioGeneration
         folder = Folder(request, settings)
-        session = aiohttp.ClientSession(middlewares=(_refuse_redirects,))
-        try:
-            result = await api.call(session=session, **wire_arguments(request, settings))
-            if request.stream:
-                async for response in result:
-                    for event in folder.events(response):
-                        yield event
-            else:
-                for event in folder.events(result):
+
+        async def events(responses: AsyncIterator[Any]) -> AsyncIterator[Event]:
+            async for response in responses:
+                for event in folder.events(response):
                     yield event
-            folder.check_complete()
-        except _TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, settings) from exc
-        finally:
-            await session.close()
+
+        async for event in astream(lambda: _areply(request, settings), events, must_finish=request.stream):
+            yield event
 
 
 BACKEND = DashScopeBackend()
