@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import calls
 from .schemas import instance, schema_in
 
 # Answers quoted in Model Studio's documentation, so examples from the docs reproduce them.
@@ -126,11 +127,6 @@ def _filler(length: int, seed: str) -> str:
     return "".join(out)[:length]
 
 
-def _arguments(tool: dict[str, Any], prompt: str) -> str:
-    """Arguments that satisfy the tool's JSON schema, derived from the prompt."""
-    return json.dumps(instance(tool.get("parameters") or {}, prompt), ensure_ascii=False)
-
-
 def _json_answer(conversation: Conversation, prompt: str) -> str:
     """JSON mode: an object matching the schema the messages carry (enum values vary with the prompt), else a
     small object quoting the prompt."""
@@ -151,24 +147,24 @@ def _since_user(turns: list[Turn]) -> list[Turn]:
 
 
 def _tool_calls(conversation: Conversation, tool_loop: bool) -> list[tuple[str, str, str]]:
-    """The calls to make now: every tool the question names at once ("a and b"), one a round in order ("a then
-    b"), or the first tool once; none after the results are in (unless the loop fault asks for more)."""
+    """The calls to make now: the tools the question names or describes (calls.py), all at once ("a and b"), one
+    a round in order ("a then b"); none after the results are in (unless the loop fault asks for more)."""
     functions = [_tool_spec(t) for t in conversation.tools if _tool_spec(t).get("name")]
     if not functions:
         return []
     user = next((t.text for t in reversed(conversation.turns) if t.role == "user"), "")
     rounds = sum(1 for t in _since_user(conversation.turns) if t.role == "tool")
-    named = sorted((f for f in functions if f["name"] in user), key=lambda f: user.index(f["name"]))
+    planned = calls.choose(functions, user)
     if tool_loop:
-        chosen = [(named or functions)[0]]
-    elif " then " in user and len(named) > 1:
-        chosen = named[rounds:rounds + 1]
+        chosen = (planned or [(functions[0], user)])[:1]
+    elif " then " in user and len(planned) > 1:
+        chosen = planned[rounds:rounds + 1]
     elif rounds:
         chosen = []
     else:
-        chosen = named or functions[:1]
+        chosen = planned
     return [("call_" + _digest(conversation.model, user, tool["name"], str(rounds))[:22], tool["name"],
-             _arguments(tool, user)) for tool in chosen]
+             json.dumps(calls.arguments(tool, clause), ensure_ascii=False)) for tool, clause in chosen]
 
 
 def plan(conversation: Conversation, long: int | None = None, tool_loop: bool = False) -> Reply:

@@ -53,11 +53,11 @@ def test_thinking_streams_reasoning_separately(api, connect):
 
 @pytest.mark.parametrize("api", APIS)
 def test_tool_calls_are_assembled_from_fragments(api, connect):
-    result = qwen_jupyter.chat("What is the weather in Hangzhou", tools=TOOLS, **connect(api))
+    result = qwen_jupyter.chat("What is the weather in Hangzhou for 3 days", tools=TOOLS, **connect(api))
     assert result.finish_reason == "tool_calls"
     (call,) = result.tool_calls
     assert call.name == "get_weather" and call.id.startswith("call_")
-    assert call.arguments == {"city": "Hangzhou", "days": 1} and not call.ran
+    assert call.arguments == {"city": "Hangzhou", "days": 3} and not call.ran
 
 
 @pytest.mark.parametrize("api", APIS)
