@@ -82,7 +82,8 @@ def test_only_batch_result_files_can_be_downloaded(client):
 
 
 def test_a_batch_walks_its_states_and_answers_every_line_in_any_order(client, emu):
-    emu.state.batch_phase_seconds, emu.state.batch_lines_per_second = 0.1, 200
+    # Each phase lasts long enough to be seen by a poll even on a loaded machine (0.1 s was missed under load).
+    emu.state.batch_phase_seconds, emu.state.batch_lines_per_second = 0.4, 200
     lines = [_line(str(i), f"question {i}") for i in range(60)]
     created = client.batches.create(input_file_id=_upload(client, lines), endpoint="/v1/chat/completions",
                                     completion_window="24h", metadata={"ds_name": "test"})
