@@ -75,9 +75,20 @@ def _display(result: QwenResult) -> None:
     display_result(result)
 
 
+def _frame_html(frame: Any) -> str | None:
+    from .views.frame import frame_html  # the views load when a frame is first shown
+
+    return frame_html(frame)
+
+
 def _register_display(shell) -> None:
-    """Let IPython stream a QwenResult that a cell displays (chat() as its last expression)."""
+    """Let IPython stream a QwenResult that a cell displays (chat() as its last expression), and show map()'s
+    DataFrames with their text out of reach of the page's typesetter."""
     shell.display_formatter.ipython_display_formatter.for_type(QwenResult, _display)
+    html = shell.display_formatter.formatters["text/html"]
+    # By name, so pandas is not imported; pandas 3 gives its classes the module "pandas", pandas 2 did not.
+    for module in ("pandas", "pandas.core.frame"):
+        html.for_type_by_name(module, "DataFrame", _frame_html)
 
 
 def load_ipython_extension(ipython) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.views.cell import CellView
+from qwen_jupyter.views.html import ROOT_CLASS, fragment
 
 from .conftest import KEY
 from .hostile.payloads import CLASSES, GENERATED, TOKEN, by_class, corpus
@@ -157,3 +158,127 @@ def test_panel_html_is_inert():
     offenders = {p.id: problems for p in PAYLOADS if (problems := audit(markdown_html(p.text)))}
     assert not offenders, (f"{len(offenders)} of {len(PAYLOADS)} payloads make panel HTML that can fetch or "
                            "navigate:\n" + "\n".join(f"  {k}: {'; '.join(v[:4])}" for k, v in offenders.items()))
+
+
+# -- the page's typesetter (issue 17): a DataFrame of answers and the panel's static transcript -------------------
+
+IGNORE, PROCESS = {"tex2jax_ignore", "mathjax_ignore"}, {"tex2jax_process", "mathjax_process"}
+SKIPPED = {"script", "noscript", "style", "textarea", "pre", "code"}  # tags MathJax never reads
+VOID = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "base", "source", "track", "embed"}
+
+
+class Typesettable(HTMLParser):
+    """Text MathJax would read for math: the nearest ignore or process class above it decides, as in MathJax."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str | None]] = []
+        self.outside: list[str] = []  # text outside our math spans that the typesetter reads
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        self.stack.append((tag, "skip" if tag in SKIPPED else "process" if classes & PROCESS
+                           else "ignore" if classes & IGNORE else None))
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        states = [state for _, state in self.stack if state]
+        if data.strip() and "skip" not in states and (not states or states[-1] is None):
+            self.outside.append(data.strip())
+
+
+def typeset_outside_our_spans(html: str) -> list[str]:
+    parser = Typesettable()
+    parser.feed(html)
+    parser.close()
+    return parser.outside
+
+
+def test_typesettable_text_is_measured():
+    """The measure itself: it finds text in reach, and none under our root or in pandas' own CSS."""
+    assert typeset_outside_our_spans("<p>$x$</p><div class='qwen-text tex2jax_ignore'><p>$y$</p></div>") == ["$x$"]
+    assert typeset_outside_our_spans("<div class='mathjax_ignore'><span class='mathjax_process'>\\(z\\)</span>"
+                                     "<style>td{}</style></div>") == []
+
+
+@pytest.fixture
+def html_formatter():
+    """IPython's own text/html formatter, with the package's printers registered as in a kernel."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from qwen_jupyter import _register_display
+
+    shell = type("Shell", (), {"display_formatter": DisplayFormatter()})()
+    _register_display(shell)
+    return shell.display_formatter.formatters["text/html"]
+
+
+def test_a_frame_of_answers_is_out_of_the_typesetters_reach(emulator, html_formatter):
+    """map()'s frame over every payload (answers and, every other row, the server's error echoing it), and frames
+    derived from it: pandas' HTML, its cells escaped, inside our root."""
+    import pandas as pd
+
+    texts = pd.DataFrame({"text": [p.text for p in PAYLOADS]}, index=[p.id for p in PAYLOADS])
+    out = qwen_jupyter.map(texts, "{text}", model="qwen-plus~echo,moderation,every=2", base_url=emulator.url,
+                           api_key=KEY, db=":memory:", progress=False)
+    assert out["answer"].notna().any() and out["answer_error"].str.contains("data_inspection_failed").any()
+    with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
+        for frame in (out, out.head(), out[["answer", "answer_error"]], out[out["answer"].isna()]):
+            html = html_formatter(frame)
+            assert typeset_outside_our_spans(html) == []
+            assert [problem for problem in audit(html) if problem != "<style>"] == []  # pandas escaped every cell
+            assert html == fragment(frame._repr_html_(), extra_class="qwen-frame")
+        assert "<td>&lt;img src=x onerror=__qwenCanary(" in html_formatter(out)  # shown as text, not lost
+
+
+def test_a_frame_not_from_map_is_shown_as_pandas_shows_it(html_formatter):
+    import pandas as pd
+
+    frame = pd.DataFrame({"price": ["$5 and $6"]})
+    assert html_formatter(frame) == frame._repr_html_()
+
+
+def test_the_panels_static_transcript_is_out_of_the_typesetters_reach(emulator):
+    """Refused asks (the error echoes the payload) and documents named by payloads, in the transcript that
+    nbconvert and nbviewer show."""
+    from qwen_jupyter.notebook import Session
+    from qwen_jupyter.panel import QwenPanel
+    from qwen_jupyter.settings import Settings
+    from qwen_jupyter.store import Store
+
+    chosen = [p for p in PAYLOADS if p.cls in ("attacker", "math")]
+    panel = QwenPanel(Session("transcript.ipynb", Store(":memory:")),
+                      lambda: Settings(base_url=emulator.url, api_key=KEY), chat="t",
+                      model="qwen-plus~echo,moderation")
+    for payload in chosen:
+        panel.ask(payload.text)
+        panel.wait(30)
+    named = [p for p in chosen if "/" not in p.text and "\n" not in p.text]
+    for payload in named:
+        panel.ask(f"What does {payload.id} say?", documents=[(payload.text + ".txt", payload.id.encode())])
+        panel.wait(30)
+    assert sum(1 for turn in panel.turns if turn.get("error")) == len(chosen) and len(named) >= 10
+    html = panel.transcript()
+    assert typeset_outside_our_spans(html) == []
+    assert audit(html) == [] and html.startswith(f'<div class="{ROOT_CLASS} qwen-transcript">')
+
+
+def test_the_other_frames_of_model_text_are_out_of_the_typesetters_reach(connect, html_formatter):
+    """A comparison's frame, the token table and OCR's tables hold model text too: marked, so shown the same way."""
+    from .pictures import house_png
+
+    tex = "$\\href{https://example.com/}{x}$"
+    compared = qwen_jupyter.compare(tex, ["qwen-plus~echo", "qwen-flash~echo"], **connect())
+    tokens = qwen_jupyter.chat(tex, model="qwen-plus~echo", logprobs=2, **connect())
+    read = qwen_jupyter.chat(f"<table><tr><td>{tex}</td></tr><tr><td>1</td></tr></table>", image=house_png(),
+                             ocr="table_parsing", model="qwen-vl-ocr-latest~echo", **connect())
+    for frame in (compared.frame(), tokens.logprobs_frame(), read.ocr.tables[0]):
+        html = html_formatter(frame)
+        assert "$" in html and typeset_outside_our_spans(html) == []

@@ -211,18 +211,21 @@ class QwenPanel(anywidget.AnyWidget):
         self._handle = display(self._bundle(), raw=True, display_id=True)
 
     def transcript(self) -> str:
-        """The conversation as sanitized HTML on one line (the static fallback of the panel's output)."""
+        """The conversation as sanitized HTML on one line (the static fallback of the panel's output), all of it
+        inside the root that keeps the page's typesetter to our math spans (an error or a document's name can
+        hold `$\\href{…}{…}$`)."""
         parts = [f"<p><b>Qwen chat <code>{escape(self.chat)}</code></b></p>"]
         for turn in self.turns:  # already rendered, sanitized: nothing is rendered again per update
-            attached = "".join(f" <em>[{escape(name)}]</em>" for name in turn.get("documents", ()))
+            attached = "".join(f' <em class="qwen-document">[{escape(name)}]</em>'
+                               for name in turn.get("documents", ()))
             parts.append(f"<p><b>You:</b> {escape(turn.get('user', ''))}{attached}</p>")
             if turn.get("reasoning_html"):
                 parts.append(f"<blockquote>{turn['reasoning_html']}</blockquote>")
             parts.append(turn.get("tools_html", ""))
             parts.append(f"<p><b>{escape(turn.get('model', 'Qwen'))}:</b></p>{turn.get('answer_html', '')}")
             if turn.get("error"):
-                parts.append(f"<p><em>{escape(turn['error'])}</em></p>")
-        return one_block(f'<div class="qwen-transcript">{"".join(parts)}</div>')
+                parts.append(f'<p class="qwen-turn-error"><em>{escape(turn["error"])}</em></p>')
+        return one_block(fragment("".join(parts), extra_class="qwen-transcript"))
 
     def _load_turns(self) -> None:
         conversation = self.session.chats.get(self.chat)

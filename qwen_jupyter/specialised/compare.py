@@ -108,7 +108,9 @@ class Comparison:
                  "output_tokens": r.usage.output_tokens, "first_token_s": r.time_to_first_token,
                  "total_s": r.elapsed, "error": r.error.code if r.error else None}
                 for m, r in self.results.items()]
-        return pd.DataFrame(rows).set_index("model")
+        frame = pd.DataFrame(rows).set_index("model")
+        frame.attrs["qwen"] = {"models": list(self.results)}  # model text: shown out of the typesetter's reach
+        return frame
 
     def _ipython_display_(self) -> None:
         from ..views.compare import show_comparison  # the views load when a comparison is shown

@@ -61,4 +61,6 @@ def logprobs_frame(tokens: Iterable[TokenLogprob]) -> Any:
     rows = [{"token": t.token, "logprob": t.logprob, "probability": t.probability,
              "top": [alternative for alternative, _ in t.top], "top_logprobs": [lp for _, lp in t.top]}
             for t in tokens]
-    return pd.DataFrame(rows, columns=["token", "logprob", "probability", "top", "top_logprobs"])
+    frame = pd.DataFrame(rows, columns=["token", "logprob", "probability", "top", "top_logprobs"])
+    frame.attrs["qwen"] = {"tokens": len(rows)}  # model text: shown out of the typesetter's reach
+    return frame

@@ -67,7 +67,9 @@ def tables(text: str) -> list[Any]:
         width = max(len(row) for row in rows)
         rows = [row + [""] * (width - len(row)) for row in rows]
         header = rows[0] if len(rows) > 1 else [str(i) for i in range(width)]
-        frames.append(pd.DataFrame(rows[1:] if len(rows) > 1 else rows, columns=_unique(header)))
+        frame = pd.DataFrame(rows[1:] if len(rows) > 1 else rows, columns=_unique(header))
+        frame.attrs["qwen"] = {"ocr": "table"}  # model text: shown out of the typesetter's reach
+        frames.append(frame)
     return frames
 
 

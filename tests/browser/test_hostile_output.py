@@ -1,21 +1,25 @@
 """Issue 8 in a real browser: model output may not run, fetch or navigate, wherever it is shown.
 
 The corpus (tests/hostile/payloads.py) goes through the emulator's `echo` fault into every place model text
-reaches (answer, reasoning, error box, search-source titles, tool calls) and is rendered by the real front ends:
+reaches (answer, reasoning, error box, search-source titles, tool calls; issue 17: the DataFrame map() returns,
+with answers and server errors, as displayed and as derived, and from `%%qwen --map`; the panel's static
+transcript, with refused asks and documents named by payloads) and is rendered by the real front ends:
 
 (a) JupyterLab 4, live `%%qwen` cells and displayed `chat()` results (streaming, then final);
 (b) the same notebook saved and reopened, its outputs trusted (rendered from the file);
 (c) Notebook 7, live;
 (d) the panel (anywidget) in JupyterLab, thinking on, every other batch compared side by side;
-(e) `jupyter nbconvert --to html` of the saved notebook, opened from a local HTTP server.
+(e) `jupyter nbconvert --to html` of the saved notebook, opened from a local HTTP server that also serves the
+    page its MathJax (nbconvert's points at a CDN): jupyter-server-mathjax's MathJax 2, so the page is typeset.
 
 Canaries: every script payload calls `__qwenCanary('<id>')` (defined by an init script in every frame of the
 context and reported to the test through a binding) or `alert('qc:<id>')` (dialogs are recorded); every URL
 that would be fetched contains `qwen-canary` and the id (requests are recorded from the whole context, and the
 canary server keeps its own log); the notebook's page may not navigate away and nothing may open a window.
 Then static checks on the rendered outputs (links only to http(s)/mailto, images only data:image/…, no
-script-capable elements, handlers or style URLs) and a bounded pass that really clicks every link in the
-outputs: an http(s) link opening a tab is the reader's own navigation, anything else a click does is not.
+script-capable elements, handlers or style URLs, no MathJax output outside our own math spans) and a bounded
+pass that really clicks every link in the outputs: an http(s) link opening a tab is the reader's own navigation,
+anything else a click does is not.
 Each surface is recorded in the reliability ledger; a surface passes only when no payload ran, fetched or
 navigated and no output failed the static checks. Screenshots go to out/browser/.
 
@@ -83,9 +87,12 @@ new MutationObserver((records) => {
 """
 
 # Walks the rendered cells in order: which payload each output shows (from "@@PAYLOAD <id> <where>@@" markers
-# printed before it, or the "-o q_N" of a %%qwen cell), and what in it breaks the static rules.
+# printed before it, the "-o q_N" of a %%qwen cell, or the row of a DataFrame, whose index is the payload's id),
+# and what in it breaks the static rules. One rule is about the page's typesetter: MathJax may typeset only inside
+# our own math spans, never a frame's cell or a transcript's error or document name (else `$\href{…}{…}$` from a
+# model is a link and `$\style{…}{…}$` a styled box; with an http(s) URL the link rules would let it pass).
 STATIC_WALK = r"""
-({scope, panel, whole}) => {
+({scope, panel, whole, styles}) => {
   const FORBIDDEN = new Set(['script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'base', 'meta',
     'link', 'form', 'style', 'input', 'button', 'textarea', 'select', 'video', 'audio', 'source', 'picture',
     'track', 'portal', 'image', 'use', 'foreignobject', 'marquee', 'template', 'noscript']);
@@ -94,13 +101,43 @@ STATIC_WALK = r"""
   const offenders = [], links = [];
   let linkNo = 0;
   const okHref = (h) => /^(https?:|mailto:)/i.test(h.replace(/[\u0000-\u0020]/g, ''));
+  // What MathJax leaves where it typeset: 2 (nbconvert) its spans and a math/tex script, 3 and 4 mjx-container.
+  const TYPESET = 'mjx-container, .MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_CHTML, .MathJax_SVG, ' +
+    '.MathJax_MathML, script[type^="math/"]';
+  const OURS = '.tex2jax_process, .mathjax_process';
+  const NEVER = 'table.dataframe, .qwen-turn-error, .qwen-document';  // model or server text, whatever wraps it
+  const counts = {frames: 0, transcripts: 0, ours: 0};
+  const norm = (text) => text.replace(/\s+/g, ' ').trim();
+  const rowPid = (node) => node.closest('table.dataframe > tbody > tr')?.querySelector(':scope > th')?.textContent
+    .trim();
+  function texScript(node) {  // MathJax 2 keeps the TeX in a script after its preview and output
+    let next = node.nextElementSibling;
+    while (next && !next.matches('script[type^="math/"]') && next.matches(TYPESET)) next = next.nextElementSibling;
+    return next?.matches('script[type^="math/"]') ? next : null;
+  }
+  function typesetFrom(node) {  // the TeX, and the transcript turn it is in: what names the payload
+    let turn = node.closest('.qwen-transcript > *');
+    while (turn && !/^You:/.test(turn.textContent || '')) turn = turn.previousElementSibling;
+    const tex = node.matches('script') ? node.textContent : '';
+    return norm(tex + (turn ? ' in the turn ' + turn.textContent : '')).slice(0, 160);
+  }
   const seen = new Set();
-  function check(root, pid, where, nodes) {
+  function check(root, pid0, where, nodes) {
     for (const node of nodes || root.querySelectorAll('*')) {
       if (seen.has(node)) continue;
       seen.add(node);
       const tag = node.localName.toLowerCase();
-      const own = tag === 'button' && /\bjp-/.test(node.getAttribute('class') || '');  // JupyterLab's copy button
+      const pid = rowPid(node) || pid0;
+      // Each typeset formula once: by its TeX script (MathJax 2) or its outermost output (3 and 4).
+      if (node.matches(TYPESET) && !node.parentElement?.closest(TYPESET) && (tag === 'script' || !texScript(node))) {
+        if (node.closest(OURS) && !node.closest(NEVER)) counts.ours += 1;
+        else offenders.push({pid, where, what: `typeset by MathJax (${tag}): ${typesetFrom(node)}`});
+      }
+      if (tag === 'script' && node.matches(TYPESET)) continue;  // MathJax's own (never run: its type is math/…)
+      const own = (tag === 'button' && /\bjp-/.test(node.getAttribute('class') || ''))  // JupyterLab's copy button
+        // pandas' own CSS for the frame it wrote (exactly its text, beside its table)
+        || (tag === 'style' && styles.includes(norm(node.textContent)) &&
+            !!node.parentElement?.querySelector(':scope > table.dataframe'));
       if (FORBIDDEN.has(tag) && !own) offenders.push({pid, where, what: `<${tag}> element`});
       for (const attr of node.attributes) {
         const name = attr.name.toLowerCase(), value = attr.value;
@@ -133,12 +170,18 @@ STATIC_WALK = r"""
     const input = cell.querySelector('.jp-InputArea')?.textContent || '';
     const magic = input.match(/-o (q_\d+)/);
     const where0 = input.includes('--think') ? 'reasoning' : input.includes('moderation') ? 'error' : 'answer';
-    let pid = magic ? magic[1] : null, where = magic ? 'magic-' + where0 : null;
+    let pid = magic ? magic[1] : null;
+    let where = magic ? 'magic-' + where0 : input.includes('--map') ? 'magic-frame' : null;
     for (const child of cell.querySelectorAll('.jp-OutputArea-child')) {
       const text = (child.textContent || '').trim();
-      const marker = text.match(/^@@PAYLOAD (\S+) (\S+)@@$/);
+      const marker = text.match(/(?:^|\n)@@PAYLOAD (\S+) (\S+)@@$/);  // a stream's last line (prints merge)
       if (marker) { pid = marker[1]; where = marker[2]; continue; }
-      for (const output of child.querySelectorAll('.jp-OutputArea-output')) check(output, pid || '?', where || '?');
+      for (const output of child.querySelectorAll('.jp-OutputArea-output')) {
+        if (output.querySelector('.qwen-panel')) continue;  // the live panel: surface (d); its transcript is not shown
+        counts.frames += output.querySelectorAll('table.dataframe').length;
+        counts.transcripts += output.querySelectorAll('.qwen-transcript').length;
+        check(output, pid || '?', where || '?');
+      }
     }
   }
   if (whole) {
@@ -147,7 +190,7 @@ STATIC_WALK = r"""
     const stray = [...document.body.querySelectorAll('a, img')].filter((e) => !e.closest('.jp-InputArea'));
     check(document.body, '?', 'outside a cell', stray);
   }
-  return {offenders, links};
+  return {offenders, links, counts};
 }
 """
 
@@ -227,6 +270,7 @@ class Watch:
     popups: list = field(default_factory=list)
     clicked_web: set = field(default_factory=set)  # the http(s) links clicked so far
     same_tab_ok: bool = False  # a static page (nbconvert) may follow a clicked http(s) link in its own tab
+    counts: dict = field(default_factory=dict)  # what the static walk found: frames, transcripts, our typeset math
 
     def __post_init__(self):
         self._ids = sorted((p.id for p in self.payloads), key=len, reverse=True)
@@ -379,7 +423,8 @@ def static_and_clicks(page, watch: Watch, *, scope: str, panel: bool = False, wh
                       ids: dict[str, str] | None = None, reactivate=None) -> tuple[dict[str, list[str]], int, int]:
     """Static checks of the rendered outputs, then a bounded pass clicking each distinct link."""
     page.wait_for_timeout(SETTLE_MS)
-    walk = page.evaluate(STATIC_WALK, {"scope": scope, "panel": panel, "whole": whole})
+    walk = page.evaluate(STATIC_WALK, {"scope": scope, "panel": panel, "whole": whole, "styles": pandas_styles()})
+    watch.counts = walk.get("counts", {})
     resolve = (lambda pid: ids.get(pid, pid)) if ids else (lambda pid: pid)
     static: dict[str, list[str]] = {}
     for item in walk["offenders"]:
@@ -425,7 +470,8 @@ def static_and_clicks(page, watch: Watch, *, scope: str, panel: bool = False, wh
                 if not page.url.startswith(watch.home):
                     page.goto(home, wait_until="load")
                 page.wait_for_timeout(SETTLE_MS)
-                page.evaluate(STATIC_WALK, {"scope": scope, "panel": panel, "whole": whole})  # same numbering
+                page.evaluate(STATIC_WALK, {"scope": scope, "panel": panel, "whole": whole,  # same numbering
+                                            "styles": pandas_styles()})
             except Exception:  # noqa: BLE001
                 break
             watch.settle_popups()
@@ -437,11 +483,40 @@ def static_and_clicks(page, watch: Watch, *, scope: str, panel: bool = False, wh
     return static, clicked, len(seen)
 
 
-def verdict(reliability, surface: str, watch: Watch, static: dict[str, list[str]], tried: int, extra: str = ""):
+@functools.cache
+def pandas_styles() -> list[str]:
+    """The CSS pandas writes beside a frame's table (the static walk allows exactly this <style>)."""
+    import pandas as pd
+
+    html = pd.DataFrame({"text": ["x"]}, index=["p"])._repr_html_()
+    return [" ".join(css.split()) for css in re.findall(r"<style scoped>(.*?)</style>", html, re.S)]
+
+
+def typeset_note(static: dict[str, list[str]], counts: dict) -> str:
+    """How many payloads MathJax typeset, by place, and what the walk saw (so a clean count means something)."""
+    places: dict[str, set[str]] = {}
+    for pid, found in static.items():
+        for item in found:
+            where, _, what = item.partition(": ")
+            if what.startswith("typeset by MathJax"):
+                places.setdefault(where, set()).add(pid)
+    typeset = ", ".join(f"{len(pids)} in {where}" for where, pids in sorted(places.items())) or "none"
+    return (f"payloads typeset by MathJax: {typeset}; the walk saw {counts.get('frames', 0)} DataFrames, "
+            f"{counts.get('transcripts', 0)} panel transcripts, {counts.get('ours', 0)} MathJax outputs in our math "
+            "spans")
+
+
+def verdict(reliability, surface: str, watch: Watch, static: dict[str, list[str]], tried: int, extra: str = "",
+            expect: dict[str, int] | None = None):
+    """Record the surface in the ledger and fail on anything a payload did, or on outputs the walk did not see
+    (`expect`: at least so many frames, transcripts, typeset math spans of ours)."""
     watch.server_hits()
     ran = watch.ran()
     reliability.add(SECTION, surface, tried=tried, failed=len(ran))
-    lines = []
+    extra = "; ".join(part for part in (extra, watch.counts and typeset_note(static, watch.counts)) if part)
+    unseen = [f"the walk saw {watch.counts.get(name, 0)} {name}, expected at least {least}"
+              for name, least in (expect or {}).items() if watch.counts.get(name, 0) < least]
+    lines = list(unseen)
     if ran:
         lines.append(f"{len(ran)} of {tried} payloads ran, fetched or navigated on {surface}:")
         lines += [f"  {pid}: {'; '.join(what[:4])}" for pid, what in sorted(ran.items())]
@@ -451,16 +526,19 @@ def verdict(reliability, surface: str, watch: Watch, static: dict[str, list[str]
     report = "\n".join(lines)
     (OUTPUT / f"hostile-{re.sub(r'[^a-z0-9]+', '-', surface.lower()).strip('-')}.txt").write_text(
         (extra + "\n" if extra else "") + (report or "clean") + "\n")
-    assert not ran and not static, report
+    assert not ran and not static and not unseen, f"{extra}\n{report}"
 
 
 # -- notebooks ------------------------------------------------------------------------------------------------------
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
 SETUP = f"""import json, qwen_jupyter
+import pandas as pd
 from IPython.display import display, clear_output
+from qwen_jupyter.errors import Shown
 %load_ext qwen_jupyter
 P = json.load(open('payloads.json'))
+pd.set_option('display.max_colwidth', None)  # whole cells, as a reader widens them to read the answers
 TOOLS = {TOOLS!r}
 WHERE = {{
     'answer': dict(model='qwen-plus~echo'),
@@ -473,15 +551,47 @@ WHERE = {{
 def run(where, ids):
     # Each result streams into the cell as %%qwen shows it (each one's end clears the cell), then all the
     # finished results are shown again, each after a marker naming its payload.
+    if where in ('frame', 'panel'):
+        return (run_frame if where == 'frame' else run_panel)(ids)
     done = []
     for pid in ids:
         r = qwen_jupyter.chat(P[pid], **WHERE[where])
-        display(r)
+        show(r)
         done.append((pid, r))
     clear_output(wait=True)
     for pid, r in done:
         print(f'@@PAYLOAD {{pid}} {{where}}@@')
+        show(r)
+
+def show(r):
+    try:
         display(r)
+    except Shown:  # a failed answer shows its error box, then fails its cell: this one goes on to the next payload
+        pass
+
+def run_frame(ids):
+    # map() over the payloads (indexed by id): every other request is refused with the payload as its error, so
+    # the frame holds answers and server errors. Shown as a person shows it, then a frame derived from it.
+    texts = pd.DataFrame({{'text': [P[pid] for pid in ids]}}, index=ids)
+    out = qwen_jupyter.map(texts, '{{text}}', model='qwen-plus~echo,moderation,every=2', progress=False)
+    print('@@PAYLOAD frame frame@@')
+    display(out)
+    print('@@PAYLOAD frame frame-head@@')
+    display(out.head())
+
+def run_panel(ids):
+    # A panel whose asks are refused (the payload comes back as the error), then asks about documents named by
+    # payloads: JupyterLab shows the widget, nbconvert and nbviewer the output's static transcript.
+    panel = qwen_jupyter.Panel(chat='transcript', model='qwen-plus~echo,moderation')
+    print('@@PAYLOAD panel transcript@@')
+    display(panel)
+    for pid in ids:
+        panel.ask(P[pid])
+        panel.wait()
+    for pid in ids:
+        if not any(c in P[pid] for c in '/\\n'):  # a file's name: no folder, one line
+            panel.ask(f'What does {{pid}} say?', documents=[(P[pid] + '.txt', pid.encode())])
+            panel.wait()
 """
 
 
@@ -513,7 +623,13 @@ def write_notebook(folder: Path, name: str, payloads: list[Payload], plan: list[
             cells.append(nbformat.v4.new_code_cell(f"%%qwen --once {options} -o q_{number}\n{{Q_{number}}}"))
     for where, ids in plan:
         for start in range(0, len(ids), BATCH):
-            cells.append(nbformat.v4.new_code_cell(f"run({where!r}, {ids[start:start + BATCH]!r})"))
+            batch = ids[start:start + BATCH]
+            if where == "magic-frame":  # %%qwen --map: the frame is the cell's value
+                cells.append(nbformat.v4.new_code_cell(
+                    f"M = pd.DataFrame({{'text': [P[pid] for pid in {batch!r}]}}, index={batch!r})"))
+                cells.append(nbformat.v4.new_code_cell("%%qwen --map M -m qwen-plus~echo\n{text}"))
+            else:
+                cells.append(nbformat.v4.new_code_cell(f"run({where!r}, {batch!r})"))
     cells.append(nbformat.v4.new_code_cell("print('@@DONE@@')"))
     notebook.cells = cells
     nbformat.write(notebook, folder / name)
@@ -539,18 +655,25 @@ def plan_for(payloads: list[Payload], full: bool) -> tuple[list[tuple[str, list[
     math = [p.id for p in payloads if p.cls == "math"]
     if full:
         plan = [("answer", every), ("reasoning", every), ("error", handwritten), ("search", handwritten),
-                ("tool", handwritten)]
+                ("tool", handwritten), ("frame", handwritten), ("magic-frame", attacker + math),
+                ("panel", attacker + math)]
         magic = ([(pid, "-m qwen-plus~echo --think") for pid in attacker + math]
                  + [(pid, "-m qwen-plus~echo,moderation") for pid in attacker])
     else:  # Notebook 7: the hand-written classes and a slice of the generated ones
         some = handwritten + [p.id for p in payloads if p.cls == "generated"][:60]
-        plan = [("answer", some), ("reasoning", handwritten), ("error", handwritten)]
+        plan = [("answer", some), ("reasoning", handwritten), ("error", handwritten), ("frame", attacker + math)]
         magic = [(pid, "-m qwen-plus~echo --think") for pid in attacker[:8] + math[:6]]
     return plan, magic
 
 
 def rendered_count(plan, magic) -> int:
     return sum(len(ids) for _, ids in plan) + len(magic)
+
+
+def frames_shown(plan) -> int:
+    """The DataFrames the notebook shows: each run('frame') batch shows two, each %%qwen --map cell one."""
+    batches = {where: sum(-(-len(ids) // BATCH) for w, ids in plan if w == where) for where in ("frame", "magic-frame")}
+    return 2 * batches["frame"] + batches["magic-frame"]
 
 
 # -- (a) JupyterLab 4 live, then saved: the notebook (b) and (e) reopen ---------------------------------------------
@@ -582,7 +705,8 @@ def lab_live(lab, chromium, canary, payloads):
             reactivate=lambda: notebook_tab.first.click(timeout=2000))
         page.screenshot(path=str(OUTPUT / "hostile-lab-live.png"))
         return {"watch": watch, "static": static, "tried": rendered_count(plan, magic), "saved": saved,
-                "path": path, "names": names, "note": f"rendered in {rendered:.0f} s; clicked {clicked} of "
+                "path": path, "names": names, "frames": frames_shown(plan),
+                "note": f"rendered in {rendered:.0f} s; clicked {clicked} of "
                 f"{distinct} distinct links; {len(watch.allowed)} http(s) tabs opened by clicks"}
     finally:
         context.close()
@@ -590,7 +714,7 @@ def lab_live(lab, chromium, canary, payloads):
 
 def test_a_jupyterlab_live(lab_live, reliability):
     verdict(reliability, "JupyterLab 4, live cell view", lab_live["watch"], lab_live["static"], lab_live["tried"],
-            lab_live["note"])
+            lab_live["note"], expect={"frames": lab_live["frames"], "ours": 1})
 
 
 def test_b_jupyterlab_reopened_trusted(lab, lab_live, chromium, canary, payloads, reliability):
@@ -618,23 +742,37 @@ def test_b_jupyterlab_reopened_trusted(lab, lab_live, chromium, canary, payloads
     finally:
         context.close()
     verdict(reliability, "JupyterLab 4, saved notebook reopened (trusted)", watch, static, lab_live["tried"],
-            f"saved file trusted by the server: {trusted}; clicked {clicked} of {distinct} distinct links")
+            f"saved file trusted by the server: {trusted}; clicked {clicked} of {distinct} distinct links",
+            expect={"frames": lab_live["frames"], "ours": 1})
 
 
 def test_e_nbconvert_html(lab, lab_live, chromium, canary, payloads, reliability, tmp_path):
+    """The saved notebook as nbconvert's HTML with its MathJax really loaded: nbconvert points at MathJax 2 on a CDN,
+    so the page gets the MathJax 2 that jupyter-server-mathjax ships, from the same local server, nbconvert's own
+    configuration (with its Safe extension) unchanged."""
+    from jupyter_server_mathjax.app import STATIC_ASSETS_PATH
+
     assert lab_live["saved"], "the live run did not get its outputs saved"
     (tmp_path / "site").mkdir()
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(lab_live["path"]),
-                    "--output-dir", str(tmp_path / "site")], check=True, capture_output=True, timeout=120)
+    (tmp_path / "site" / "mathjax").symlink_to(STATIC_ASSETS_PATH)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
+    mathjax = f"{origin}/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(lab_live["path"]),
+                    f"--HTMLExporter.mathjax_url={mathjax}", "--output-dir", str(tmp_path / "site")],
+                   check=True, capture_output=True, timeout=120)
+    assert f'src="{mathjax}"' in (tmp_path / "site" / "hostile.html").read_text(), "nbconvert ignored mathjax_url"
     context, page, watch = open_watched(chromium, canary, payloads, f"{origin}/hostile.html")
     watch.same_tab_ok = True
     try:
         page.goto(f"{origin}/hostile.html", wait_until="load")
+        started = time.monotonic()
+        page.wait_for_function("() => window.MathJax && MathJax.isReady", timeout=60_000)
+        page.evaluate("() => new Promise((done) => MathJax.Hub.Queue(() => done(true)))")  # the page typeset
+        typeset = f"MathJax {page.evaluate('() => MathJax.version')} typeset it in {time.monotonic() - started:.0f} s"
         static, clicked, distinct = static_and_clicks(page, watch, scope=".jp-Cell", whole=True,
                                                       budget=CLICK_SECONDS["nbconvert"], ids=lab_live["names"])
         page.screenshot(path=str(OUTPUT / "hostile-nbconvert.png"))
@@ -643,7 +781,8 @@ def test_e_nbconvert_html(lab, lab_live, chromium, canary, payloads, reliability
         server.shutdown()
         server.server_close()
     verdict(reliability, "nbconvert --to html, opened in Chromium", watch, static, lab_live["tried"],
-            f"clicked {clicked} of {distinct} distinct links")
+            f"{typeset}; clicked {clicked} of {distinct} distinct links",
+            expect={"frames": lab_live["frames"], "transcripts": 1, "ours": 1})
 
 
 # -- (c) Notebook 7 -------------------------------------------------------------------------------------------------
@@ -663,7 +802,7 @@ def test_c_notebook7_live(notebook7, chromium, canary, payloads, reliability):
     finally:
         context.close()
     verdict(reliability, "Notebook 7, live cell view", watch, static, rendered_count(plan, magic),
-            f"clicked {clicked} of {distinct} distinct links")
+            f"clicked {clicked} of {distinct} distinct links", expect={"frames": frames_shown(plan), "ours": 1})
 
 
 # -- (d) the panel --------------------------------------------------------------------------------------------------
