@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from qwen_jupyter.notebook import Session
-from qwen_jupyter.panel import QwenPanel, katex_assets
+from qwen_jupyter.panel import QwenPanel, front_end, katex_assets
 from qwen_jupyter.store import Store
 from qwen_jupyter.views.html import fragment, markdown_html
 
@@ -63,8 +63,8 @@ def _turn(index: int, text: str) -> dict:
 
 @pytest.fixture
 def site(tmp_path):
-    for name in ("panel.js", "panel.css"):
-        (tmp_path / name).write_text((PANEL / name).read_text())
+    (tmp_path / "panel.js").write_text(front_end())  # the ES module the widget is given
+    (tmp_path / "panel.css").write_text((PANEL / "panel.css").read_text())
     (tmp_path / "index.html").write_text(PAGE)
     turns = [_turn(0, ANSWER)] + [_turn(i + 1, text) for i, text in enumerate(HOSTILE)]
     panel = QwenPanel(Session("math.ipynb", Store(":memory:")), lambda: None)  # every synced trait, as sent
