@@ -29,6 +29,7 @@ from .schema import Schema
 DEFAULT_MODEL = "qwen-plus"
 PREVIEW_ABOVE = 1000  # more requests than this: show the preview and ask for confirm=True
 LOOKUP = 5000  # rows (or keys) looked up in the store at a time
+NOT_SENT = bytes(16)  # a plan's key for a row not sent (a real one is a hash: never all zeros in practice)
 CONNECTION = ("api", "region", "base_url", "workspace", "api_key", "timeout", "max_retries", "offline", "cassette",
               "cassette_mode")
 
@@ -105,10 +106,16 @@ class Requests:
             yield Row(_key(self.where, sent), sent, self.overhead + estimate_tokens(prompt))
 
 
+def hex_key(key: Any) -> str:
+    """A request key as the store writes it, from its 16 bytes in a plan ("" for a row not sent)."""
+    raw = key.tobytes()
+    return "" if raw == NOT_SENT else raw.hex()
+
+
 @dataclass
 class Plan:
-    """What a call asks, without the requests themselves: each row's request key (empty for a row not sent, with
-    the reason in `missing`), the positions of the rows to send (the first row of each distinct request without
+    """What a call asks, without the requests themselves: each row's request key (16 bytes: the 32 hex digits of
+    _key; zeros for a row not sent, with the reason in `missing`), the positions of the rows to send (the first row of each distinct request without
     an answer), how many distinct requests there are, and the estimated input tokens still to send."""
 
     keys: Any
@@ -129,17 +136,24 @@ def _plan(requests: Requests, store: Store) -> Plan:
     import numpy as np
 
     frame, missing = requests.template.frame, requests.template.missing()
-    keys, tokens = np.zeros(len(frame), dtype="S32"), np.zeros(len(frame), dtype=np.int64)
-    sendable = np.flatnonzero(~np.isin(np.arange(len(frame)), list(missing)))
-    for position, row in zip(sendable, requests.rows(sendable), strict=True):
-        keys[position], tokens[position] = row.key, row.tokens
-    distinct, first = np.unique(keys[sendable], return_index=True)
+    keys, tokens = np.zeros(len(frame), dtype="V16"), np.zeros(len(frame), dtype=np.int32)
+    if missing:
+        sendable = np.ones(len(frame), dtype=bool)
+        sendable[list(missing)] = False
+        positions: Any = np.flatnonzero(sendable)
+    else:
+        positions = range(len(frame))
+    for position, row in zip(positions, requests.rows(positions), strict=True):
+        keys[position], tokens[position] = bytes.fromhex(row.key), row.tokens
+    distinct, first = np.unique(keys, return_index=True)
+    if missing:  # the zeros of the rows not sent sort first
+        distinct, first = distinct[1:], first[1:]
     answered = np.zeros(len(distinct), dtype=bool)
     for start in range(0, len(distinct), LOOKUP):
-        chunk = [key.decode() for key in distinct[start:start + LOOKUP]]
+        chunk = [key.tobytes().hex() for key in distinct[start:start + LOOKUP]]
         found = store.answered(chunk)
         answered[start:start + LOOKUP] = [key in found for key in chunk]
-    todo = np.sort(sendable[first][~answered])
+    todo = np.sort(first[~answered])
     return Plan(keys, missing, todo, len(distinct), int(tokens[todo].sum()))
 
 
@@ -207,9 +221,10 @@ def assemble(frame: Any, keys: Any, missing: dict[int, str], store: Store, schem
     emulated = False
     for start in range(0, rows, LOOKUP):
         chunk = keys[start:start + LOOKUP]
-        found = store.answers(sorted({key.decode() for key in chunk if key}))
-        for position, key in enumerate(chunk, start):
-            answer = found.get(key.decode()) if key else None
+        hexes = [hex_key(key) for key in chunk]
+        found = store.answers(sorted(set(hexes) - {""}))
+        for position, key in enumerate(hexes, start):
+            answer = found.get(key)
             if answer is None:
                 errors[position] = missing.get(position, "Not sent yet.")
                 continue
@@ -313,7 +328,7 @@ def run_map(data: Any, template: str, settings: Settings, store: Store, *, model
     stop = None
     if len(plan.todo) and batch:
         spec = {"model": model, "into": into, "schema": shape.json_schema if shape else None,
-                "keys": [key.decode() for key in plan.keys], "missing": sorted(plan.missing.items()),
+                "keys": [hex_key(key) for key in plan.keys], "missing": sorted(plan.missing.items()),
                 "rows": json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))}
         job_id = batches.submit(settings, store, requests.rows(plan.todo), spec, batch_lines)
         print(f"Batch job {job_id}: {len(plan.todo):,} rows; if the kernel restarts, "
@@ -388,7 +403,7 @@ def batch_result(job_id: str, *, wait: bool = True, progress: bool = True, db: s
 
         frame = pd.DataFrame.from_records(spec["rows"])
         shape = Schema(spec["schema"]) if spec.get("schema") else None
-        keys = np.array(spec["keys"], dtype="S32")
+        keys = np.array([bytes.fromhex(key) if key else NOT_SENT for key in spec["keys"]], dtype="V16")
         out, emulated = assemble(frame, keys, dict(spec.get("missing") or []), store, shape, spec["into"])
         out = _finish(out, _digest(keys), spec["into"], shape, spec["model"], 0, emulated, None)
         return out

@@ -110,8 +110,10 @@ class Template:
 
     def prompts(self, positions: Any) -> Iterator[str]:
         """The prompt of each row at these positions, in order."""
+        import numpy as np
+
         for start in range(0, len(positions), CHUNK):
-            chunk = positions[start:start + CHUNK]
+            chunk = np.asarray(positions[start:start + CHUNK])
             if self.raw:
                 yield from [self.text] * len(chunk)
                 continue

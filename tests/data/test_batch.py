@@ -11,6 +11,7 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.data import batch as batches
+from qwen_jupyter.data.mapping import hex_key
 from qwen_jupyter.settings import Settings
 from qwen_jupyter.store import Store
 
@@ -82,7 +83,7 @@ def test_batch_files_are_cut_at_the_line_and_byte_limits_as_they_are_written(emu
     files = list(batches.parts(requests.rows(plan.todo), max_lines=3))
     assert [len(keys) for _, keys in files] == [3, 3, 1]
     assert [json.loads(line)["custom_id"] for data, _ in files for line in data.splitlines()] == \
-        [key.decode() for key in plan.keys]
+        [hex_key(key) for key in plan.keys]
     size = len(files[0][0].splitlines()[0]) + 1  # every line here is as long as the first
     assert [len(keys) for _, keys in batches.parts(requests.rows(plan.todo), max_bytes=2 * size + 1)] == [2, 2, 2, 1]
 
@@ -91,7 +92,7 @@ def _submit(emu, db, rows=60, **options):
     """Start a job without waiting for it (as a kernel that restarts right after would)."""
     settings = Settings(base_url=emu.url, api_key=KEY)
     requests, plan = planned(settings, [f"row {i}" for i in range(rows)], **options)
-    spec = {"model": "qwen-plus", "into": "answer", "schema": None, "keys": [key.decode() for key in plan.keys],
+    spec = {"model": "qwen-plus", "into": "answer", "schema": None, "keys": [hex_key(key) for key in plan.keys],
             "rows": requests.template.frame.to_dict("records")}
     store = Store(db)
     try:

@@ -256,3 +256,19 @@ def test_a_throttle_burst_cuts_the_window_once_not_once_a_429(emu):
     asyncio.run(watch())
     assert runner.stats.retries == 8 and runner.stats.done == 64
     assert min(seen) == 4 and runner.allowed == 8  # and it grew back as answers succeeded
+
+
+def test_planning_holds_a_key_a_row_not_its_request(run):
+    """dry_run over many rows: each row's request is built, hashed and let go (issue 17: +457 MB for 500,000)."""
+    import tracemalloc
+
+    frame = pd.DataFrame({"text": [f"support ticket {i}: the printer on floor {i % 7} is jammed" for i in range(20_000)]})
+    run(frame.head(2), "Route this ticket: {text}", dry_run=True)  # imports and the database, before measuring
+    tracemalloc.start()
+    try:
+        preview = run(frame, "Route this ticket: {text}", dry_run=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert preview.requests == 20_000
+    assert peak / 20_000 < 300  # bytes a row: its key, its token count and sorting them (the body was ~900)

@@ -124,3 +124,17 @@ def test_a_batch_job_survives_a_kernel_restart(fresh, emu):
     assert picked.stdout.startswith("60 True"), picked.stderr
     assert "Summarise item 59" in picked.stdout
     assert "collected" in kernel.execute("%qwen batches").stdout
+
+
+def test_a_run_that_stops_on_an_error_ends_the_cell_in_one_line_with_a_red_bar(fresh):
+    kernel, _ = fresh
+    kernel.execute(TABLE.replace("N", "50"))
+    run = kernel.execute("%%qwen --map df -m qwen-plus~401\nSay {text}")
+    assert run.reply["content"]["status"] == "error" and run.reply["content"]["ename"] == "QwenError"
+    (line,) = run.of("error")[0]["content"]["traceback"]  # one line, no traceback of the library
+    assert "stopped" in line and "Invalid API-key" in line and "0 of 50 rows have answers" in line
+    states = [m["content"]["data"].get("state", {}) for m in run.of("comm_open", "comm_msg")]
+    assert "danger" in [state.get("bar_style") for state in states]  # the progress bar in the error style
+    assert "sk-test" not in line + run.stdout + run.stderr
+    after = kernel.execute("import sys\nprint(sys.last_value.frame.answer_error.str.startswith('401').sum() <= 8)")
+    assert after.stdout.strip() == "True", after.stderr
