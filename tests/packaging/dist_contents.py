@@ -2,8 +2,8 @@
 
     python dist_contents.py DIST_DIR VERSION
 
-The wheel holds the package (every file the sdist has under qwen_jupyter/, the panel's ESM, CSS and KaTeX with its
-fonts among them) and its metadata, nothing from tests or notebooks; the sdist holds what builds and tests it, and
+The wheel holds the package (every file the sdist has under qwen_jupyter/, the parts of the panel's ES module, its
+CSS and KaTeX with its fonts among them) and its metadata, nothing from tests or notebooks; the sdist holds what builds and tests it, and
 no caches. One line per failure; exit 1 if any.
 """
 
@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 PACKAGE = "qwen_jupyter"
-PANEL_ASSETS = ("panel/panel.js", "panel/panel.css", "panel/vendor/katex/katex.min.js",
+PANEL_ASSETS = ("panel/js/panel.js", "panel/panel.css", "panel/vendor/katex/katex.min.js",
                 "panel/vendor/katex/katex.min.css", "panel/vendor/katex/LICENSE")
 KATEX_FONTS = 20  # the woff2 files katex.min.css refers to
 SDIST_TOP = {"qwen_jupyter", "tests", "notebooks", "conftest.py", "README.md", "CHANGELOG.md", "LICENSE",

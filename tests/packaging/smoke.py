@@ -74,25 +74,23 @@ def check_cli(version: str, env: dict[str, str], cwd: Path) -> None:
 
 
 def check_panel_assets(package: Path) -> dict[str, int]:
-    """The panel's ESM and CSS and KaTeX (script, CSS with every font inlined) load from the installed package;
-    the lengths of panel.js and panel.css, for the kernel's panel to match."""
-    from qwen_jupyter.panel import QwenPanel, katex_assets
+    """The panel's ES module and CSS, and KaTeX (script, CSS with every font inlined), load from the installed
+    package; the lengths of the module and the CSS, for the kernel's panel to match."""
+    from qwen_jupyter.panel import QwenPanel, front_end, katex_assets
 
-    sizes = {}
-    for name, loaded in (("panel.js", QwenPanel._esm), ("panel.css", QwenPanel._css)):
-        path = package / "panel" / name
-        expect(path.is_file(), f"the installed package has no panel/{name}")
-        text = path.read_text(encoding="utf-8")
-        expect(len(text) > 1000, f"the installed panel/{name} is nearly empty ({len(text)} characters)")
-        expect(str(loaded) == text, f"the panel widget did not load the installed panel/{name}")
-        sizes[name] = len(text)
+    esm, css = str(QwenPanel._esm), str(QwenPanel._css)
+    expect(len(esm) > 10_000 and "export" in esm, f"the panel's ES module is nearly empty ({len(esm)} characters)")
+    expect(esm == front_end(), "the panel widget's ES module is not the one its package's js/ files make")
+    stylesheet = package / "panel" / "panel.css"
+    expect(stylesheet.is_file() and css == stylesheet.read_text(encoding="utf-8"),
+           f"the panel widget's CSS is not the installed {stylesheet}")
     katex = katex_assets()
     expect("export default module.exports" in katex["script"] and len(katex["script"]) > 100_000,
            "katex_assets() gave no KaTeX ES module")
     fonts = katex["css"].count("data:font/woff2;base64,")
     expect(fonts >= 20 and "url(fonts/" not in katex["css"],
            f"katex_assets() CSS has {fonts} inlined fonts (20 expected) or still points at font files")
-    return sizes
+    return {"esm": len(esm), "css": len(css)}
 
 
 def _expression(reply: dict[str, Any], name: str) -> Any:
@@ -147,9 +145,9 @@ def check_kernel(env: dict[str, str], cwd: Path, sizes: dict[str, int]) -> None:
         reply = run("_panel = _qj.Panel()", "qwen_jupyter.Panel()",
                     panel="_json.dumps([len(_panel._esm), len(_panel._css)])")
         esm, css = _expression(reply, "panel")
-        expect((esm, css) == (sizes["panel.js"], sizes["panel.css"]),
-               f"the kernel's panel has ESM {esm} and CSS {css} characters; the files have "
-               f"{sizes['panel.js']} and {sizes['panel.css']}")
+        expect((esm, css) == (sizes["esm"], sizes["css"]),
+               f"the kernel's panel has ES module {esm} and CSS {css} characters; the package's are "
+               f"{sizes['esm']} and {sizes['css']}")
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
