@@ -114,16 +114,16 @@ def hex_key(key: Any) -> str:
 
 @dataclass
 class Plan:
-    """What a call asks, without the requests themselves: each row's request key (16 bytes: the 32 hex digits of
-    _key; zeros for a row not sent, with the reason in `missing`), the positions of the rows to send (the first row of each distinct request without
-    an answer), how many distinct requests there are, and the estimated input tokens still to send."""
+    """What a call asks, without the requests themselves: each row's request key (16 bytes, the 32 hex digits of
+    _key; zeros for a row not sent, with the reason in `missing`), the positions of the rows to send (the first
+    row of each distinct request without an answer), how many distinct requests there are, and the estimated
+    input tokens still to send."""
 
     keys: Any
     missing: dict[int, str]
     todo: Any
     distinct: int
     tokens: int
-
 
 
 def _digest(keys: Any) -> str:
@@ -190,9 +190,11 @@ def _own(frame: Any, columns: list[str]) -> bool:
 
 def _clash(frame: Any, columns: list[str], into: str, schema: Schema | None) -> QwenError | None:
     """A person's column that map() would write over, as a one-line error (None when there is none)."""
+    twice = [name for name in columns if columns.count(name) > 1]
+    if twice:
+        return QwenError(f"The schema's field {twice[0]!r} has the name of a column map() adds for into={into!r}; "
+                         "pick another into=.", code="InvalidInput", hint="")
     taken = [name for name in columns if name in frame.columns]
-    if len(set(columns)) < len(columns):
-        taken = [name for name in columns if columns.count(name) > 1]
     if not taken:
         return None
     if schema is not None and taken[0] in schema.fields:
@@ -256,13 +258,12 @@ def assemble(frame: Any, keys: Any, missing: dict[int, str], store: Store, schem
     return out, emulated
 
 
-def _finish(out: Any, digest: str, into: str, schema: Schema | None, model: str, sent: int, emulated: bool,
-            stop: Stop | None) -> Any:
-    """The frame's summary (attrs), a line about failed rows; a QwenError with the frame when the run stopped
-    early or every row failed."""
+def _finish(out: Any, digest: str, into: str, schema: Schema | None, model: str, sent: int, not_sent: int,
+            emulated: bool, stop: Stop | None) -> Any:
+    """The frame's summary (attrs), a line about failed rows and rows not sent; a QwenError with the frame when
+    the run stopped early or every row failed."""
     columns = _columns(into, schema)
     errors = out[f"{into}_error"]
-    not_sent = int(errors.str.startswith("Not sent: ", na=False).sum())
     failed = int(errors.notna().sum()) - not_sent
     answered = len(out) - failed - not_sent
     out.attrs["qwen"] = {"model": model, "rows": len(out), "sent": sent, "failed": failed, "not_sent": not_sent,
@@ -338,7 +339,7 @@ def run_map(data: Any, template: str, settings: Settings, store: Store, *, model
     elif len(plan.todo):
         stop = _live(settings, store, requests, plan, model, concurrency, rpm, tpm, shape, progress)
     out, emulated = assemble(frame, plan.keys, plan.missing, store, shape, into)
-    return _finish(out, _digest(plan.keys), into, shape, model, len(plan.todo), emulated, stop)
+    return _finish(out, _digest(plan.keys), into, shape, model, len(plan.todo), len(plan.missing), emulated, stop)
 
 
 def _live(settings: Settings, store: Store, requests: Requests, plan: Plan, model: str, concurrency: int,
@@ -404,8 +405,9 @@ def batch_result(job_id: str, *, wait: bool = True, progress: bool = True, db: s
         frame = pd.DataFrame.from_records(spec["rows"])
         shape = Schema(spec["schema"]) if spec.get("schema") else None
         keys = np.array([bytes.fromhex(key) if key else NOT_SENT for key in spec["keys"]], dtype="V16")
-        out, emulated = assemble(frame, keys, dict(spec.get("missing") or []), store, shape, spec["into"])
-        out = _finish(out, _digest(keys), spec["into"], shape, spec["model"], 0, emulated, None)
+        missing = dict(spec.get("missing") or [])
+        out, emulated = assemble(frame, keys, missing, store, shape, spec["into"])
+        out = _finish(out, _digest(keys), spec["into"], shape, spec["model"], 0, len(missing), emulated, None)
         return out
     finally:
         store.close()

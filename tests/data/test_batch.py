@@ -147,3 +147,17 @@ def test_percent_qwen_batches_lists_and_cancels_jobs(emu, db, batch_clock, capsy
         assert "cancelled" in capsys.readouterr().out
     finally:
         store.close()
+
+
+def test_a_row_missing_a_field_stays_out_of_the_batch_file_and_is_marked_after_a_restart(run, emu, db):
+    out = run([{"text": "a"}, {"text": None}, {"text": "c"}], "Say {text}", batch=True)
+    assert out["answer_error"].tolist()[1] == "Not sent: no value for 'text'."
+    assert out["answer"].notna().tolist() == [True, False, True]
+    store = Store(db)
+    try:
+        (job,) = store.batch_jobs()
+    finally:
+        store.close()
+    assert [len(b["keys"]) for b in job["batches"]] == [2]  # the row without a value was never written
+    again = qwen_jupyter.batch_result(job["id"], db=db, base_url=emu.url, api_key=KEY, progress=False)
+    assert again["answer_error"].tolist() == out["answer_error"].tolist()
