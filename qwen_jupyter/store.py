@@ -279,8 +279,14 @@ class Store:
                        json.dumps(e.get("usage") or {}), redact(e["error"]) if e.get("error") else None,
                        e.get("request_id"), int(bool(e.get("emulated"))), time.time())) for e in entries])
 
-    def save_batch_job(self, job_id: str, status: str, batches: list[dict[str, Any]], spec: dict[str, Any]) -> None:
-        """Insert or update a batch job: its status, its batches (id, status, counts) and what it was asked."""
+    def save_batch_job(self, job_id: str, status: str, batches: list[dict[str, Any]],
+                       spec: dict[str, Any] | None = None) -> None:
+        """Insert a batch job with what it was asked (`spec`: its rows and keys, written once), or update its status
+        and its batches (id, status, counts)."""
+        if spec is None:
+            self._write([("UPDATE batch_jobs SET status = ?, batches = ? WHERE id = ?",
+                          (status, json.dumps(batches), job_id))])
+            return
         self._write([("INSERT INTO batch_jobs VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                       "status = excluded.status, batches = excluded.batches",
                       (job_id, time.time(), status, json.dumps(batches), redact(json.dumps(spec, ensure_ascii=False))))])

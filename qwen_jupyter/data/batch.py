@@ -56,7 +56,8 @@ def submit(settings: Settings, store: Store, rows: Iterable[Row], spec: dict[str
         created = service.create_batch(settings, uploaded["id"], {"ds_name": f"qwen-jupyter {job_id}"})
         batches.append({"id": created["id"], "status": created["status"], "input_file_id": uploaded["id"],
                         "keys": keys, "counts": created.get("request_counts") or {}})
-        store.save_batch_job(job_id, "running", batches, spec)  # stored as each starts: none is forgotten
+        # Stored as each starts, so none is forgotten; the spec (the rows) is written with the first only.
+        store.save_batch_job(job_id, "running", batches, None if number else spec)
     return job_id
 
 
@@ -77,7 +78,7 @@ def refresh(settings: Settings, store: Store, stored: dict[str, Any]) -> dict[st
             batch.update(status=current["status"], counts=current.get("request_counts") or {},
                          output_file_id=current.get("output_file_id"), error_file_id=current.get("error_file_id"),
                          errors=current.get("errors"))
-    store.save_batch_job(stored["id"], stored["status"], stored["batches"], stored["spec"])
+    store.save_batch_job(stored["id"], stored["status"], stored["batches"])
     return stored
 
 
@@ -137,7 +138,7 @@ def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
         for key in batch["keys"]:
             entries.setdefault(key, failure(key, f"No result for this row (the batch ended {batch['status']})."))
         store.save_answers(list(entries.values()))
-    store.save_batch_job(stored["id"], "collected", stored["batches"], stored["spec"])
+    store.save_batch_job(stored["id"], "collected", stored["batches"])
     stored["status"] = "collected"
     for batch in stored["batches"]:  # the answers are stored: the input files need not count against the quota
         with contextlib.suppress(QwenError):
@@ -150,5 +151,5 @@ def cancel(settings: Settings, store: Store, job_id: str) -> dict[str, Any]:
     for batch in stored["batches"]:
         if batch["status"] not in TERMINAL:
             batch["status"] = service.cancel_batch(settings, batch["id"])["status"]
-    store.save_batch_job(stored["id"], stored["status"], stored["batches"], stored["spec"])
+    store.save_batch_job(stored["id"], stored["status"], stored["batches"])
     return stored

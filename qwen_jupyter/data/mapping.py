@@ -330,7 +330,7 @@ def run_map(data: Any, template: str, settings: Settings, store: Store, *, model
     if len(plan.todo) and batch:
         spec = {"model": model, "into": into, "schema": shape.json_schema if shape else None,
                 "keys": [hex_key(key) for key in plan.keys], "missing": sorted(plan.missing.items()),
-                "rows": json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))}
+                "rows": frame.to_json(orient="records", date_format="iso", default_handler=str)}  # as text: once
         job_id = batches.submit(settings, store, requests.rows(plan.todo), spec, batch_lines)
         print(f"Batch job {job_id}: {len(plan.todo):,} rows; if the kernel restarts, "
               f"qwen_jupyter.batch_result({job_id!r}) picks it up.")
@@ -402,7 +402,8 @@ def batch_result(job_id: str, *, wait: bool = True, progress: bool = True, db: s
         import numpy as np
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(spec["rows"])
+        rows = spec["rows"]  # JSON text; a list in jobs stored before issue 17
+        frame = pd.DataFrame.from_records(json.loads(rows) if isinstance(rows, str) else rows)
         shape = Schema(spec["schema"]) if spec.get("schema") else None
         keys = np.array([bytes.fromhex(key) if key else NOT_SENT for key in spec["keys"]], dtype="V16")
         missing = dict(spec.get("missing") or [])

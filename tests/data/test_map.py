@@ -258,6 +258,14 @@ def test_a_throttle_burst_cuts_the_window_once_not_once_a_429(emu):
     assert min(seen) == 4 and runner.allowed == 8  # and it grew back as answers succeeded
 
 
+def test_sporadic_throttling_loses_and_repeats_nothing(run, emu):
+    """One request in ten throttled (the emulator's every=10): each throttled row is sent once more, no other."""
+    emu.state.counts.clear()  # count this test's requests from the first
+    out = run([f"r{i}" for i in range(120)], "Say {text}", model="qwen-plus~429,every=10,retry-after=0")
+    assert out["answer_error"].isna().all() and out["answer"].str.contains("Say r119").sum() == 1
+    received = len(chat_requests(emu))
+    assert received == 120 + received // 10  # every tenth request was a 429, and only those went again
+
 def test_planning_holds_a_key_a_row_not_its_request(run):
     """dry_run over many rows: each row's request is built, hashed and let go (issue 17: +457 MB for 500,000)."""
     import tracemalloc
