@@ -110,11 +110,11 @@ class Stop:
 class Runner:
     """Runs rows with at most `allowed` requests in flight. A 429 pauses everyone for its Retry-After and halves
     `allowed`, at most once per window of requests (a 429 for a request sent before the last cut says nothing
-    new, as in TCP congestion control); it grows back by one an answer up to where it was throttled (`throttled_at`,
-    as CUBIC returns to its last maximum), then by one a window of answers. An error that will not
-    change, or most of the recent requests failing for STORM_SECONDS, stops the run (`stopped`): no request
-    starts after it, waits end, and those in flight finish. `check` validates an answer's text (None or a complaint): an invalid answer is asked
-    once more, then kept with the complaint as its error."""
+    new, as in TCP congestion control); `allowed` grows back by one an answer up to where it was throttled
+    (`throttled_at`, as CUBIC returns to its last maximum), then by one a window of answers. An error that will
+    not change, or most of the recent requests failing for STORM_SECONDS, stops the run (`stopped`): no request
+    starts after it, waits end, and those in flight finish. `check` validates an answer's text (None or a
+    complaint): an invalid answer is asked once more, then kept with the complaint as its error."""
 
     def __init__(self, settings: Settings, rows: Iterable[Row], total: int, save: Callable[[dict[str, Any]], None],
                  *, concurrency: int = 8, rpm: float | None = None, tpm: float | None = None,
@@ -173,7 +173,9 @@ class Runner:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.halted.wait(), seconds)
 
-    async def _send(self, client: Completions, row: Row) -> tuple[int, tuple[dict[str, Any], bool] | QwenError | None]:
+    async def _send(self, client: Completions,
+                    row: Row) -> tuple[int, tuple[dict[str, Any], bool] | QwenError | None]:
+        """The request's number and its answer or error; None (and -1) once the run has stopped."""
         number = await self._slot()
         if number is None:
             return -1, None
