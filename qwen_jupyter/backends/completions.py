@@ -7,7 +7,9 @@ what a batch's output file holds.
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -84,12 +86,19 @@ def cancel_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
     return call(settings, lambda c: c.batches.cancel(batch_id)).model_dump()
 
 
-def output_lines(settings: Settings, file_id: str | None) -> tuple[list[dict[str, Any]], bool]:
-    """The JSON lines of a batch output or error file (none without a file), and whether the emulator served it."""
+def output_lines(settings: Settings, file_id: str | None) -> tuple[Iterator[dict[str, Any]], bool]:
+    """The JSON lines of a batch output or error file (none without a file), parsed one at a time as they are
+    read (a file holds up to 50,000 answers), and whether the emulator served it."""
     if not file_id:
-        return [], False
+        return iter(()), False
     content, emulated = file_content(settings, file_id)
-    try:
-        return [json.loads(line) for line in content.decode("utf-8").splitlines() if line.strip()], emulated
-    except ValueError as exc:
-        raise QwenError(f"The batch file {file_id} is not JSON lines: {exc}.", code="MalformedChunk") from exc
+    return _json_lines(content, file_id), emulated
+
+
+def _json_lines(content: bytes, file_id: str) -> Iterator[dict[str, Any]]:
+    for line in io.BytesIO(content):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise QwenError(f"The batch file {file_id} is not JSON lines: {exc}.", code="MalformedChunk") from exc

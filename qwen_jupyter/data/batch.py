@@ -22,6 +22,7 @@ MAX_LINES = 50_000  # the Batch API's limits per input file
 MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_LINE_BYTES = 6 * 1024 * 1024
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+SAVE_EVERY = 1000  # answers of a result file stored in one transaction
 POLL_FIRST, POLL_MOST = 0.2, 60.0  # seconds between polls: quick at first, then once a minute as the docs advise
 
 
@@ -119,25 +120,31 @@ def _line_error(line: dict[str, Any]) -> str:
 def collect(settings: Settings, store: Store, stored: dict[str, Any]) -> None:
     """Join every ended batch's results back by custom_id into the answer store (lines in any order), then delete
     the uploaded input files (the account holds at most 10,000 files)."""
-    for batch in stored["batches"]:  # a batch's results at a time: one file's lines are held, not the job's
-        entries: dict[str, dict[str, Any]] = {}
+    for batch in stored["batches"]:  # a few answers at a time: one file's lines are never all held as dicts
+        entries: list[dict[str, Any]] = []
+        answered: set[str] = set()
         if batch["status"] == "failed":
             errors = ((batch.get("errors") or {}).get("data") or [{}])
             reason = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3] if e)
-            for key in batch["keys"]:
-                entries[key] = failure(key, f"The batch {batch['id']} failed ({reason or 'no reason given'}).")
+            entries = [failure(key, f"The batch {batch['id']} failed ({reason or 'no reason given'}).")
+                       for key in batch["keys"]]
         for file_id in (batch.get("output_file_id"), batch.get("error_file_id")):
             lines, emulated = service.output_lines(settings, file_id)
             for line in lines:
                 key = line.get("custom_id")
                 response = line.get("response") or {}
                 if response.get("status_code") == 200 and not line.get("error"):
-                    entries[key] = entry(key, response.get("body") or {}, emulated)
+                    entries.append(entry(key, response.get("body") or {}, emulated))
                 else:
-                    entries[key] = failure(key, _line_error(line), request_id=response.get("request_id"))
-        for key in batch["keys"]:
-            entries.setdefault(key, failure(key, f"No result for this row (the batch ended {batch['status']})."))
-        store.save_answers(list(entries.values()))
+                    entries.append(failure(key, _line_error(line), request_id=response.get("request_id")))
+                answered.add(key)
+                if len(entries) >= SAVE_EVERY:
+                    store.save_answers(entries)
+                    entries = []
+        if batch["status"] != "failed":
+            entries += [failure(key, f"No result for this row (the batch ended {batch['status']}).")
+                        for key in batch["keys"] if key not in answered]
+        store.save_answers(entries)
     store.save_batch_job(stored["id"], "collected", stored["batches"])
     stored["status"] = "collected"
     for batch in stored["batches"]:  # the answers are stored: the input files need not count against the quota
