@@ -266,11 +266,11 @@ def _finish(out: Any, digest: str, into: str, schema: Schema | None, model: str,
     errors = out[f"{into}_error"]
     failed = int(errors.notna().sum()) - not_sent
     answered = len(out) - failed - not_sent
-    out.attrs["qwen"] = {"model": model, "rows": len(out), "sent": sent, "failed": failed, "not_sent": not_sent,
-                         "emulated": emulated,
-                         "input_tokens": int(out[f"{into}_input_tokens"].sum()),
-                         "output_tokens": int(out[f"{into}_output_tokens"].sum()),
-                         "columns": columns, "plan": digest, "written": _written(out, columns)}
+    summary = {"model": model, "rows": len(out), "sent": sent, "failed": failed, "not_sent": not_sent,
+               "emulated": emulated, "input_tokens": int(out[f"{into}_input_tokens"].sum()),
+               "output_tokens": int(out[f"{into}_output_tokens"].sum()),
+               "columns": columns, "plan": digest, "written": _written(out, columns)}
+    out.attrs = {**out.attrs, "qwen": summary}  # a new dict: before pandas 2.1 a copy shared its input's attrs
     kept = f"{answered:,} of {len(out):,} rows have answers (in error.frame, and stored: the same call sends only " \
            "the rest)"
     if stop is not None:
