@@ -14,10 +14,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import qwen_jupyter  # noqa: E402
+from qwen_jupyter.core.events import TextDelta  # noqa: E402
 from qwen_jupyter.emulator import Emulator  # noqa: E402
 from qwen_jupyter.emulator.cassette import Cassette  # noqa: E402
 from qwen_jupyter.emulator.proxy import RecordingProxy  # noqa: E402
-from qwen_jupyter.events import TextDelta  # noqa: E402
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qwen_jupyter.events import Finished, Started, TextDelta, Usage  # noqa: E402
-from qwen_jupyter.result import QwenResult  # noqa: E402
+from qwen_jupyter.core.events import Finished, Started, TextDelta, Usage  # noqa: E402
+from qwen_jupyter.core.result import QwenResult  # noqa: E402
 from qwen_jupyter.views.cell import CellView  # noqa: E402
 
 

@@ -10,10 +10,10 @@ import sys
 from typing import Any
 
 from ._version import __version__ as __version__
-from .api import achat, chat
-from .errors import QwenError
-from .result import QwenResult
-from .specialised.compare import Comparison, compare
+from .api import achat, chat, compare
+from .core.errors import QwenError
+from .core.result import QwenResult
+from .engine.comparison import Comparison
 
 __all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "compare",
            "load_ipython_extension", "map", "session"]
@@ -53,7 +53,7 @@ def _register_accessor(*_: Any) -> None:
 
 def Panel(chat: str = "default", model: str | None = None):  # noqa: N802 - reads like the class it returns
     """A chat panel on this notebook's conversation `chat` (the same one `%%qwen -c chat` continues)."""
-    from .panel import Panel as make_panel  # anywidget loads only when a panel is asked for
+    from .magic.panel import Panel as make_panel  # anywidget loads only when a panel is asked for
 
     return make_panel(chat, model)
 
@@ -75,6 +75,18 @@ def _display(result: QwenResult) -> None:
     display_result(result)
 
 
+def _show_comparison(comparison: Comparison) -> None:
+    from .views.compare import show_comparison
+
+    show_comparison(comparison)
+
+
+def _speech_html(speech: Any) -> str:
+    from .views.media import speech_html
+
+    return speech_html(speech)
+
+
 def _frame_html(frame: Any) -> str | None:
     from .views.frame import frame_html  # the views load when a frame is first shown
 
@@ -82,10 +94,13 @@ def _frame_html(frame: Any) -> str | None:
 
 
 def _register_display(shell) -> None:
-    """Let IPython stream a QwenResult that a cell displays (chat() as its last expression), and show map()'s
-    DataFrames with their text out of reach of the page's typesetter."""
+    """Let IPython stream a QwenResult that a cell displays (chat() as its last expression) and a Comparison side
+    by side, play a spoken answer, and show map()'s DataFrames with their text out of reach of the page's
+    typesetter. The results are plain data: their views are attached here, from outside."""
     shell.display_formatter.ipython_display_formatter.for_type(QwenResult, _display)
+    shell.display_formatter.ipython_display_formatter.for_type(Comparison, _show_comparison)
     html = shell.display_formatter.formatters["text/html"]
+    html.for_type_by_name("qwen_jupyter.core.speech", "Speech", _speech_html)
     # By name, so pandas is not imported; pandas 3 gives its classes the module "pandas", pandas 2 did not.
     for module in ("pandas", "pandas.core.frame"):
         html.for_type_by_name(module, "DataFrame", _frame_html)
@@ -93,9 +108,9 @@ def _register_display(shell) -> None:
 
 def load_ipython_extension(ipython) -> None:
     """Register the magics, the `%qwen question?` input rule and result display with IPython."""
-    from . import warmup
-    from .line_input import questions_are_prompts
-    from .magics import QwenMagics
+    from .magic import warmup
+    from .magic.line_input import questions_are_prompts
+    from .magic.magics import QwenMagics
 
     magics = QwenMagics(ipython)
     ipython.register_magics(magics)

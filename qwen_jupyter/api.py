@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from . import media as media_inputs
-from .asking import Asking, ask, ask_in
-from .backends import astream_events
-from .errors import QwenError
-from .media import Media
-from .request import Message, Request, build_request
-from .result import ANSWER_LIMIT, QwenResult
-from .routing import for_request, route
-from .settings import Settings, configured
-from .specialised.documents import as_documents, upload_documents
-from .specialised.options import check_chosen_model, translation_alone
-from .speech import speech_options
-from .tools import toolbox
-from .tools.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
+from .core import media as media_inputs
+from .core.errors import QwenError
+from .core.media import Media
+from .core.messages import Message
+from .core.models import DEFAULT_MODEL
+from .core.options import check_chosen_model, translation_alone
+from .core.request import Request, build_request
+from .core.result import ANSWER_LIMIT, QwenResult
+from .core.settings import Settings, configured
+from .core.speech import speech_options
+from .core.tools import toolbox
+from .engine.asking import Asking, aask, ask, ask_in
+from .engine.comparison import Comparison, compare_request, model_list
+from .engine.documents import as_documents, upload_documents
+from .engine.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
+from .engine.routing import route
+from .state.session import Session
+from .state.store import Store
 
-__all__ = ["DEFAULT_MODEL", "achat", "ask", "chat", "collect_media", "prepare"]
-
-DEFAULT_MODEL = "qwen-plus"
+__all__ = ["DEFAULT_MODEL", "achat", "ask", "chat", "collect_media", "compare", "prepare"]
 
 
 def collect_media(image: Any = None, video: Any = None, audio: Any = None, fps: float | None = None) -> list[Media]:
@@ -135,8 +138,6 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
                  configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None else max_answer_chars)
     if conversation is None:
         return ask(request, settings, how=how)
-    from .notebook import current_session
-
     key = f"chat:{uuid.uuid4().hex}"
     return ask_in(current_session(), conversation, key, request, settings, how=how)
 
@@ -157,9 +158,33 @@ async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     limit = configured("max_answer_chars", ANSWER_LIMIT) if limit is None else limit
     _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
-    settings = for_request(settings, request)
-    result = await QwenResult.gather(
-        astream_events(request, settings), messages=request.messages, model=request.model, api=settings.api,
-        max_answer_chars=limit,
-    )
-    return result.wait()
+    return (await aask(request, settings, limit)).wait()
+
+
+def compare(prompt: str, models: str | list[str], **kwargs: Any) -> Comparison:
+    """Ask several models the same prompt at once (chat()'s keyword arguments); shown side by side."""
+    names = model_list(models)
+    request, settings = prepare(prompt, model=names[0], **kwargs)
+    return compare_request(request, settings, names)
+
+
+_script_session: Session | None = None
+
+
+def current_session() -> Session:
+    """This notebook's session (the one %%qwen uses, loading the extension if needed), or in a plain Python
+    process one session per working directory."""
+    global _script_session
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None and hasattr(shell, "magics_manager"):
+        from .magic.kernel import magics
+
+        return magics(shell).session
+    if _script_session is None:
+        _script_session = Session("python:" + os.getcwd(), Store())
+    return _script_session

@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import Sequence
 
 from ._version import __version__
-from .api import DEFAULT_MODEL, chat
+from .api import chat
+from .core.models import DEFAULT_MODEL
+from .core.settings import APIS, REGIONS
 from .emulator import serve
-from .routing import route
-from .settings import APIS, REGIONS
+from .engine.routing import route
 from .views.terminal import TerminalView
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_jupyter.settings import Settings
+from qwen_jupyter.core.settings import Settings
 
 APIS = ("openai", "responses", "dashscope")
 KEY = "sk-test-0123456789abcdef0123456789abcdef"  # a fake key tests look for in every output
@@ -12,7 +12,7 @@ KEY = "sk-test-0123456789abcdef0123456789abcdef"  # a fake key tests look for in
 
 def failed(run):
     """The result of a call that must raise its answer's QwenError (achat(), wait()); the error carries it."""
-    from qwen_jupyter.errors import QwenError
+    from qwen_jupyter.core.errors import QwenError
 
     with pytest.raises(QwenError) as caught:
         run()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qwen_jupyter.conversation import Conversation, Turn
-from qwen_jupyter.request import Message
+from qwen_jupyter.core.messages import Message
+from qwen_jupyter.state.conversation import Conversation, Turn
 
 
 def _turn(key: str, text: str) -> Turn:

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from qwen_jupyter.errors import QwenError, redact, remember_secret
+from qwen_jupyter.core.errors import QwenError, redact, remember_secret
 
 
 @pytest.mark.parametrize(("status", "code", "retryable"), [

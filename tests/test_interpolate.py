@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.interpolate import interpolate
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.interpolate import interpolate
 
 
 def test_names_expressions_format_specs_and_escapes():

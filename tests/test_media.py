@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from qwen_jupyter import media
-from qwen_jupyter.errors import QwenError
+from qwen_jupyter.core import media
+from qwen_jupyter.core.errors import QwenError
 
 
 def _decoded(url: str) -> bytes:

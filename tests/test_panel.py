@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from qwen_jupyter.api import ask  # noqa: F401 - the panel streams through the same engine
-from qwen_jupyter.notebook import Session
+from qwen_jupyter.core.settings import Settings
 from qwen_jupyter.panel import QwenPanel
-from qwen_jupyter.settings import Settings
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 
 from .conftest import KEY
 
@@ -176,7 +175,7 @@ def test_a_result_the_panel_streams_is_never_read_by_a_second_thread(make_panel)
 
 
 def test_asking_a_busy_panel_is_a_clear_error(make_panel):
-    from qwen_jupyter.errors import QwenError
+    from qwen_jupyter.core.errors import QwenError
 
     panel = make_panel("qwen-plus~long=3000,chunk=5,slow=0.002")
     panel.ask("first")
@@ -224,7 +223,7 @@ def test_retry_and_edit_replace_the_last_answer(make_panel, emu):
 
 
 def test_retry_asks_a_failed_question_again_in_its_place(make_panel):
-    from qwen_jupyter.errors import QwenError
+    from qwen_jupyter.core.errors import QwenError
 
     panel = make_panel("qwen-plus~moderation")
     panel.ask("Something the server refuses")

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.notebook import Session
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.settings import Settings
+from qwen_jupyter.engine.comparison import Comparison
 from qwen_jupyter.panel import QwenPanel
-from qwen_jupyter.settings import Settings
-from qwen_jupyter.specialised.compare import Comparison
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 
 from .conftest import KEY
 from .test_panel import RecordingPanel, _tags

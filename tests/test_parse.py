@@ -7,8 +7,8 @@ from argparse import Namespace
 import pytest
 from IPython.core.error import UsageError
 
-from qwen_jupyter.commands import COMMANDS, find, help_text
-from qwen_jupyter.parse import braced_expression, magic_args
+from qwen_jupyter.magic.commands import COMMANDS, find, help_text
+from qwen_jupyter.magic.parse import braced_expression, magic_args
 
 
 def _ns(**values):
@@ -52,8 +52,8 @@ def test_braced_option_values():
 
 def test_every_declared_option_reaches_magic_args():
     """Options are declared once (magic/options.py): each one the parser takes lands in its MagicArgs field."""
+    from qwen_jupyter.magic.magics import QwenMagics
     from qwen_jupyter.magic.options import OPTIONS, MagicArgs
-    from qwen_jupyter.magics import QwenMagics
 
     parser = QwenMagics.qwen.parser
     defaults = MagicArgs(prompt="")

@@ -248,10 +248,10 @@ def test_a_frame_not_from_map_is_shown_as_pandas_shows_it(html_formatter):
 def test_the_panels_static_transcript_is_out_of_the_typesetters_reach(emulator):
     """Refused asks (the error echoes the payload) and documents named by payloads, in the transcript that
     nbconvert and nbviewer show."""
-    from qwen_jupyter.notebook import Session
+    from qwen_jupyter.core.settings import Settings
     from qwen_jupyter.panel import QwenPanel
-    from qwen_jupyter.settings import Settings
-    from qwen_jupyter.store import Store
+    from qwen_jupyter.state.session import Session
+    from qwen_jupyter.state.store import Store
 
     chosen = [p for p in PAYLOADS if p.cls in ("attacker", "math")]
     panel = QwenPanel(Session("transcript.ipynb", Store(":memory:")),

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.media import Media
-from qwen_jupyter.request import Message, build_request
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.media import Media
+from qwen_jupyter.core.messages import Message
+from qwen_jupyter.core.request import build_request
 
 PICTURE = Media("image", "https://example.com/cat.png", "cat.png")
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from qwen_jupyter.events import Finished, Started, TextDelta, ToolCallDelta, Usage
-from qwen_jupyter.result import QwenResult
+from qwen_jupyter.core.events import Finished, Started, TextDelta, ToolCallDelta, Usage
+from qwen_jupyter.core.result import QwenResult
 
 
 def test_tool_call_fragments_with_empty_ids_join_without_losing_id_or_name():

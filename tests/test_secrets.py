@@ -14,13 +14,13 @@ import warnings
 import pytest
 
 import qwen_jupyter
+from qwen_jupyter.core.errors import QwenError, redact
+from qwen_jupyter.core.messages import user_message
+from qwen_jupyter.core.settings import Secret
 from qwen_jupyter.emulator import Emulator
 from qwen_jupyter.emulator.proxy import RecordingProxy
-from qwen_jupyter.errors import QwenError, redact
-from qwen_jupyter.notebook import Session
-from qwen_jupyter.request import user_message
-from qwen_jupyter.settings import Secret
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 
 from .conftest import APIS, KEY
 
@@ -183,8 +183,8 @@ def test_stored_turns_keep_a_digest_not_the_image(emu, settings, tmp_path, relia
     import hashlib
 
     from qwen_jupyter.api import ask
-    from qwen_jupyter.media import image
-    from qwen_jupyter.request import build_request
+    from qwen_jupyter.core.media import image
+    from qwen_jupyter.core.request import build_request
 
     data = _picture(48)
     encoded = base64.b64encode(data).decode()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.routing import route
-from qwen_jupyter.settings import Secret, Settings
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.settings import Secret, Settings
+from qwen_jupyter.engine.routing import route
 
 
 @pytest.mark.parametrize(("region", "host"), [

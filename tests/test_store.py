@@ -8,12 +8,13 @@ import sqlite3
 import threading
 
 from qwen_jupyter.api import ask
-from qwen_jupyter.conversation import Conversation, Turn
-from qwen_jupyter.media import Media
-from qwen_jupyter.migrations import MIGRATIONS
-from qwen_jupyter.notebook import Session
-from qwen_jupyter.request import Message, ToolCall, build_request
-from qwen_jupyter.store import Store
+from qwen_jupyter.core.media import Media
+from qwen_jupyter.core.messages import Message, ToolCall
+from qwen_jupyter.core.request import build_request
+from qwen_jupyter.state.conversation import Conversation, Turn
+from qwen_jupyter.state.migrations import MIGRATIONS
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 
 
 def test_turns_round_trip(tmp_path):
@@ -165,7 +166,7 @@ def test_one_store_used_from_several_threads_at_once(tmp_path):
 
     script = textwrap.dedent(f"""
         import threading, time
-        from qwen_jupyter.store import Store
+        from qwen_jupyter.state.store import Store
         store, stop = Store({str(tmp_path / "q.db")!r}), time.monotonic() + 3
         def write(n):
             i = 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.text import hidden_count, printable, visible
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.text import hidden_count, printable, visible
 
 
 def test_printable_removes_whole_escape_sequences_not_just_the_escape_character():

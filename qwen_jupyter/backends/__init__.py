@@ -1,4 +1,10 @@
-"""Backends turn a Request into events for one API; this module picks one and retries before the first token."""
+"""Backends: a Request becomes events, one module per wire API (openai.py: Chat Completions, responses.py,
+dashscope.py: the native API, images.py: image tasks), over a shared transport (transport.py, stream.py,
+line.py) and the Files and Batch calls (completions.py, files.py). This module picks one and retries before the
+first token.
+
+Backends import only core/: they know nothing of conversations, notebooks or how answers are shown.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Protocol
 
-from ..errors import QwenError
-from ..events import Chunk, Connecting, Event, Failed, Retrying, Started
-from ..request import Request
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.events import Chunk, Connecting, Event, Failed, Retrying, Started
+from ..core.models import makes_images
+from ..core.request import Request
+from ..core.settings import Settings
 
 EMULATOR_HEADER = "x-qwen-emulator"  # set by qwen_jupyter.emulator on every response
 
@@ -26,12 +33,13 @@ class Backend(Protocol):
     def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]: ...
 
 
-_MODULES = {"openai": "openai", "responses": "responses", "dashscope": "dashscope"}
+_MODULES = {"openai": "openai", "responses": "responses", "dashscope": "dashscope", "images": "images"}
 
 
-def get_backend(api: str) -> Backend:
-    """The backend for an API name; the SDK behind it is imported only now (it costs ~0.6 s)."""
-    module = importlib.import_module(f"{__name__}.{_MODULES[api]}")
+def get_backend(api: str, model: str = "") -> Backend:
+    """The backend for an API name (image models: the native image backend, whatever the API); the SDK behind it
+    is imported only now."""
+    module = importlib.import_module(f"{__name__}.{_MODULES['images' if makes_images(model) else api]}")
     return module.BACKEND
 
 
@@ -99,7 +107,7 @@ def _after_failure(exc: QwenError, produced: bool, attempt: int, settings: Setti
 
 def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
     """Events for a request, retrying retryable failures before the first output; failures end in Failed."""
-    backend = get_backend(settings.api)
+    backend = get_backend(settings.api, request.model)
     attempt = 0
     while True:
         produced, last = False, time.monotonic()
@@ -123,7 +131,7 @@ def stream_events(request: Request, settings: Settings) -> Iterator[Event]:
 
 async def astream_events(request: Request, settings: Settings) -> AsyncIterator[Event]:
     """The async twin of stream_events."""
-    backend = get_backend(settings.api)
+    backend = get_backend(settings.api, request.model)
     attempt = 0
     while True:
         produced, last = False, time.monotonic()

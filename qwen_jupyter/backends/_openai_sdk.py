@@ -9,8 +9,8 @@ from typing import Any
 import httpx2
 import openai
 
-from ..errors import QwenError
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.settings import Settings
 from . import transport
 
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from ..errors import QwenError
-from ..request import Request
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.request import Request
+from ..core.settings import Settings
 from . import EMULATOR_HEADER, transport
 from ._openai_sdk import call
 from .openai import wire_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import Settings
+from ..core.settings import Settings
 from ._openai_sdk import call
 from .completions import delete_file, upload
 

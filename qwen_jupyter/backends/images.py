@@ -26,21 +26,14 @@ import requests
 from dashscope.api_entities.dashscope_response import DashScopeAPIResponse, ImageSynthesisResponse
 from dashscope.client.base_api import BaseAsyncApi
 
-from ..errors import QwenError
-from ..events import Chunk, Event, Finished, Image, Started, TaskProgress, Usage
-from ..models import model_info
-from ..request import Request
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.events import Chunk, Event, Finished, Image, Started, TaskProgress, Usage
+from ..core.models import model_info
+from ..core.request import Request
+from ..core.settings import Settings
 from . import EMULATOR_HEADER
-from .dashscope import (
-    _TRANSPORT_ERRORS,
-    Folder,
-    _compact,
-    _NoRedirects,
-    _transport_error,
-    error_from_response,
-)
-from .dashscope import wire_message as native_message
+from .native import TRANSPORT_ERRORS, Folder, NoRedirects, compact, error_from_response, transport_error
+from .native import wire_message as native_message
 
 MAX_BYTES = 50 * 1024 * 1024  # a 4K PNG is ~30 MB at worst
 MAX_PIXELS = 40_000_000  # 4096*4096 is 16.8 M; PIL's own bomb limit is 89 M
@@ -118,14 +111,14 @@ def _task(request: Request, settings: Settings) -> Iterator[Event]:
         where["headers"] = dict(settings.headers)
     try:
         submitted = dashscope.ImageSynthesis.async_call(model=request.model, prompt=prompt, **where, **options)
-    except _TRANSPORT_ERRORS as exc:
-        raise _transport_error(exc, settings) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, settings) from exc
     if submitted.status_code != 200:
         raise error_from_response(submitted, settings)
     task_id = submitted.output["task_id"]
     headers = {k.lower(): v for k, v in (submitted.headers or {}).items()}
     yield Started(request.model, submitted.request_id, EMULATOR_HEADER in headers)
-    yield Chunk(_compact(submitted, headers=True), _build)
+    yield Chunk(compact(submitted, headers=True), _build)
     start, settled = time.monotonic(), False
     try:
         status = submitted.output.get("task_status", "PENDING")
@@ -144,7 +137,7 @@ def _task(request: Request, settings: Settings) -> Iterator[Event]:
     finally:
         if not settled:  # interrupted: cancel it on the service too
             cancel(task_id, settings)
-    yield Chunk(_compact(response, headers=False), _build)
+    yield Chunk(compact(response, headers=False), _build)
     output = response.output or {}
     status = output.get("task_status")
     if status != "SUCCEEDED":
@@ -180,8 +173,8 @@ def _wait(task_id: str, status: str, start: float, where: dict[str, Any],
         try:
             # ImageSynthesis.fetch() drops base_address (it would poll Beijing): the base class's passes it on.
             response = ImageSynthesisResponse.from_api_response(BaseAsyncApi.fetch(task_id, **where))
-        except _TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, settings) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, settings) from exc
         if response.status_code != 200:
             error = error_from_response(response, settings)
             if error.retryable:  # a throttled or failed poll: the task goes on, so ask again later
@@ -222,7 +215,7 @@ def _generation(request: Request, settings: Settings) -> Iterator[Event]:
     if settings.headers:
         kwargs["headers"] = dict(settings.headers)
     folder = Folder(replace(request, stream=False), settings)
-    session = _NoRedirects()
+    session = NoRedirects()
     try:
         response = dashscope.MultiModalConversation.call(session=session, **kwargs)
         for event in folder.events(response):
@@ -230,8 +223,8 @@ def _generation(request: Request, settings: Settings) -> Iterator[Event]:
                 yield Image(event.url, download(event.url, settings))
             elif not isinstance(event, Usage):  # its usage counts pixels and images, not tokens
                 yield event
-    except _TRANSPORT_ERRORS as exc:
-        raise _transport_error(exc, settings) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise transport_error(exc, settings) from exc
     finally:
         session.close()
 
@@ -310,3 +303,19 @@ def to_png(data: bytes) -> bytes:
 def _short(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120]  # never the signed query
+
+
+class ImagesBackend:
+    """Image models through the native API (a task, or the multimodal-generation endpoint), whatever `api` says."""
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[Event]:
+        """Events for a request, synchronously."""
+        return image_events(request, settings)
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[Event]:
+        """Events for a request, asynchronously."""
+        async for event in aimage_events(request, settings):
+            yield event
+
+
+BACKEND = ImagesBackend()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..events import (
+from ..core.events import (
     AudioDelta,
     Chunk,
     Event,
@@ -17,11 +17,12 @@ from ..events import (
     ToolCallDelta,
     Usage,
 )
-from ..media import Media
-from ..request import Message, Request, search_options
-from ..settings import Settings
-from ..specialised.logprobs import logprobs_event
-from ..speech import decode_audio
+from ..core.logprobs import logprobs_event
+from ..core.media import Media
+from ..core.messages import Message
+from ..core.request import Request, search_options
+from ..core.settings import Settings
+from ..core.speech import decode_audio
 from . import transport
 from .stream import astream, stream
 

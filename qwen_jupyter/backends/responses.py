@@ -7,8 +7,8 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..errors import QwenError
-from ..events import (
+from ..core.errors import QwenError
+from ..core.events import (
     Chunk,
     Event,
     Finished,
@@ -19,9 +19,10 @@ from ..events import (
     ToolCallDelta,
     Usage,
 )
-from ..request import Message, Request
-from ..settings import Settings
-from ..specialised.logprobs import logprobs_event
+from ..core.logprobs import logprobs_event
+from ..core.messages import Message
+from ..core.request import Request
+from ..core.settings import Settings
 from . import transport
 from .stream import astream, stream
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TypeVar
 
-from ..errors import QwenError
-from ..events import Connecting, Event, Finished
+from ..core.errors import QwenError
+from ..core.events import Connecting, Event, Finished
 from .line import Line
 
 Reply = TypeVar("Reply")

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx2
 
-from ..errors import QwenError
-from ..events import Started
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.events import Started
+from ..core.settings import Settings
 from . import EMULATOR_HEADER, service_error
 from .line import Line, httpx_socket
 

@@ -1,4 +1,7 @@
-"""Prompts over data: map() runs a template over every row of a table, live or through the Batch API."""
+"""Prompts over data: map() runs a template over every row of a table, live or through the Batch API.
+
+It imports core/, backends/, state/ and engine/ (routing); never the views, the panel or the magic.
+"""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..backends import completions as service
-from ..errors import QwenError
-from ..settings import Settings
-from ..store import Store
+from ..core.errors import QwenError
+from ..core.settings import Settings
+from ..state.store import Store
 from .progress import Progress
 from .runner import Row, entry, failure
 

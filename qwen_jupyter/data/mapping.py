@@ -14,19 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Interrupted, QwenError
-from ..models import model_info
-from ..request import build_request
-from ..routing import route
-from ..settings import Settings, configured
-from ..store import Store
+from ..core.errors import Interrupted, QwenError
+from ..core.models import DEFAULT_MODEL, model_info
+from ..core.request import build_request
+from ..core.settings import Settings, configured
+from ..engine.routing import route
+from ..state.store import Store
 from . import batch as batches
 from .progress import Progress
 from .rows import Template, frame_of
 from .runner import Row, Runner, Stop, run_in_thread
 from .schema import Schema
 
-DEFAULT_MODEL = "qwen-plus"
 PREVIEW_ABOVE = 1000  # more requests than this: show the preview and ask for confirm=True
 LOOKUP = 5000  # rows (or keys) looked up in the store at a time
 NOT_SENT = bytes(16)  # a plan's key for a row not sent (a real one is a hash: never all zeros in practice)

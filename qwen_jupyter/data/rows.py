@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..errors import QwenError
-from ..interpolate import interpolate
+from ..core.errors import QwenError
+from ..core.interpolate import interpolate
 
 TEXT_COLUMN = "text"  # the column a list of strings (or an unnamed Series) becomes
 CHUNK = 2000  # rows turned into dicts at a time: enough to amortise pandas, small against any table

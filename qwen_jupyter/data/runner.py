@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from ..backends import backoff
 from ..backends.completions import Completions
-from ..errors import QwenError
-from ..settings import Settings
+from ..core.errors import QwenError
+from ..core.settings import Settings
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8  # tries of one row through rate limits and server errors before it is marked failed

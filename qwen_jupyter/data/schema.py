@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import QwenError
+from ..core.errors import QwenError
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 

@@ -5,6 +5,8 @@
 
 Faults: `emu.inject("429,retry-after=0.1", times=1)`, the X-Qwen-Emulator-Fault header, or a model suffix
 such as `qwen-plus~drop=5`. See faults.py for the list.
+
+It stands apart from the flow: it imports nothing of the toolkit but core/.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import EMULATOR_KEY
+from ..core.errors import EMULATOR_KEY
 from .cassette import Cassette
 from .faults import parse
 from .loopback import LoopbackServer

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import model_info
+from ..core.models import model_info
 from .errors import invalid
 
 RATE = 24_000

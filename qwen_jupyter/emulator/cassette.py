@@ -23,7 +23,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import redact
+from ..core.errors import redact
 
 FORMAT = {"cassette": "qwen-jupyter", "version": 1}
 SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key")

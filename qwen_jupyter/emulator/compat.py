@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import model_info
+from ..core.models import model_info
 from . import audio, rules, specialised
 from .errors import ApiError, invalid
+from .errors import compat_error_body as error_body
 from .replies import Conversation, Reply, Turn, pieces
 
 
@@ -151,16 +152,6 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
                       "created": context.created, "system_fingerprint": None, "model": context.model,
                       "id": f"chatcmpl-{context.request_id}"}), False
     yield b"data: [DONE]\n\n", False
-
-
-def error_body(error: ApiError, context: Any) -> dict[str, Any]:
-    """A compatible-mode error body: request_id beside error, not inside it."""
-    return {
-        "error": {"message": error.message, "type": error.compat_type, "param": None,
-                  "code": error.compat_code or error.code},
-        "id": f"chatcmpl-{context.request_id}",
-        "request_id": context.request_id,
-    }
 
 
 def stream_error(error: ApiError, context: Any) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -15,6 +16,16 @@ class ApiError(Exception):
     compat_code: str | None = None
     compat_type: str = "invalid_request_error"
     retry_after: float | None = None
+
+
+def compat_error_body(error: ApiError, context: Any) -> dict[str, Any]:
+    """A compatible-mode error body: request_id beside error, not inside it."""
+    return {
+        "error": {"message": error.message, "type": error.compat_type, "param": None,
+                  "code": error.compat_code or error.code},
+        "id": f"chatcmpl-{context.request_id}",
+        "request_id": context.request_id,
+    }
 
 
 def invalid(message: str) -> ApiError:

@@ -16,8 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import compat
-from .errors import ApiError, invalid
+from .errors import ApiError, compat_error_body, invalid
 from .http import authorized, response_headers
 from .state import STATE, State
 
@@ -32,7 +31,7 @@ MAX_FILES = 10_000
 def error(err: ApiError) -> web.Response:
     """A compatible-mode error response."""
     request_id = str(uuid.uuid4())
-    return web.json_response(compat.error_body(err, SimpleNamespace(request_id=request_id)), status=err.status,
+    return web.json_response(compat_error_body(err, SimpleNamespace(request_id=request_id)), status=err.status,
                              headers=response_headers(request_id))
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import model_info
+from ..core.models import model_info
 from . import images, research, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, count_tokens, pieces

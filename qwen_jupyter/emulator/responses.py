@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import model_info
+from ..core.models import model_info
 from . import compat, rules, specialised
 from .errors import ApiError, invalid
 from .replies import Conversation, Reply, Turn, pieces

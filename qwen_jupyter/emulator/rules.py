@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..models import model_info
+from ..core.models import model_info
 from .errors import ApiError, invalid
 
 DATA_URL_LIMIT = 10 * 1024 * 1024

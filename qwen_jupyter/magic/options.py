@@ -14,9 +14,9 @@ from typing import Any
 
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 
-from ..settings import APIS, REGIONS
-from ..specialised.options import DEFAULT_TOP
-from ..speech import DEFAULT_VOICE
+from ..core.options import DEFAULT_TOP
+from ..core.settings import APIS, REGIONS
+from ..core.speech import DEFAULT_VOICE
 
 FORMATS = ("markdown", "text", "code")
 SEARCH_STRATEGIES = ("turbo", "max", "agent", "agent_max")

@@ -10,7 +10,7 @@ import pathlib
 import re
 from typing import Any
 
-from ..conversation import Turn
+from ..state.conversation import Turn
 from ..views.cell import thumbnails
 from ..views.html import escape, fragment, markdown_html, one_block
 from ..views.tools import turn_tools_html

@@ -16,20 +16,20 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..asking import Asking, ask_in, follow_up_model
-from ..conversation import Turn
-from ..errors import QwenError
-from ..media import Media, image
-from ..models import model_info
-from ..notebook import DEFAULT_CHAT, Session
-from ..request import build_request
-from ..result import QwenResult
-from ..settings import Settings
-from ..specialised.compare import Comparison, compare_request, model_list
-from ..specialised.documents import FORMATS, Document, document_name, upload_documents
-from ..specialised.options import LANGUAGES, check_compared, translation_alone
-from ..speech import speech_options
-from ..tools.schema import notebook_functions, toolbox
+from ..core.errors import QwenError
+from ..core.media import Media, image
+from ..core.models import model_info
+from ..core.options import LANGUAGES, check_compared, translation_alone
+from ..core.request import build_request
+from ..core.result import QwenResult
+from ..core.settings import Settings
+from ..core.speech import speech_options
+from ..core.tools import notebook_functions, toolbox
+from ..engine.asking import Asking, ask_in, follow_up_model
+from ..engine.comparison import Comparison, compare_request, model_list
+from ..engine.documents import FORMATS, Document, document_name, upload_documents
+from ..state.conversation import Turn
+from ..state.session import DEFAULT_CHAT, Session
 from ..views.cell import thumbnails
 from .render import front_end, katex_assets, rendered_turn, transcript_html
 from .subshell import route_to_subshell

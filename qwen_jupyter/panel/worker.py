@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import redact
-from ..events import (
+from ..core.errors import redact
+from ..core.events import (
     Event,
     Failed,
     Finished,
@@ -19,8 +19,8 @@ from ..events import (
     ToolOutput,
     ToolRunning,
 )
-from ..result import QwenResult
-from ..specialised.compare import Comparison
+from ..core.result import QwenResult
+from ..engine.comparison import Comparison
 from ..views.blocks import Block
 from ..views.compare import final_html as comparison_html
 from ..views.html import fragment, markdown_html

@@ -1,5 +1,2 @@
-"""Python functions as tools: their schema (schema.py) and the rounds of calls the toolkit runs (rounds.py)."""
-
-from .schema import Tool, Toolbox, toolbox
-
-__all__ = ["Tool", "Toolbox", "toolbox"]
+"""The documented path qwen_jupyter.tools.schema (a tool from a function's hints and docstring): the tools
+themselves live in core/tools.py, the rounds of calls in engine/rounds.py. It imports only core/."""

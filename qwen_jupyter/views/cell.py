@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..events import (
+from ..core.events import (
     Event,
     ReasoningDelta,
     ResearchProgress,
@@ -31,9 +31,9 @@ from ..events import (
     ToolOutput,
     ToolRunning,
 )
-from ..media import Media
-from ..specialised.research import note as research_note
-from ..text import printable
+from ..core.media import Media
+from ..core.research import note as research_note
+from ..core.text import printable
 from .blocks import Block
 from .html import ROOT_CLASS, fragment, markdown_html
 from .layout import MUTED, final_bundle, reasoning_html, result_text, retry_note

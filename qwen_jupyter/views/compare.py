@@ -10,10 +10,10 @@ import time
 import uuid
 from typing import Any, TextIO
 
-from ..errors import Interrupted
-from ..kernel import in_kernel
+from ..core.errors import Interrupted
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block
 from .layout import MUTED, result_html, result_text
+from .show import in_kernel
 
 
 def _columns(cells: list[str]) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-from ..text import printable
+from ..core.text import printable
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
 from .logprobs import logprobs_html
 from .ocr import ocr_html

@@ -13,8 +13,8 @@ from typing import Any
 
 import nh3
 
-from ..events import Image, TaskProgress
-from ..text import printable
+from ..core.events import Image, TaskProgress
+from ..core.text import printable
 from .html import ROOT_CLASS
 
 _AUDIO_DATA = re.compile(r"data:audio/wav;base64,[A-Za-z0-9+/=]+\Z")
@@ -77,3 +77,8 @@ def images_html(result: Any, height: int = 256) -> str:
                    f'style="max-height:{height}px;max-width:100%;margin:.2em">'
                    for n, png in enumerate(_pngs(result), 1))
     return _cleaner().clean(f'<div class="qwen-images {ROOT_CLASS}">{tags}</div>') if tags else ""
+
+
+def speech_html(speech: Any) -> str:
+    """A spoken answer (core.speech.Speech) as IPython shows it: our own audio player over its WAV."""
+    return audio_html(speech.wav)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Interrupted, Shown
-from ..kernel import in_kernel
+from ..core.errors import Interrupted, Shown
 from .cell import CellView
 from .terminal import TerminalView
+
+
+def in_kernel(shell: Any) -> bool:
+    """Whether a Jupyter front end shows the output (not terminal IPython)."""
+    return getattr(shell, "kernel", None) is not None
 
 
 def show(result: Any, shell: Any = None, *, rate: float = 8.0, plain: bool = False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from ..events import (
+from ..core.events import (
     Event,
     ReasoningDelta,
     ResearchProgress,
@@ -20,8 +20,8 @@ from ..events import (
     ToolOutput,
     ToolRunning,
 )
-from ..specialised.research import note as research_note
-from ..text import printable
+from ..core.research import note as research_note
+from ..core.text import printable
 from .layout import footer, media_lines, retry_note, source_lines
 from .media import progress_note
 

@@ -7,8 +7,8 @@ import json
 from html import escape
 from typing import Any
 
-from ..events import ServiceToolCall, ToolOutput, ToolRunning
-from ..tools.rounds import ERROR_PREFIX
+from ..core.events import ServiceToolCall, ToolOutput, ToolRunning
+from ..core.tools import ERROR_PREFIX
 
 SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
 _BOX = ("border:1px solid var(--jp-border-color2, var(--vscode-panel-border, #d0d0d0));border-radius:4px;"

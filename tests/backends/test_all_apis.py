@@ -10,7 +10,7 @@ import time
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.events import Retrying, TextDelta
+from qwen_jupyter.core.events import Retrying, TextDelta
 from qwen_jupyter.views.layout import final_bundle
 
 from ..conftest import APIS, KEY, failed
@@ -64,7 +64,7 @@ def test_tool_calls_are_assembled_from_fragments(api, connect):
 def test_tool_result_goes_back_and_is_answered(api, connect):
     first = qwen_jupyter.chat("Weather in Paris", tools=TOOLS, **connect(api))
     call = first.tool_calls[0]
-    from qwen_jupyter.request import Message
+    from qwen_jupyter.core.messages import Message
 
     history = [Message("user", "Weather in Paris"), first.message(), Message("tool", "sunny, 21C", tool_call_id=call.id)]
     request, settings = qwen_jupyter.api.prepare("unused", tools=TOOLS, **connect(api))

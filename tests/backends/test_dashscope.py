@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.events import TextDelta
+from qwen_jupyter.core.events import TextDelta
 
 
 def test_text_models_use_the_text_endpoint_with_string_content(connect, emu):

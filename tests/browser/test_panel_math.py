@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from qwen_jupyter.notebook import Session
 from qwen_jupyter.panel import QwenPanel, front_end, katex_assets
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 from qwen_jupyter.views.html import fragment, markdown_html
 
 from .conftest import OUTPUT

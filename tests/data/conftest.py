@@ -6,7 +6,7 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.emulator.state import State
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.store import Store
 
 from ..conftest import KEY
 

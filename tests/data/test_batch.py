@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 import qwen_jupyter
+from qwen_jupyter.core.settings import Settings
 from qwen_jupyter.data import batch as batches
 from qwen_jupyter.data.mapping import hex_key
-from qwen_jupyter.settings import Settings
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.store import Store
 
 from ..conftest import KEY
 from .conftest import chat_requests, planned
@@ -130,7 +130,7 @@ def test_an_unknown_job_is_a_clear_error(db):
 def test_percent_qwen_batches_lists_and_cancels_jobs(emu, db, batch_clock, capsys):
     from types import SimpleNamespace
 
-    from qwen_jupyter.commands import COMMANDS
+    from qwen_jupyter.magic.commands import COMMANDS
 
     store = Store(db)
     magics = SimpleNamespace(settings=lambda: Settings(base_url=emu.url, api_key=KEY),

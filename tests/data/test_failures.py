@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qwen_jupyter.errors import QwenError
+from qwen_jupyter.core.errors import QwenError
 
 from ..conftest import KEY
 from .conftest import chat_requests, stored_rows

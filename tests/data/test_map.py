@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import qwen_jupyter
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.settings import Settings
 from qwen_jupyter.data.runner import Limiter, Runner
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.settings import Settings
 
 from .conftest import chat_requests, planned, stored_rows
 

@@ -8,8 +8,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
+from qwen_jupyter.core.errors import QwenError
 from qwen_jupyter.data.schema import Schema
-from qwen_jupyter.errors import QwenError
 
 from .conftest import chat_requests
 

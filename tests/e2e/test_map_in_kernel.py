@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.store import Store
 
 from .conftest import start_kernel
 

@@ -48,7 +48,7 @@ def test_a_script_whose_request_fails_stops_with_the_error_not_an_empty_answer(e
     assert "wait: 401 True ''" in run.stdout
     assert "iteration: IncompleteStream '**[emulated qwen-plus]** '" in run.stdout
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("qwen_jupyter.errors.QwenError: 403") and KEY not in run.stderr
+    assert last.startswith("qwen_jupyter.QwenError: 403") and KEY not in run.stderr
 
 
 def test_a_good_answer_raises_nothing_and_a_stop_is_not_a_failure(emulator, tmp_path):

@@ -7,10 +7,10 @@ import json
 import pytest
 
 import qwen_jupyter
+from qwen_jupyter.core.errors import QwenError
 from qwen_jupyter.emulator import Emulator
 from qwen_jupyter.emulator.cassette import Cassette, CassetteError, differences
 from qwen_jupyter.emulator.proxy import RecordingProxy
-from qwen_jupyter.errors import QwenError
 
 from ..conftest import APIS, KEY
 

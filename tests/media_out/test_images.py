@@ -15,10 +15,10 @@ from PIL import Image
 
 import qwen_jupyter
 from qwen_jupyter.backends.images import download, to_png
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.events import Image as ImageEvent
-from qwen_jupyter.events import TaskProgress
-from qwen_jupyter.settings import Settings
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.events import Image as ImageEvent
+from qwen_jupyter.core.events import TaskProgress
+from qwen_jupyter.core.settings import Settings
 
 from ..conftest import APIS, KEY
 
@@ -266,8 +266,8 @@ def test_a_throttled_poll_is_asked_again_and_a_refused_one_ends_the_task(connect
 
 
 def test_the_configured_headers_go_with_the_task(settings, emu):
-    from qwen_jupyter.asking import ask
-    from qwen_jupyter.request import build_request
+    from qwen_jupyter.core.request import build_request
+    from qwen_jupyter.engine.asking import ask
 
     routed = settings("dashscope", headers=(("X-Qwen-Emulator-Fault", "task-fail"),))
     result = ask(build_request("wanx-v1", "a fox"), routed)

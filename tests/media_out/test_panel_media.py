@@ -3,10 +3,10 @@ finished turn carries the pictures as PNG data (no link, nothing that runs)."""
 
 from __future__ import annotations
 
-from qwen_jupyter.notebook import Session
+from qwen_jupyter.core.settings import Settings
 from qwen_jupyter.panel import MODELS, QwenPanel
-from qwen_jupyter.settings import Settings
-from qwen_jupyter.store import Store
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
 
 from ..conftest import KEY
 from ..views.safety import problems, tags

@@ -11,8 +11,9 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.backends.openai import chunk_events
-from qwen_jupyter.events import AudioDelta, TextDelta
-from qwen_jupyter.speech import RATE, Speech, speech_options, wav_bytes
+from qwen_jupyter.core.events import AudioDelta, TextDelta
+from qwen_jupyter.core.speech import RATE, Speech, speech_options, wav_bytes
+from qwen_jupyter.views.media import speech_html
 
 from ..conftest import APIS
 
@@ -92,4 +93,5 @@ def test_speech_options_and_the_speech_object(tmp_path):
     speech = Speech(b"\0\0" * RATE, "hi")
     assert _wav(speech.save(tmp_path / "a" / "hi.wav").read_bytes()) == (1, 2, RATE, RATE)
     assert wav_bytes(speech.wav) == speech.wav  # a WAV passes through
-    assert speech._repr_html_().startswith('<div class="qwen-audio') and "<script" not in speech._repr_html_()
+    shown = speech_html(speech)  # what IPython shows for it (registered with the display formatter)
+    assert shown.startswith('<div class="qwen-audio') and "<script" not in shown

@@ -8,10 +8,10 @@ import io
 
 from PIL import Image
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.events import AudioDelta, Failed, Finished, Started, TaskProgress, TextDelta
-from qwen_jupyter.events import Image as ImageEvent
-from qwen_jupyter.result import QwenResult
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.events import AudioDelta, Failed, Finished, Started, TaskProgress, TextDelta
+from qwen_jupyter.core.events import Image as ImageEvent
+from qwen_jupyter.core.result import QwenResult
 from qwen_jupyter.views.cell import CellView
 from qwen_jupyter.views.terminal import TerminalView
 

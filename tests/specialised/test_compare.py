@@ -7,7 +7,7 @@ import time
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.errors import QwenError
+from qwen_jupyter.core.errors import QwenError
 from qwen_jupyter.views.compare import final_bundle, show_comparison
 
 

@@ -7,9 +7,9 @@ import time
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.settings import Settings
-from qwen_jupyter.specialised.documents import delete_documents, files_table, upload_documents
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.settings import Settings
+from qwen_jupyter.engine.documents import delete_documents, files_table, upload_documents
 
 from ..conftest import KEY
 

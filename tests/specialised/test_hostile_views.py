@@ -6,8 +6,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import qwen_jupyter
-from qwen_jupyter.events import ResearchProgress
-from qwen_jupyter.specialised.research import note
+from qwen_jupyter.core.events import ResearchProgress
+from qwen_jupyter.core.research import note
 from qwen_jupyter.views.compare import final_bundle as compare_bundle
 from qwen_jupyter.views.layout import final_bundle
 from tests.pictures import house_png

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.errors import QwenError
+from qwen_jupyter.core.errors import QwenError
 
 from ..conftest import APIS
 

@@ -7,7 +7,7 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.api import prepare
-from qwen_jupyter.errors import QwenError
+from qwen_jupyter.core.errors import QwenError
 from qwen_jupyter.views.layout import final_bundle
 from tests.pictures import house_png
 

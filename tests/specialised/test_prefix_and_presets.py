@@ -6,8 +6,8 @@ import pytest
 
 import qwen_jupyter
 from qwen_jupyter.api import prepare
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.specialised.options import PRESETS
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.options import PRESETS
 
 
 @pytest.mark.parametrize("api", ["openai", "dashscope"])

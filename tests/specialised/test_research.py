@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.events import ReasoningDelta, ResearchProgress
+from qwen_jupyter.core.events import ReasoningDelta, ResearchProgress
 from qwen_jupyter.views.layout import final_bundle
 
 TOPIC = "Battery recycling in Europe"

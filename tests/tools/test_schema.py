@@ -9,9 +9,8 @@ from typing import Literal, Optional
 import pydantic
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.tools import toolbox
-from qwen_jupyter.tools.schema import as_tool
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.tools import as_tool, toolbox
 
 
 class Unit(enum.Enum):

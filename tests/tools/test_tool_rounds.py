@@ -104,7 +104,7 @@ def test_arguments_that_do_not_fit_the_schema_are_reported(connect):
     # The model sees a string parameter (the emulator fills in a word), the function wants an int.
     result = qwen_jupyter.chat("count words", tools=[count_schema], **connect())
     assert result.tool_calls[0].arguments == {"n": "words"} and not result.tool_calls[0].ran
-    from qwen_jupyter.tools.schema import Tool, as_tool
+    from qwen_jupyter.core.tools import Tool, as_tool
 
     strict = Tool("count", count_schema and {"type": "function", "function": count_schema}, count,
                   as_tool(count).arguments)
@@ -131,7 +131,7 @@ def test_an_interrupt_in_a_tool_stops_the_loop_and_keeps_what_happened(connect):
     with pytest.raises(KeyboardInterrupt):
         result.wait()
     assert result.interrupted and result.tool_calls[0].name == "slow"
-    session = qwen_jupyter.notebook.current_session()
+    session = qwen_jupyter.api.current_session()
     turn = session.conversation("tools-interrupt").turns[-1]
     # The calls never got answers, so the kept turn has no unanswered calls (the service would refuse them).
     assert turn.status == "interrupted" and not turn.assistant.tool_calls and turn.steps == ()
@@ -215,10 +215,10 @@ def test_the_code_interpreter_flag_reaches_the_other_apis(api, connect, emu):
 
 
 def test_tool_turns_survive_a_restart_of_the_store(connect, tmp_path):
-    from qwen_jupyter.asking import Asking, ask_in
-    from qwen_jupyter.notebook import Session
-    from qwen_jupyter.store import Store
-    from qwen_jupyter.tools import toolbox
+    from qwen_jupyter.core.tools import toolbox
+    from qwen_jupyter.engine.asking import Asking, ask_in
+    from qwen_jupyter.state.session import Session
+    from qwen_jupyter.state.store import Store
 
     path = str(tmp_path / "q.db")
     session = Session("nb.ipynb", Store(path))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qwen_jupyter.events import Finished, ReasoningDelta, Started, TextDelta, Usage
-from qwen_jupyter.result import QwenResult
+from qwen_jupyter.core.events import Finished, ReasoningDelta, Started, TextDelta, Usage
+from qwen_jupyter.core.result import QwenResult
 from qwen_jupyter.views.cell import CellView
 
 from .safety import text as shown_text

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from qwen_jupyter.errors import QwenError
-from qwen_jupyter.events import (
+from qwen_jupyter.core.errors import QwenError
+from qwen_jupyter.core.events import (
     Failed,
     Finished,
     ReasoningDelta,
@@ -20,8 +20,8 @@ from qwen_jupyter.events import (
     ToolCallDelta,
     Usage,
 )
-from qwen_jupyter.result import QwenResult
-from qwen_jupyter.text import printable
+from qwen_jupyter.core.result import QwenResult
+from qwen_jupyter.core.text import printable
 from qwen_jupyter.views.html import markdown_html
 from qwen_jupyter.views.layout import final_bundle
 
@@ -127,7 +127,7 @@ def test_images_load_only_from_hosts_named_by_the_person():
 
 
 def test_sources_a_service_numbered_oddly_are_listed_not_crashed_on():
-    from qwen_jupyter.events import SearchResults
+    from qwen_jupyter.core.events import SearchResults
 
     sources = SearchResults.parse([{"index": "one", "title": "Alpha", "url": "https://a.example/"},
                                    {"index": "7", "title": 5, "url": "https://b.example/"}, "junk",

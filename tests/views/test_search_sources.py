@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import qwen_jupyter
-from qwen_jupyter.events import Finished, SearchResult, SearchResults, Started, TextDelta
-from qwen_jupyter.result import QwenResult
+from qwen_jupyter.core.events import Finished, SearchResult, SearchResults, Started, TextDelta
+from qwen_jupyter.core.result import QwenResult
 from qwen_jupyter.views.html import markdown_html
 from qwen_jupyter.views.layout import final_bundle, footer
 from tests.conftest import APIS

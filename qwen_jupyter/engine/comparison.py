@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from ..asking import Asking, ask
-from ..errors import QwenError
-from ..events import TextDelta
-from ..request import Request, check_inputs
-from ..result import QwenResult
-from ..settings import Settings
-from .options import check_compared, sent_documents
+from ..core.errors import QwenError
+from ..core.events import TextDelta
+from ..core.options import check_compared, sent_documents
+from ..core.request import Request, check_inputs
+from ..core.result import QwenResult
+from ..core.settings import Settings
+from .asking import Asking, ask
 
 MAX_MODELS = 6
 
@@ -112,11 +112,6 @@ class Comparison:
         frame.attrs["qwen"] = {"models": list(self.results)}  # model text: shown out of the typesetter's reach
         return frame
 
-    def _ipython_display_(self) -> None:
-        from ..views.compare import show_comparison  # the views load when a comparison is shown
-
-        show_comparison(self)
-
     def __repr__(self) -> str:
         state = "done" if self.done else "streaming"
         return f"<Comparison of {', '.join(self.results)} {state}>"
@@ -129,12 +124,3 @@ def compare_request(request: Request, settings: Settings, models: list[str], how
         check_inputs(model, request.messages[-1].media)
     return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())
                        for model in models})
-
-
-def compare(prompt: str, models: str | list[str], **kwargs: Any) -> Comparison:
-    """Ask several models the same prompt at once (chat()'s keyword arguments); shown side by side."""
-    from ..api import prepare
-
-    names = model_list(models)
-    request, settings = prepare(prompt, model=names[0], **kwargs)
-    return compare_request(request, settings, names)

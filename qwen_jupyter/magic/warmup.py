@@ -27,8 +27,8 @@ def start(magics: Any) -> threading.Thread:
 def _warm(magics: Any) -> None:
     time.sleep(DELAY)
     with contextlib.suppress(Exception):
-        from .backends import get_backend
-        from .views.html import markdown_html
+        from ..backends import get_backend
+        from ..views.html import markdown_html
 
         settings = magics.settings()  # starts the emulator or a replaying one when that is where requests go
         backend = get_backend(settings.api)  # imports the SDK

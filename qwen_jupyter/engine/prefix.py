@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from ..events import Event, Finished, TextDelta
+from ..core.events import Event, Finished, TextDelta
 
 
 def with_prefix(events: Iterable[Event], prefix: str) -> Iterator[Event]:

@@ -14,27 +14,28 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
-from . import commands, kernel, media
-from .api import DEFAULT_MODEL
-from .asking import Asking, ask_in, follow_up_model
-from .errors import Interrupted, QwenError
-from .interpolate import evaluate, interpolate
-from .magic.options import CONTRADICTIONS, MagicArgs, declared
-from .notebook import DEFAULT_CHAT, Session
+from ..core import media
+from ..core.errors import Interrupted, QwenError
+from ..core.interpolate import evaluate, interpolate
+from ..core.models import DEFAULT_MODEL
+from ..core.request import build_request
+from ..core.result import ANSWER_LIMIT, QwenResult
+from ..core.settings import APIS, REGIONS, Secret, Settings, configure_from
+from ..core.speech import speech_options
+from ..core.tools import Toolbox, toolbox
+from ..engine.asking import Asking, ask_in, follow_up_model
+from ..engine.comparison import Comparison, compare_request, model_list
+from ..engine.documents import upload_documents
+from ..engine.rounds import MAX_ROUNDS, ask_on_stdin
+from ..engine.routing import CASSETTE_MODES, OFFLINE_MODES, route
+from ..state.session import DEFAULT_CHAT, Session
+from ..state.store import Store
+from ..views.compare import show_comparison
+from ..views.show import show
+from . import commands, kernel
+from .options import CONTRADICTIONS, MagicArgs, declared
 from .parse import braced_expression, magic_args, split_line
-from .request import build_request
-from .result import ANSWER_LIMIT, QwenResult
-from .routing import CASSETTE_MODES, OFFLINE_MODES, route
-from .settings import APIS, REGIONS, Secret, Settings, configure_from
-from .specialised.compare import Comparison, compare_request, model_list
-from .specialised.documents import upload_documents
-from .specialised.magic import request_options
-from .speech import speech_options
-from .store import Store
-from .tools import Toolbox, toolbox
-from .tools.rounds import MAX_ROUNDS, ask_on_stdin
-from .views.compare import show_comparison
-from .views.show import show
+from .specialised import request_options
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -321,7 +322,7 @@ class QwenMagics(Magics):
 
     def _map(self, args: MagicArgs) -> Any:
         """%%qwen --map DATA: the cell is the template over DATA's rows; the new DataFrame is the cell's value."""
-        from .data import run_map  # pandas loads only when a table is mapped
+        from ..data import run_map  # pandas loads only when a table is mapped
 
         def named(text: str) -> Any:  # DATA or {expression}: a value from the namespace
             expression = braced_expression(text) or text

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import Logprobs
+from .events import Logprobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .request import Message
+from ..core.messages import Message
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .interpolate import RULE
-from .notebook import DEFAULT_CHAT
-from .settings import Secret
-from .text import printable
+from ..core.interpolate import RULE
+from ..core.settings import Secret
+from ..core.text import printable
+from ..state.session import DEFAULT_CHAT
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,8 @@ def _log(magics: Any, rest: str) -> None:
 @command("%qwen batches [cancel ID]", "Batch API jobs that --map --batch started, and their state; cancel one",
          "Data")
 def _batches(magics: Any, rest: str) -> None:
-    from .data import batch as batches  # the Batch API client loads only when asked for
-    from .errors import QwenError
+    from ..core.errors import QwenError
+    from ..data import batch as batches  # the Batch API client loads only when asked for
 
     verb, _, job_id = rest.partition(" ")
     if verb not in ("", "cancel") or (verb == "cancel") != bool(job_id.strip()):
@@ -187,7 +187,7 @@ def _batches(magics: Any, rest: str) -> None:
 
 @command("%qwen files [delete ID…|all]", "documents uploaded for qwen-long (--file); delete some or all", "Data")
 def _files(magics: Any, rest: str) -> None:
-    from .specialised.documents import delete_documents, files_table
+    from ..engine.documents import delete_documents, files_table
 
     verb, _, ids = rest.partition(" ")
     if verb not in ("", "delete") or (verb == "delete") != bool(ids.strip()):

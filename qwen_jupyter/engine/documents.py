@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import QwenError
-from ..settings import Settings
-from ..text import printable
+from ..core.errors import QwenError
+from ..core.settings import Settings
+from ..core.text import printable
 
 FORMATS = {".txt", ".docx", ".pdf", ".xlsx", ".epub", ".mobi", ".md", ".csv", ".json", ".bmp", ".png", ".jpg",
            ".jpeg", ".gif"}  # Model Studio's list for file-extract (images on newer models)
@@ -98,7 +98,7 @@ def wait_parsed(settings: Settings, file_id: str, timeout: float = 300.0) -> dic
 
 
 def _cache_file() -> Path | None:
-    from ..store import default_path
+    from ..state.store import default_path
 
     database = default_path()
     return None if database == ":memory:" else Path(database).with_name(CACHE_NAME)

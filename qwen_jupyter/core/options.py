@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import QwenError
-from ..settings import configured
+from .errors import QwenError
+from .settings import configured
 
 PRESETS: dict[str, dict[str, float]] = {  # qwen_jupyter's choices (see the module docstring), not Model Studio's
     "creative": {"temperature": 1.0, "top_p": 0.95},

@@ -18,8 +18,8 @@ from typing import Any
 import pydantic
 
 from ..backends import stream_events
-from ..errors import QwenError, redact
-from ..events import (
+from ..core.errors import QwenError, redact
+from ..core.events import (
     Event,
     Failed,
     Finished,
@@ -32,13 +32,13 @@ from ..events import (
     Usage,
     join_fragment,
 )
-from ..request import Message, Request, ToolCall
-from ..settings import Settings
-from ..text import visible
-from .schema import Toolbox
+from ..core.messages import Message, ToolCall
+from ..core.request import Request
+from ..core.settings import Settings
+from ..core.text import visible
+from ..core.tools import ERROR_PREFIX, Toolbox
 
 MAX_ROUNDS = 8
-ERROR_PREFIX = "Error: "  # how a failed call's result reads to the model (and in a stored conversation)
 OUTPUT_LIMIT = 20_000  # characters of a tool's output sent back to the model (and shown)
 
 Confirm = Callable[[str, str], bool]

@@ -8,9 +8,9 @@ from argparse import Namespace
 
 from IPython.core.error import UsageError
 
-from .magic.options import MagicArgs
-from .specialised.options import top_or_word
-from .speech import voice_or_word
+from ..core.options import top_or_word
+from ..core.speech import voice_or_word
+from .options import MagicArgs
 
 
 def magic_args(namespace: Namespace, cell: str | None, line: str = "") -> MagicArgs:

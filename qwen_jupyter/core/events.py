@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QwenError
-from .request import Message
+from .messages import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+DEFAULT_MODEL = "qwen-plus"  # what answers when neither a cell, a call nor %config names a model
+
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:

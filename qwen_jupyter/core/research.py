@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..events import Event, ReasoningDelta, ResearchProgress, SearchResults, TextDelta
+from .events import Event, ReasoningDelta, ResearchProgress, SearchResults, TextDelta
 
 
 class Research:

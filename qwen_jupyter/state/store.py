@@ -20,11 +20,11 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from ..core.errors import redact
+from ..core.media import Media
+from ..core.messages import Message, ToolCall, without_media
 from .conversation import Conversation, Turn
-from .errors import redact
-from .media import Media
 from .migrations import migrate
-from .request import Message, ToolCall, without_media
 
 DB_ENV = "QWEN_JUPYTER_DB"
 WAIT = 5.0  # seconds to wait for another program's lock before keeping a write for later

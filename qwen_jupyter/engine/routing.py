@@ -12,14 +12,14 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .errors import QwenError
-from .models import api_for
-from .settings import Secret, Settings, configured, warn_plain_http
-from .specialised.options import api_needed, sent_documents
-from .speech import wants_speech
+from ..core.errors import QwenError
+from ..core.models import api_for
+from ..core.options import api_needed, sent_documents
+from ..core.settings import Secret, Settings, configured, warn_plain_http
+from ..core.speech import wants_speech
 
 if TYPE_CHECKING:
-    from .request import Request
+    from ..core.request import Request
 
 KEY_ENV = "DASHSCOPE_API_KEY"
 BASE_URL_ENV = "QWEN_JUPYTER_BASE_URL"
@@ -61,8 +61,8 @@ def route(*, api: str | None = None, region: str | None = None, base_url: str | 
 def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_mode: str) -> Settings:
     if not (emulated or cassette):  # live, straight to the host: the emulator (aiohttp) is not even imported
         return settings
-    from . import emulator
-    from .emulator.cassette import CassetteError
+    from .. import emulator
+    from ..emulator.cassette import CassetteError
 
     if cassette and (cassette_mode in ("replay", "lenient") or (cassette_mode == "auto" and emulated)):
         try:

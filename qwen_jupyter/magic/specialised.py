@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import QwenError
-from .options import check_chosen_model, translation_alone
+from ..core.errors import QwenError
+from ..core.options import check_chosen_model, translation_alone
 
 
 def _structured(text: str | None, value: Callable[[str], Any], option: str) -> Any:

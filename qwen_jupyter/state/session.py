@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 
+from ..core.messages import Message
+from ..core.options import sent_documents
+from ..core.result import QwenResult
 from .conversation import Conversation, Turn
-from .request import Message
-from .result import QwenResult
-from .specialised.options import sent_documents
 from .store import Store
 
 DEFAULT_CHAT = "default"
@@ -80,25 +79,3 @@ class Session:
     def _save(self, conversation: Conversation) -> None:
         if self.store:
             self.store.save(self.notebook, conversation)
-
-
-_script_session: Session | None = None
-
-
-def current_session() -> Session:
-    """This notebook's session (the one %%qwen uses, loading the extension if needed), or in a plain Python
-    process one session per working directory."""
-    global _script_session
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        shell = None
-    else:
-        shell = get_ipython()
-    if shell is not None and hasattr(shell, "magics_manager"):
-        from .kernel import magics
-
-        return magics(shell).session
-    if _script_session is None:
-        _script_session = Session("python:" + os.getcwd(), Store())
-    return _script_session

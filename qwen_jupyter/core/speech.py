@@ -98,10 +98,5 @@ class Speech:
         target.write_bytes(self.wav)
         return target
 
-    def _repr_html_(self) -> str:
-        from .views.media import audio_html
-
-        return audio_html(self.wav)
-
     def __repr__(self) -> str:
         return f"<Speech {self.seconds:.1f} s, {len(self.transcript)} characters of transcript>"

@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .backends import stream_events
-from .conversation import Conversation
-from .notebook import Session
-from .request import Request
-from .result import ANSWER_LIMIT, QwenResult
+from ..backends import astream_events, stream_events
+from ..core.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free, sent_documents
+from ..core.request import Request
+from ..core.result import ANSWER_LIMIT, QwenResult
+from ..core.settings import Settings
+from ..core.tools import Toolbox, toolbox
+from ..state.conversation import Conversation
+from ..state.session import Session
+from .documents import still_uploaded
+from .prefix import with_prefix
+from .rounds import MAX_ROUNDS, Confirm, tool_rounds
 from .routing import for_request
-from .settings import Settings
-from .specialised.documents import still_uploaded
-from .specialised.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free, sent_documents
-from .specialised.prefix import with_prefix
-from .tools import Toolbox, toolbox
-from .tools.rounds import MAX_ROUNDS, Confirm, tool_rounds
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult]
         events = with_prefix(events, request.prefix)
     return QwenResult(events, messages=request.messages, model=request.model, api=settings.api,
                       on_complete=on_complete, max_answer_chars=how.max_answer_chars, searched=request.search)
+
+
+async def aask(request: Request, settings: Settings, max_answer_chars: int = ANSWER_LIMIT) -> QwenResult:
+    """Send a built request from async code; the finished result (folded as the events arrive)."""
+    settings = for_request(settings, request)
+    return await QwenResult.gather(astream_events(request, settings), messages=request.messages,
+                                   model=request.model, api=settings.api, max_answer_chars=max_answer_chars)
 
 
 def ask_in(session: Session, chat: str, key: str, request: Request, settings: Settings, *, once: bool = False,

@@ -21,11 +21,6 @@ def _parent(shell: Any) -> dict[str, Any]:
         return {}
 
 
-def in_kernel(shell: Any) -> bool:
-    """Whether a Jupyter front end shows the output (not terminal IPython)."""
-    return getattr(shell, "kernel", None) is not None
-
-
 def execution_id(shell: Any) -> str:
     """What identifies the execution now running: the request's message id, or the input number in a terminal."""
     header = _parent(shell).get("header") or {}
