@@ -108,6 +108,16 @@ OCR_READERS = Family(("ocr",), OCR_MODEL, "run OCR tasks (--ocr)")
 DOCUMENT_READERS = Family(DOCUMENT_MODELS, DOCUMENT_MODELS[0], "read documents (--file)")
 
 
+# What a request may ask that a document model does not do: such a question is not a follow-up on the documents.
+BEYOND_DOCUMENTS = ("thinking", "search", "search_options", "tools", "json_mode", "code_interpreter", "logprobs",
+                    "modalities", "to", "ocr")
+
+
+def beyond_documents(options: dict[str, Any]) -> bool:
+    """Whether build_request options ask for something a document model (qwen-long) does not do."""
+    return any(options.get(name) for name in BEYOND_DOCUMENTS)
+
+
 def documents_message(file_ids: Iterable[str]) -> str:
     """The system message that hands qwen-long its documents: every file id, `fileid://` each, comma-separated."""
     return ",".join(FILE_PREFIX + file_id for file_id in file_ids)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..backends import astream_events, stream_events
-from ..core.options import DOCUMENT_READERS, RESEARCH_MODEL, context_free, sent_documents
+from ..core.options import DOCUMENT_READERS, RESEARCH_MODEL, beyond_documents, context_free, sent_documents
 from ..core.request import Request
 from ..core.result import ANSWER_LIMIT, QwenResult
 from ..core.settings import Settings
@@ -81,11 +82,17 @@ def carried_documents(conversation: Conversation, key: str, settings: Settings) 
     return still_uploaded(conversation.documents_for(key), settings.host)
 
 
-def follow_up_model(session: Session, chat: str, key: str, settings: Settings) -> str | None:
-    """The model a question right after one about documents goes to when none is named (it follows up on them:
-    the model that read them), or None."""
+def answering_model(session: Session, chat: str, key: str, settings: Settings, *, named: str | None,
+                    default: str, options: dict[str, Any], apart: bool = False) -> str:
+    """Which model answers, decided here for the magic and the panel alike: the one named; else, for the question
+    right after one about documents, the model that read them (it follows up on them), unless the ask is apart (its
+    own pictures, --new, --once, a comparison, a translation) or wants what a document model does not do
+    (`options` as build_request takes them); else the default."""
+    if named:
+        return named
     conversation = session.chats.get(chat)
-    reader = conversation.document_reader(key) if conversation else None
+    reader = conversation.document_reader(key) if conversation and not apart and not beyond_documents(options) \
+        else None
     if reader and DOCUMENT_READERS.fits(reader) and carried_documents(conversation, key, settings):
         return reader
-    return None
+    return default

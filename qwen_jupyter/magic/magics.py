@@ -23,7 +23,7 @@ from ..core.result import ANSWER_LIMIT, QwenResult
 from ..core.settings import APIS, REGIONS, Secret, Settings, configure_from
 from ..core.speech import speech_options
 from ..core.tools import Toolbox, toolbox
-from ..engine.asking import Asking, ask_in, follow_up_model
+from ..engine.asking import Asking, answering_model, ask_in
 from ..engine.comparison import Comparison, compare_request, model_list
 from ..engine.documents import upload_documents
 from ..engine.rounds import MAX_ROUNDS, ask_on_stdin
@@ -238,23 +238,19 @@ class QwenMagics(Magics):
         inputs += [media.audio(self._value(v)) for v in args.audios]
         tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
         session, chat, key, settings = self.session, args.chat or DEFAULT_CHAT, self._next_key(), self.settings(args)
-        # A question right after one about documents follows up on them, with the model that read them, unless the
-        # cell names a model, brings pictures, is asked apart, or wants what a document model does not do.
-        apart = (args.new or args.once or args.compare or inputs or args.think or args.search or args.forced_search
-                 or args.search_strategy or args.tools or args.json or args.code_interpreter or args.speak
-                 or args.logprobs)
-        follow_up = None if args.model or apart else follow_up_model(session, chat, key, settings)
+        options = {
+            "thinking": args.think if args.think is not None else self.thinking,
+            "thinking_budget": args.budget if args.budget is not None else self.thinking_budget,
+            "temperature": args.temperature, "max_tokens": args.max_tokens, "seed": args.seed, "search": args.search,
+            "json_mode": args.json, "tools": tools.specs(), "search_options": _search_options(args),
+            "code_interpreter": args.code_interpreter, "size": args.size, "n": args.count,
+            "negative_prompt": args.negative, "prompt_extend": args.prompt_extend, **speech_options(args.speak),
+            **request_options(args, self._value)}
+        model = answering_model(session, chat, key, settings, named=args.model, default=self.model, options=options,
+                                apart=bool(args.new or args.once or args.compare or inputs))
         request = build_request(
-            args.model or follow_up or self.model, prompt, media=inputs, system=args.system or self.system,
-            thinking=args.think if args.think is not None else self.thinking,
-            thinking_budget=args.budget if args.budget is not None else self.thinking_budget,
-            temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, search=args.search,
-            json_mode=args.json, tools=tools.specs(), search_options=_search_options(args),
-            code_interpreter=args.code_interpreter, size=args.size, n=args.count, negative_prompt=args.negative,
-            prompt_extend=args.prompt_extend, **speech_options(args.speak),
-            **request_options(args, self._value),
-            documents=upload_documents([self._value(f) for f in args.files], settings) if args.files else None,
-        )
+            model, prompt, media=inputs, system=args.system or self.system, **options,
+            documents=upload_documents([self._value(f) for f in args.files], settings) if args.files else None)
         if args.new:
             session.reset(chat)
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,

@@ -25,7 +25,7 @@ from ..core.result import QwenResult
 from ..core.settings import Settings
 from ..core.speech import speech_options
 from ..core.tools import notebook_functions, toolbox
-from ..engine.asking import Asking, ask_in, follow_up_model
+from ..engine.asking import Asking, answering_model, ask_in
 from ..engine.comparison import Comparison, compare_request, model_list
 from ..engine.documents import FORMATS, Document, document_name, upload_documents
 from ..state.conversation import Turn
@@ -313,16 +313,15 @@ class QwenPanel(anywidget.AnyWidget):
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
         conversation = self.session.chats.get(self.chat)
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
-        # A question right after one about documents follows up on them (as in a %%qwen cell), with the model that
-        # read them, unless the picker changed since, or the ask brings pictures or wants what it does not do.
-        apart = (media or self.translate_to or self._compared() or self.search or tools or self.probabilities
-                 or self.speak or self._options(tools, self.model).get("thinking"))
-        follow_up = None if apart or self._read_with != self.model else follow_up_model(
-            self.session, self.chat, key, settings)
-        model = follow_up or self.model
+        # The engine decides which model answers, as for a %%qwen cell; a model picked since the documents were
+        # asked about counts as named.
+        model = answering_model(self.session, self.chat, key, settings, default=self.model,
+                                named=self.model if self._read_with != self.model else None,
+                                options=self._options(tools, self.model),
+                                apart=bool(media or self.translate_to or self._compared()))
         request = build_request(model, text, media=media, documents=[i for _, i in documents] or None,
                                 **self._options(tools, model))
-        self._read_with = self.model if documents or follow_up else None
+        self._read_with = self.model if documents or model != self.model else None
         how = Asking(tools or None)
         others = self._compared()
         if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
