@@ -162,3 +162,25 @@ def test_a_runaway_answer_is_stopped_at_the_size_limit():
     result = QwenResult(_endless(closed), max_answer_chars=10_000)
     assert result.error.code == "AnswerTooLong" and "10,000 characters" in result.error.message
     assert 10_000 < len(result.text) <= 10_050 and closed == [True]
+
+
+def test_leaving_a_with_block_ends_the_stream():
+    closed = []
+
+    def source():
+        try:
+            yield Started("qwen-plus", "r1")
+            for word in ("one ", "two ", "three "):
+                yield TextDelta(word)
+            yield Finished("stop")
+        finally:
+            closed.append(True)
+
+    with QwenResult(source()) as result:
+        for event in result:
+            if isinstance(event, TextDelta):
+                break
+    assert closed == [True] and result.done and result.interrupted and result.text == "one "
+    with QwenResult([Started("m", None), TextDelta("all"), Finished("stop")]) as whole:
+        whole.wait()
+    assert whole.ok and whole.text == "all"  # a finished answer is left as it is

@@ -222,6 +222,13 @@ class QwenResult:
         if hang_up is not None:
             hang_up()
 
+    def __enter__(self) -> QwenResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Leaving a `with` block ends the stream (its connection closes; what arrived is kept)."""
+        self.stop()
+
     @property
     def done(self) -> bool:
         return self._source is None and self._ended_at is not None

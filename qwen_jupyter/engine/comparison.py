@@ -69,6 +69,13 @@ class Comparison:
                 result.stop()  # cuts a reader's connection, so one that has stalled ends now too
         self.wait()
 
+    def __enter__(self) -> Comparison:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Leaving a `with` block stops every answer still streaming."""
+        self.stop()
+
     def wait(self, timeout: float | None = None) -> Comparison:
         """Wait until every answer has ended (starting them if needed); returns self."""
         self.start()

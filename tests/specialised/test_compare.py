@@ -78,3 +78,11 @@ def test_fewer_than_two_or_repeated_models_are_refused(models, connect):
     with pytest.raises(QwenError, match="Compare two to 6") as caught:
         qwen_jupyter.compare("hi", models, **connect())
     assert caught.value.code == "InvalidInput"
+
+
+def test_leaving_a_with_block_stops_every_model(connect):
+    slow = "qwen-plus~long=4000,chunk=20,slow=0.02"  # about 4 s each
+    with qwen_jupyter.compare("Tell a story", [slow, slow.replace("plus", "max")], **connect()) as comparison:
+        comparison.start()
+        time.sleep(0.3)
+    assert comparison.done and all(r.interrupted and 0 < len(r.text) < 4000 for r in comparison)
