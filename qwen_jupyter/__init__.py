@@ -1,19 +1,35 @@
 """qwen_jupyter: Alibaba Cloud Model Studio's Qwen models in Jupyter, streaming, with an offline emulator.
 
 `%load_ext qwen_jupyter` registers the %%qwen magic; `qwen_jupyter.chat()` is the same engine from Python.
-Heavy modules (the SDKs, the emulator) load on first use, so loading the extension stays fast.
+Everything past the magic's declaration loads on first use (the engine, the renderer, the HTTP client, the
+emulator): `import qwen_jupyter` and `%load_ext` stay fast, and the first answer does not wait for an SDK's import.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
-from .api import achat, chat, compare
 from .core.errors import QwenError
-from .core.result import QwenResult
-from .engine.comparison import Comparison
+
+if TYPE_CHECKING:
+    from .api import achat, chat, compare
+    from .core.result import QwenResult
+    from .engine.comparison import Comparison
+
+_LAZY = {"chat": ".api", "achat": ".api", "compare": ".api", "QwenResult": ".core.result",
+         "Comparison": ".engine.comparison"}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names that need the engine, loaded when first used (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "compare",
            "load_ipython_extension", "map", "session"]
@@ -69,13 +85,13 @@ def session():
     return magics.session
 
 
-def _display(result: QwenResult) -> None:
+def _display(result: Any) -> None:
     from .views.show import display_result  # the views load when a result is first shown
 
     display_result(result)
 
 
-def _show_comparison(comparison: Comparison) -> None:
+def _show_comparison(comparison: Any) -> None:
     from .views.compare import show_comparison
 
     show_comparison(comparison)
@@ -97,8 +113,9 @@ def _register_display(shell) -> None:
     """Let IPython stream a QwenResult that a cell displays (chat() as its last expression) and a Comparison side
     by side, play a spoken answer, and show map()'s DataFrames with their text out of reach of the page's
     typesetter. The results are plain data: their views are attached here, from outside."""
-    shell.display_formatter.ipython_display_formatter.for_type(QwenResult, _display)
-    shell.display_formatter.ipython_display_formatter.for_type(Comparison, _show_comparison)
+    shown = shell.display_formatter.ipython_display_formatter  # by name: the classes load with the first answer
+    shown.for_type_by_name("qwen_jupyter.core.result", "QwenResult", _display)
+    shown.for_type_by_name("qwen_jupyter.engine.comparison", "Comparison", _show_comparison)
     html = shell.display_formatter.formatters["text/html"]
     html.for_type_by_name("qwen_jupyter.core.speech", "Speech", _speech_html)
     # By name, so pandas is not imported; pandas 3 gives its classes the module "pandas", pandas 2 did not.

@@ -15,8 +15,8 @@ from .core.messages import Message
 from .core.models import DEFAULT_MODEL
 from .core.options import check_chosen_model, translation_alone
 from .core.request import Request, build_request
-from .core.result import ANSWER_LIMIT, QwenResult
-from .core.settings import Settings, configured
+from .core.result import QwenResult
+from .core.settings import ANSWER_LIMIT, Settings, configured
 from .core.speech import speech_options
 from .core.tools import toolbox
 from .engine.asking import Asking, aask, ask, ask_in

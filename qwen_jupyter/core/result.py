@@ -25,9 +25,8 @@ from .logprobs import TokenLogprob, entries, logprobs_frame
 from .messages import Message, ToolCall
 from .ocr import Reading, reading
 from .research import rounds
+from .settings import ANSWER_LIMIT
 from .speech import Speech
-
-ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
 
 
 def interrupted_error() -> QwenError:

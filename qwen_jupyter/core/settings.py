@@ -21,6 +21,7 @@ REGIONS: dict[str, tuple[str | None, str]] = {
     "tokyo": (None, "ap-northeast-1"),
 }
 APIS = ("openai", "responses", "dashscope")
+ANSWER_LIMIT = 4_000_000  # characters of answer and reasoning; real answers stay far below (32k tokens ~ 130 kB)
 
 
 class Secret(str):

@@ -1,8 +1,8 @@
 """The one way to ask: the magic, the panel and chat() send every request through here.
 
-ask() sends a built request and returns its streaming result. ask_in() does the same inside a notebook's chat:
+ask() sends a built request and returns its streaming result; ask_in() does the same inside a notebook's chat:
 the context is the chat's turns before the asking cell's own (so a re-run does not see later answers), and the
-answer becomes that cell's turn when it ends.
+answer becomes that cell's turn. answering_model() decides which model answers (the follow-up rule).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from ..backends import astream_events, stream_events
 from ..core.options import DOCUMENT_READERS, RESEARCH_MODEL, beyond_documents, context_free, sent_documents
 from ..core.request import Request
-from ..core.result import ANSWER_LIMIT, QwenResult
-from ..core.settings import Settings
+from ..core.result import QwenResult
+from ..core.settings import ANSWER_LIMIT, Settings
 from ..core.tools import Toolbox, toolbox
 from ..state.conversation import Conversation
 from ..state.session import Session

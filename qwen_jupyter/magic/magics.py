@@ -8,34 +8,26 @@ papermill stop. The `%qwen NAME` commands live in commands.py.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, validate
 
-from ..core import media
 from ..core.errors import Interrupted, QwenError
-from ..core.interpolate import evaluate, interpolate
+from ..core.interpolate import evaluate
 from ..core.models import DEFAULT_MODEL
-from ..core.request import build_request
-from ..core.result import ANSWER_LIMIT, QwenResult
-from ..core.settings import APIS, REGIONS, Secret, Settings, configure_from
-from ..core.speech import speech_options
-from ..core.tools import Toolbox, toolbox
-from ..engine.asking import Asking, answering_model, ask_in
-from ..engine.comparison import Comparison, compare_request, model_list
-from ..engine.documents import upload_documents
-from ..engine.rounds import MAX_ROUNDS, ask_on_stdin
+from ..core.settings import ANSWER_LIMIT, APIS, REGIONS, Secret, Settings, configure_from
 from ..engine.routing import CASSETTE_MODES, OFFLINE_MODES, route
 from ..state.session import DEFAULT_CHAT, Session
-from ..state.store import Store
-from ..views.compare import show_comparison
-from ..views.show import show
 from . import commands, kernel
 from .options import CONTRADICTIONS, MagicArgs, declared
 from .parse import braced_expression, magic_args, split_line
-from .specialised import request_options
+
+if TYPE_CHECKING:  # the engine, the result and the views load with the first question, not with %load_ext
+    from ..core.result import QwenResult
+    from ..engine.comparison import Comparison
+    from ..engine.question import Question
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
@@ -151,6 +143,8 @@ class QwenMagics(Magics):
         """This notebook's conversations and results (opened on first use)."""
         notebook = kernel.notebook_id(self.shell)
         if self._session is None or self._session.notebook != notebook:
+            from ..state.store import Store  # sqlite3, with the first use of the session
+
             self._session = Session(notebook, Store(self.db_path or None, keep_images=self.keep_images))
         return self._session
 
@@ -226,18 +220,55 @@ class QwenMagics(Magics):
             raise UsageError(_usage_line(str(error), self.qwen.parser)) from None
 
     def _ask(self, args: MagicArgs) -> QwenResult | Comparison:
-        """Build the request (nothing is sent if that fails), ask, show the answer as it streams, and raise the
-        error of a request that failed (after showing what came)."""
+        """Parse the cell into a Question and hand it to the engine (nothing is sent if it cannot work), show the
+        answer as it streams, and raise the error of a request that failed (after showing what came)."""
+        from ..core.result import QwenResult
+        from ..engine.question import ask_question
+        from ..views.compare import show_comparison
+        from ..views.show import show
+
+        answer = ask_question(self._question(args), self.session, self.settings(args))
         namespace = self.shell.user_ns
+        namespace["_qwen"] = answer
+        if args.out:
+            namespace[args.out] = answer
+        single = isinstance(answer, QwenResult)
+        try:
+            if args.quiet:
+                answer.wait(raise_error=False) if single else answer.wait()
+            elif single:
+                show(answer, self.shell, plain=args.format == "text", **self.display_options())
+            else:  # the models' answers side by side
+                show_comparison(answer, rate=min(self.display_rate, 4.0))
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+        for error in [answer.error] if single else answer.errors.values():
+            if error is not None:
+                raise error
+        if args.format == "code":
+            self._code_below(answer)
+        return answer
+
+    def _question(self, args: MagicArgs) -> Question:
+        """What the cell asks, with its {variables}, pictures and tools taken from the notebook."""
+        from ..core import media
+        from ..core.interpolate import interpolate
+        from ..core.speech import speech_options
+        from ..core.tools import Toolbox, toolbox
+        from ..engine.asking import Asking
+        from ..engine.comparison import model_list
+        from ..engine.question import Question
+        from ..engine.rounds import MAX_ROUNDS, ask_on_stdin
+        from .specialised import request_options
+
         prompt, pictures = args.prompt, []
         if self.interpolate and not args.raw:
-            prompt, pictures = interpolate(args.prompt, namespace, self.max_table_rows)
+            prompt, pictures = interpolate(args.prompt, self.shell.user_ns, self.max_table_rows)
         inputs = [media.image(p) for p in pictures]
         inputs += [media.image(self._value(v)) for v in args.images]
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
         tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
-        session, chat, key, settings = self.session, args.chat or DEFAULT_CHAT, self._next_key(), self.settings(args)
         options = {
             "thinking": args.think if args.think is not None else self.thinking,
             "thinking_budget": args.budget if args.budget is not None else self.thinking_budget,
@@ -246,48 +277,12 @@ class QwenMagics(Magics):
             "code_interpreter": args.code_interpreter, "size": args.size, "n": args.count,
             "negative_prompt": args.negative, "prompt_extend": args.prompt_extend, **speech_options(args.speak),
             **request_options(args, self._value)}
-        model = answering_model(session, chat, key, settings, named=args.model, default=self.model, options=options,
-                                apart=bool(args.new or args.once or args.compare or inputs))
-        request = build_request(
-            model, prompt, media=inputs, system=args.system or self.system, **options,
-            documents=upload_documents([self._value(f) for f in args.files], settings) if args.files else None)
-        if args.new:
-            session.reset(chat)
         how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
                      self.max_answer_chars)
-        if args.compare:  # every model gets the chat's context; the comparison is not recorded as a turn
-            context = () if args.once else session.conversation(chat).context_for(key)
-            return self._compare(args, compare_request(request.with_history(context), settings,
-                                                       model_list(args.compare), how))
-        result = ask_in(session, chat, key, request, settings, once=args.once, how=how)
-        namespace["_qwen"] = result
-        if args.out:
-            namespace[args.out] = result
-        if args.quiet:
-            try:
-                result.wait()
-            except KeyboardInterrupt:
-                raise Interrupted() from None
-        else:
-            show(result, self.shell, plain=args.format == "text", **self.display_options())
-        if result.error is not None:
-            raise result.error
-        if args.format == "code":
-            self._code_below(result)
-        return result
-
-    def _compare(self, args: MagicArgs, comparison: Comparison) -> Comparison:
-        """Show the models' answers side by side as they stream; the cell fails if one of them did."""
-        self.shell.user_ns["_qwen"] = comparison
-        if args.out:
-            self.shell.user_ns[args.out] = comparison
-        if args.quiet:
-            comparison.wait()
-        else:
-            show_comparison(comparison, rate=min(self.display_rate, 4.0))
-        for error in comparison.errors.values():
-            raise error
-        return comparison
+        return Question(prompt, args.chat or DEFAULT_CHAT, self._next_key(), self.model, model=args.model,
+                        media=tuple(inputs), system=args.system or self.system, options=options,
+                        files=tuple(self._value(f) for f in args.files), once=args.once, new=args.new,
+                        compare=tuple(model_list(args.compare)) if args.compare else (), how=how)
 
     def _next_key(self) -> str:
         """The turn's key: the cell's id, numbered after the first ask of this execution (asks in a loop)."""

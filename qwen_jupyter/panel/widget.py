@@ -20,14 +20,14 @@ from ..core.errors import QwenError
 from ..core.media import Media, image
 from ..core.models import model_info
 from ..core.options import LANGUAGES, check_compared, translation_alone
-from ..core.request import build_request
 from ..core.result import QwenResult
 from ..core.settings import Settings
 from ..core.speech import speech_options
 from ..core.tools import notebook_functions, toolbox
-from ..engine.asking import Asking, answering_model, ask_in
-from ..engine.comparison import Comparison, compare_request, model_list
+from ..engine.asking import Asking
+from ..engine.comparison import Comparison, model_list
 from ..engine.documents import FORMATS, Document, document_name, upload_documents
+from ..engine.question import Question, ask_question
 from ..state.conversation import Turn
 from ..state.session import DEFAULT_CHAT, Session
 from ..views.cell import thumbnails
@@ -311,25 +311,17 @@ class QwenPanel(anywidget.AnyWidget):
              key: str) -> QwenResult | Comparison:
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
-        conversation = self.session.chats.get(self.chat)
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
-        # The engine decides which model answers, as for a %%qwen cell; a model picked since the documents were
-        # asked about counts as named.
-        model = answering_model(self.session, self.chat, key, settings, default=self.model,
-                                named=self.model if self._read_with != self.model else None,
-                                options=self._options(tools, self.model),
-                                apart=bool(media or self.translate_to or self._compared()))
-        request = build_request(model, text, media=media, documents=[i for _, i in documents] or None,
-                                **self._options(tools, model))
-        self._read_with = self.model if documents or model != self.model else None
-        how = Asking(tools or None)
+        # The engine decides the rest, as for a %%qwen cell; a model picked since the documents were asked about
+        # counts as named.
         others = self._compared()
-        if others:  # every model gets the chat's context; the comparison is not recorded as a turn (as %%qwen)
-            context = conversation.context_for(key) if conversation else ()
-            answer: QwenResult | Comparison = compare_request(
-                request.with_history(context), settings, model_list([self.model, *others]), how)
-        else:
-            answer = ask_in(self.session, self.chat, key, request, settings, how=how)
+        question = Question(text, self.chat, key, self.model, media=tuple(media),
+                            model=self.model if self._read_with != self.model else None,
+                            options=self._options(tools, self.model), file_ids=tuple(i for _, i in documents),
+                            compare=(self.model, *others) if others else (), how=Asking(tools or None))
+        answer = ask_question(question, self.session, settings)
+        answered = answer.model if isinstance(answer, QwenResult) else self.model
+        self._read_with = self.model if documents or answered != self.model else None
         self.last = answer
         if self._on_result:
             self._on_result(answer)
@@ -347,7 +339,7 @@ class QwenPanel(anywidget.AnyWidget):
         else:
             live |= {"answer_html": "", "answer_tail": "", "reasoning_html": "", "reasoning_tail": ""}
         self.live = live
-        self._thread = threading.Thread(target=Worker(self).run, args=(answer, turn_id, request, key), daemon=True)
+        self._thread = threading.Thread(target=Worker(self).run, args=(answer, turn_id, text, key), daemon=True)
         self._thread.start()
         if isinstance(answer, QwenResult):
             answer.claim(self._thread.ident)  # displayed or read from a cell now, it is the worker's: no second reader

@@ -39,29 +39,29 @@ class Worker:
     def __init__(self, panel: Any) -> None:  # the QwenPanel (widget.py, which starts workers)
         self.panel = panel
 
-    def run(self, answer: QwenResult | Comparison, turn_id: str, request: Any, key: str) -> None:
+    def run(self, answer: QwenResult | Comparison, turn_id: str, user: str, key: str) -> None:
         """The worker: stream, then record; whatever fails on the way, the turn ends and the panel takes the next."""
         try:
             if isinstance(answer, Comparison):
-                self._stream_comparison(answer, turn_id, request, key)
+                self._stream_comparison(answer, turn_id, user, key)
             else:
-                self._stream(answer, turn_id, request, key)
+                self._stream(answer, turn_id, user, key)
         except Exception as exc:  # a bug or a storage failure below us must not leave the panel busy for good
-            self._recover(turn_id, request, exc)
+            self._recover(turn_id, user, exc)
 
-    def _recover(self, turn_id: str, request: Any, exc: Exception) -> None:
+    def _recover(self, turn_id: str, user: str, exc: Exception) -> None:
         message = redact(f"The panel could not finish this turn ({type(exc).__name__}: {exc}).")
         partial = self.panel.last.text if isinstance(self.panel.last, QwenResult) and self.panel.last.done else ""
         shown = (comparison_html(self.panel.last) if isinstance(self.panel.last, Comparison) and self.panel.last.done
                  else fragment(markdown_html(partial)))  # what came stays, a comparison's columns too
-        self.panel._keep_failed(turn_id, request.messages[-1].text, message, shown, partial=partial)
+        self.panel._keep_failed(turn_id, user, message, shown, partial=partial)
         with self.panel.hold_sync():
             self.panel.live = {}
             self.panel._load_turns()
             self.panel.busy = False
         self.panel._update_display()
 
-    def _stream(self, result: QwenResult, turn_id: str, request: Any, key: str) -> None:
+    def _stream(self, result: QwenResult, turn_id: str, user: str, key: str) -> None:
         streams = {"answer": Stream("answer"), "reasoning": Stream("reasoning")}
         calls = LiveCalls()
         last_delta = time.monotonic()
@@ -91,9 +91,9 @@ class Worker:
         finally:
             result.wait(raise_error=False)
             self._flush(turn_id, streams.values())
-            self._finish(result, request, key)
+            self._finish(result, user, key)
 
-    def _stream_comparison(self, comparison: Comparison, turn_id: str, request: Any, key: str) -> None:
+    def _stream_comparison(self, comparison: Comparison, turn_id: str, user: str, key: str) -> None:
         """Every model's answer as deltas and sealed blocks of its own column; Stop stops them all."""
         models = comparison.models
         streams = [Stream("answer", column) for column in range(len(models))]
@@ -123,15 +123,15 @@ class Worker:
             comparison.wait()
             take()
             self._flush(turn_id, streams)
-            self._finish_comparison(comparison, request, key)
+            self._finish_comparison(comparison, user, key)
 
-    def _finish_comparison(self, comparison: Comparison, request: Any, key: str) -> None:
+    def _finish_comparison(self, comparison: Comparison, user: str, key: str) -> None:
         """Show the comparison where it was asked (it is no turn of the chat): each model's answer and footer."""
         results = comparison.results
         status = ("interrupted" if any(r.interrupted for r in results.values()) else
                   "error" if any(r.error for r in results.values()) else "ok")
         conversation = self.panel.session.chats.get(self.panel.chat)
-        self.panel._shown[key] = {**self.panel._shown.get(key, {}), "id": key, "user": request.messages[-1].text,
+        self.panel._shown[key] = {**self.panel._shown.get(key, {}), "id": key, "user": user,
                             "answer_html": comparison_html(comparison), "reasoning_html": "",
                             "answer_md": "\n\n".join(f"**{name}**\n\n{r.text}" for name, r in results.items()),
                             "model": " · ".join(results), "footer": "", "status": status, "compare": True,
@@ -144,7 +144,7 @@ class Worker:
                 self.panel._sequence += 1
                 self.panel.send({**message, "turn": turn_id, "seq": self.panel._sequence})
 
-    def _finish(self, result: QwenResult, request: Any, key: str) -> None:
+    def _finish(self, result: QwenResult, user: str, key: str) -> None:
         """The turn is recorded (ask_in did it): show it with this answer's footer and error, if any."""
         shown = self.panel._shown.setdefault(key, {})
         shown["footer"] = footer(result)
@@ -159,7 +159,7 @@ class Worker:
             shown["status"] = "interrupted" if result.interrupted else "error"
             conversation = self.panel.session.chats.get(self.panel.chat)
             if conversation is None or conversation.position(key) is None:  # nothing came back: no turn
-                self.panel._keep_failed(key, request.messages[-1].text, shown["error"], footer=shown["footer"])
+                self.panel._keep_failed(key, user, shown["error"], footer=shown["footer"])
         self._end_turn()
 
     def _end_turn(self) -> None:

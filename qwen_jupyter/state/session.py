@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from ..core.messages import Message
 from ..core.options import sent_documents
-from ..core.result import QwenResult
 from .conversation import Conversation, Turn
 from .store import Store
+
+if TYPE_CHECKING:  # a session keeps results; it needs their class only to name it
+    from ..core.result import QwenResult
 
 DEFAULT_CHAT = "default"
 
