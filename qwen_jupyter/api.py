@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from .core import media as media_inputs
@@ -19,10 +20,12 @@ from .core.result import QwenResult
 from .core.settings import ANSWER_LIMIT, Settings, configured
 from .core.speech import speech_options
 from .core.tools import toolbox
+from .engine.agent import tools as agent_tools
+from .engine.approval import Confirm, approver
 from .engine.asking import Asking, aask, ask, ask_in
 from .engine.comparison import Comparison, compare_request, model_list
 from .engine.documents import as_documents, upload_documents
-from .engine.rounds import MAX_ROUNDS, Confirm, ask_on_stdin
+from .engine.rounds import MAX_ROUNDS
 from .engine.routing import route
 from .state.session import Session
 from .state.store import Store
@@ -104,7 +107,8 @@ def prepare(
 
 
 def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars: int | None = None,
-         max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False, **kwargs: Any) -> QwenResult:
+         max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False, agent: bool = False, yes: bool = False,
+         **kwargs: Any) -> QwenResult:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed (nothing is sent before).
 
     Keyword arguments: model, image, video, audio, fps, think, budget, system, history (Messages or OpenAI-style
@@ -120,7 +124,10 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     tools: Python functions (their schema comes from type hints and the docstring; the toolkit runs the calls
     and sends the results back until the model answers, at most `max_rounds` rounds; `confirm=True` asks before
     each call, or pass a function (name, arguments JSON) -> bool) or schema dicts (their calls are returned in
-    result.tool_calls for you to answer). `conversation="NAME"` asks in this notebook's chat NAME (the one
+    result.tool_calls for you to answer). `agent=True` offers the notebook agent's tools too (run_python, which
+    asks before every run, showing the code, and list_variables, describe, last_error, which read only), working
+    on this kernel's variables (in a script, the script's); `yes=True` approves every call (for runs you trust).
+    `conversation="NAME"` asks in this notebook's chat NAME (the one
     `%%qwen -c NAME` continues) and records the answer there, each call its own turn; the documents asked about
     earlier in it go with a later call to a model that reads them (model="qwen-long").
 
@@ -131,11 +138,14 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     (qwen-long documents, uploaded now, once per content); model="qwen-deep-research" (two turns: a
     clarifying question, then the research; result.research). qwen_jupyter.compare() asks several models.
     """
+    if agent:
+        kwargs["tools"] = [*agent_tools(_kernel()), *(kwargs.get("tools") or ())]
     tools = toolbox(kwargs.get("tools"))
     _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
-    how = Asking(tools or None, max_rounds, ask_on_stdin if confirm is True else confirm or None,
-                 configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None else max_answer_chars)
+    how = Asking(tools or None, max_rounds, approver(confirm, yes), confirm_all=bool(confirm),
+                 max_answer_chars=configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None
+                 else max_answer_chars)
     if conversation is None:
         return ask(request, settings, how=how)
     key = f"chat:{uuid.uuid4().hex}"
@@ -152,7 +162,7 @@ async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     raises its QwenError (the result on it as `.result`), as chat()'s wait() does.
 
     With Python functions as tools, the rounds run as chat() runs them, in a worker thread (so are the calls)."""
-    if any(callable(tool) for tool in kwargs.get("tools") or ()):
+    if kwargs.get("agent") or any(callable(tool) for tool in kwargs.get("tools") or ()):
         return await asyncio.to_thread(lambda: chat(prompt, **kwargs).wait())
     limit = kwargs.pop("max_answer_chars", None)
     limit = configured("max_answer_chars", ANSWER_LIMIT) if limit is None else limit
@@ -188,3 +198,18 @@ def current_session() -> Session:
     if _script_session is None:
         _script_session = Session("python:" + os.getcwd(), Store())
     return _script_session
+
+
+def _kernel() -> Any:
+    """What the agent works on: this IPython's kernel, or in a plain script the script's own variables."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        return shell
+    import __main__
+
+    return SimpleNamespace(user_ns=vars(__main__), user_ns_hidden={})

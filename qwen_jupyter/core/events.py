@@ -66,11 +66,14 @@ def join_fragment(call: list[str | None], delta: ToolCallDelta) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ToolRunning:
-    """The toolkit is running a call the model asked for (index as in the ToolCallDelta events)."""
+    """The toolkit is running a call the model asked for (index as in the ToolCallDelta events); with `asks`, it
+    waits for the person's approval first; `code` names the argument that is code to run."""
 
     index: int
     name: str
     arguments: str
+    asks: bool = False
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class ToolOutput:
     output: str | None
     error: str | None = None
     seconds: float = 0.0
+    approved: bool | None = None  # None: it needed no approval
+    displays: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # what it showed the person
 
 
 @dataclass(frozen=True, slots=True)

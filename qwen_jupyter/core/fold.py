@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import QwenError
@@ -30,6 +30,7 @@ from .events import (
     TextDelta,
     ToolCallDelta,
     ToolOutput,
+    ToolRunning,
     Usage,
     join_fragment,
 )
@@ -59,7 +60,8 @@ class _Text:
 @dataclass(frozen=True)
 class ToolUse:
     """One call the model made: the tool's name, its arguments (a dict; {} when the model's JSON was not valid,
-    which `error` then says), and what running it gave (`output`) or why it did not run (`error`)."""
+    which `error` then says), what running it gave (`output`) or why it did not run (`error`), whether the person
+    approved it (None: it needed no approval) and what it displayed."""
 
     id: str
     name: str
@@ -68,6 +70,9 @@ class ToolUse:
     output: str | None = None
     error: str | None = None
     seconds: float | None = None
+    approved: bool | None = None
+    displays: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    code: str | None = None  # the argument that is code to run (shown as code)
 
     @property
     def ran(self) -> bool:
@@ -103,6 +108,7 @@ class Fold:
         self.run: _Run | None = None  # the run of deltas the log ends with
         self.calls: dict[int, list[str | None]] = {}
         self.outputs: dict[int, ToolOutput] = {}
+        self.code_arguments: dict[int, str] = {}  # a call whose argument is code to run: which one
         self.service_calls: list[ServiceToolCall] = []
         self.steps: list[Message] = []  # the messages of tool rounds, between the question and the answer
         self.answer_from = (0, 0)  # where the last round's text and reasoning start
@@ -164,6 +170,8 @@ class Fold:
                 join_fragment(self.calls.setdefault(index, [None, None, ""]), event)
             case ToolOutput(index=index):
                 self.outputs[index] = event
+            case ToolRunning(index=index, code=code) if code:
+                self.code_arguments[index] = code
             case ServiceToolCall():
                 self.service_calls.append(event)
             case Step(message=message):

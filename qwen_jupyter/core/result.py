@@ -282,7 +282,9 @@ class QwenResult:
         for index, (call_id, name, arguments) in sorted(fold.calls.items()):
             out = fold.outputs.get(index)
             uses.append(ToolUse(call_id or "", name or "", arguments_of(arguments or ""), arguments or "",
-                                out and out.output, out and out.error, out and out.seconds))
+                                out and out.output, out and out.error, out and out.seconds,
+                                out.approved if out else None, out.displays if out else (),
+                                fold.code_arguments.get(index)))
         return tuple(uses)
 
     @property

@@ -4,16 +4,18 @@ or from a plain schema dict (offered to the model; its calls come back unanswere
 from __future__ import annotations
 
 import inspect
+import json
 import types
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, get_type_hints
-
-import docstring_parser
-import pydantic
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from .errors import QwenError
+from .text import visible
+
+if TYPE_CHECKING:  # pydantic and docstring_parser load when a function first becomes a tool
+    import pydantic
 
 ERROR_PREFIX = "Error: "  # how a failed call's result reads to the model (and in a stored conversation)
 
@@ -26,6 +28,22 @@ class Tool:
     spec: dict[str, Any]  # Chat Completions form: {"type": "function", "function": {name, description, parameters}}
     function: Callable[..., Any] | None = None  # None for a plain schema: calls are returned, not run
     arguments: type[pydantic.BaseModel] | None = None  # checks and converts the model's arguments
+    asks: bool = False  # every call waits for the person's approval (the agent's run_python)
+    code: str | None = None  # the argument that is code to run: an approval shows it as code
+
+    def described(self, arguments: dict[str, Any]) -> str:
+        """What a call will do, for a person to approve: the tool and its arguments as they will be passed (code
+        as code, whole), every character that would not show as itself written out."""
+        if self.code is not None and isinstance(arguments.get(self.code), str):
+            code = arguments[self.code]
+            rest = {k: v for k, v in arguments.items() if k != self.code}
+            lines = code.count("\n") + 1
+            head = f"{visible(self.name)}{_inline(rest)}: {lines} line{'s' if lines > 1 else ''} of code"
+            return f"{head}\n" + "\n".join(f"┃ {line}" for line in visible(code).split("\n"))
+        if not arguments:
+            return f"{visible(self.name)}()"
+        return "\n".join([f"{visible(self.name)}("] + [f"    {visible(k)}={visible(json.dumps(v, ensure_ascii=False))},"
+                                                          for k, v in arguments.items()] + [")"])
 
     def run(self, arguments: dict[str, Any]) -> Any:
         """Call the function with the model's arguments, checked and converted (raises ValidationError)."""
@@ -35,6 +53,29 @@ class Tool:
         positional = [given.pop(p.name) for p in inspect.signature(self.function).parameters.values()
                       if p.kind is p.POSITIONAL_ONLY]
         return self.function(*positional, **given)
+
+
+def _inline(arguments: dict[str, Any]) -> str:
+    return f"({', '.join(f'{k}={json.dumps(v, ensure_ascii=False)}' for k, v in arguments.items())})" if arguments \
+        else ""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool may return besides plain data: the text the model reads, and displays the person sees (kept
+    and shown after the answer)."""
+
+    text: str
+    displays: tuple[dict[str, Any], ...] = field(default=())
+
+
+class ToolFailed(Exception):
+    """A tool's own failure, with what it displayed before it failed; its message goes to the model as the
+    call's error."""
+
+    def __init__(self, message: str, displays: tuple[dict[str, Any], ...] = ()) -> None:
+        super().__init__(message)
+        self.displays = displays
 
 
 class Toolbox:
@@ -95,6 +136,9 @@ def _from_schema(schema: dict[str, Any]) -> Tool:
 
 
 def _from_function(function: Callable[..., Any]) -> Tool:
+    import docstring_parser
+    import pydantic
+
     name = getattr(function, "__name__", "")
     if not name.isidentifier() or name == "<lambda>":
         raise QwenError("A tool needs a name: use a def, not a lambda.", code="InvalidTool", hint="")

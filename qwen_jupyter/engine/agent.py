@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import redact
-from ..core.tools import Tool, as_tool
+from ..core.tools import Tool, ToolFailed, ToolResult, as_tool
 
 NAMES = ("run_python", "list_variables", "describe", "last_error")
 LIMIT = 4_000  # characters of each part of what goes back to the model (output, value, error, a description)
@@ -183,15 +183,13 @@ def description(shell: Any, name: str) -> str:
 
 def _cell_of(tb: Any) -> str:
     """The source of the notebook cell a traceback passed through (the outermost one it reached)."""
-    for frame in traceback.extract_tb(tb):
-        lines = linecache.getlines(frame.filename)
-        if lines and not frame.filename.startswith(("/", "<frozen")) or "ipykernel_" in frame.filename \
-                or frame.filename.startswith("<ipython-input"):
-            return "".join(lines)
+    for frame in traceback.extract_tb(tb):  # a cell's file: ipykernel's, or terminal IPython's
+        if "ipykernel_" in frame.filename or frame.filename.startswith("<ipython-input"):
+            return "".join(linecache.getlines(frame.filename))
     return ""
 
 
-def last_error_report(shell: Any = None) -> tuple[str, str] | None:
+def last_error_report() -> tuple[str, str] | None:
     """(the exception with a short traceback, the failing cell's source) of the last error, or None."""
     error = getattr(sys, "last_value", None)
     if error is None:
@@ -202,7 +200,7 @@ def last_error_report(shell: Any = None) -> tuple[str, str] | None:
 
 def last_error(shell: Any) -> str:
     """The last exception in the notebook (type, message, traceback) and the source of the cell that raised it."""
-    found = last_error_report(shell)
+    found = last_error_report()
     if found is None:
         return "No cell has raised an error in this session."
     error, cell = found
@@ -212,7 +210,7 @@ def last_error(shell: Any) -> str:
 def tools(shell: Any) -> list[Tool]:
     """The four tools, bound to this kernel; run_python asks before every run and shows its code as code."""
 
-    def run_python(code: str) -> str:
+    def run_python(code: str) -> ToolResult:
         """Run Python code in the notebook's namespace (the person approves it first). Returns what it printed
         and the value of its last expression, or the error it raised.
 
@@ -221,8 +219,9 @@ def tools(shell: Any) -> list[Tool]:
         """
         ran = run_code(shell, code)
         if ran.error is not None:
-            raise AgentCodeError(bounded(ran.error), ran)
-        return RunReport(ran.for_model(), ran)
+            raise ToolFailed(bounded(ran.error) + (f"\nPrinted before it failed:\n{bounded(ran.printed)}"
+                                                   if ran.printed else ""), tuple(ran.displays))
+        return ToolResult(ran.for_model(), tuple(ran.displays))
 
     def list_variables() -> str:
         """The notebook's variables (not modules, functions or private names), with type and size."""
@@ -243,22 +242,3 @@ def tools(shell: Any) -> list[Tool]:
     last_error_tool.__name__ = "last_error"
     made = [as_tool(f) for f in (run_python, list_variables, describe, last_error_tool)]
     return [replace(made[0], asks=True, code="code"), *made[1:]]
-
-
-class RunReport(str):
-    """run_python's result for the model, carrying what the run displayed (shown after the answer)."""
-
-    ran: Ran
-
-    def __new__(cls, text: str, ran: Ran) -> RunReport:
-        report = super().__new__(cls, text)
-        report.ran = ran
-        return report
-
-
-class AgentCodeError(Exception):
-    """The approved code raised: its bounded error goes back to the model as the call's error."""
-
-    def __init__(self, message: str, ran: Ran) -> None:
-        super().__init__(message)
-        self.ran = ran

@@ -19,9 +19,10 @@ from ..core.settings import ANSWER_LIMIT, Settings
 from ..core.tools import Toolbox, toolbox
 from ..state.conversation import Conversation
 from ..state.session import Session
+from .approval import Approve
 from .documents import still_uploaded
 from .prefix import with_prefix
-from .rounds import MAX_ROUNDS, Confirm, tool_rounds
+from .rounds import MAX_ROUNDS, tool_rounds
 from .routing import for_request
 
 
@@ -31,8 +32,14 @@ class Asking:
 
     tools: Toolbox | None = None  # None: the request's tool schemas are offered, their calls returned
     max_rounds: int = MAX_ROUNDS
-    confirm: Confirm | None = None
+    approve: Approve | None = None  # who answers an approval: a tool that asks, or every call with confirm_all
+    confirm_all: bool = False  # --confirm: every call waits for a yes
     max_answer_chars: int = ANSWER_LIMIT
+
+    @property
+    def needs_approval(self) -> bool:
+        """Whether some call may wait for the person's yes."""
+        return self.confirm_all or any(tool.asks for tool in (self.tools.tools.values() if self.tools else ()))
 
 
 def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult], None] | None = None,
@@ -41,7 +48,7 @@ def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult]
     settings = for_request(settings, request)
     if request.tools:
         events = tool_rounds(request, settings, how.tools or toolbox(request.tools), max_rounds=how.max_rounds,
-                             confirm=how.confirm)
+                             approve=how.approve, confirm_all=how.confirm_all)
     else:
         events = stream_events(request, settings)
     if request.prefix:

@@ -127,6 +127,9 @@ class Comparison:
 def compare_request(request: Request, settings: Settings, models: list[str], how: Asking | None = None) -> Comparison:
     """One result per model for the same request (nothing is sent until the comparison starts)."""
     check_compared(models, request.extra, bool(sent_documents(request.messages)))
+    if how is not None and how.needs_approval:  # the models' calls would come at once, from several threads
+        raise QwenError("A comparison asks its models at once, so a call that needs your approval could not be "
+                        "asked: compare without --agent or --confirm.", code="InvalidInput", hint="")
     for model in models:  # each model must take the question's pictures, audio or video, as one asked alone
         check_inputs(model, request.messages[-1].media)
     return Comparison({model: ask(replace(request, model=model), settings, how=how or Asking())

@@ -11,11 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-
-import pydantic
 
 from ..backends import stream_events
 from ..core.errors import QwenError, redact
@@ -35,59 +33,20 @@ from ..core.events import (
 from ..core.messages import Message, ToolCall
 from ..core.request import Request
 from ..core.settings import Settings
-from ..core.text import visible
-from ..core.tools import ERROR_PREFIX, Toolbox
+from ..core.tools import ERROR_PREFIX, Tool, Toolbox, ToolFailed, ToolResult
+from .approval import Approval, Approve, nobody_to_ask
 
 MAX_ROUNDS = 8
 OUTPUT_LIMIT = 20_000  # characters of a tool's output sent back to the model (and shown)
-
-Confirm = Callable[[str, str], bool]
-"""Asked before each call with the tool's name and its arguments (JSON); False declines the call."""
-
-
-SHOWN_LIMIT = 4_000  # characters of a call shown before asking; the rest is folded with its count, "all" shows it
-
-
-def describe_call(name: str, arguments: str) -> str:
-    """What a call will run, for a person to approve: the tool and its arguments as they will be passed (one per
-    line, whole), every character that would not show as itself written out."""
-    try:
-        parsed = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        return visible(f"{name}({arguments})")
-    lines = [f"{visible(name)}("] + [f"    {visible(key)}={visible(json.dumps(value, ensure_ascii=False))},"
-                                     for key, value in parsed.items()] + [")"]
-    return "\n".join(lines) if parsed else f"{visible(name)}()"
-
-
-def ask_on_stdin(name: str, arguments: str) -> bool:
-    """Ask the person (through the front end's input box) whether to run a call, showing exactly what will run;
-    no stdin refuses the call."""
-    shown = describe_call(name, redact(arguments))
-    folded = len(shown) > SHOWN_LIMIT
-    print(f"The model asks to run:\n{shown[:SHOWN_LIMIT]}")
-    if folded:
-        print(f"… {len(shown) - SHOWN_LIMIT:,} more characters (answer 'all' to see them before deciding)")
-    try:
-        while True:
-            answer = input(f"Run {visible(name)}? [y/N{'/all' if folded else ''}] ").strip().lower()
-            if answer != "all":
-                return answer in ("y", "yes")
-            print(shown)
-    except (EOFError, RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
-        raise QwenError("Tool calls need confirmation (--confirm), but nothing here can ask: the call was not run.",
-                        code="NoStdin", hint="Run the cell in a front end with input, or without --confirm.") from exc
-
 
 class Declined(Exception):
     """The person said no to a call (the model is told, and goes on without it)."""
 
 
 def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rounds: int = MAX_ROUNDS,
-                confirm: Confirm | None = None) -> Iterator[Event]:
-    """Events for a request whose calls the toolkit answers, round after round."""
+                approve: Approve | None = None, confirm_all: bool = False) -> Iterator[Event]:
+    """Events for a request whose calls the toolkit answers, round after round. A call of a tool that asks (the
+    agent's run_python), or every call with `confirm_all` (--confirm), runs only when `approve` says yes."""
     messages, offset, usage = request.messages, 0, _Sum()
     for round_number in range(1, max_rounds + 1):
         calls: dict[int, list[str | None]] = {}
@@ -125,11 +84,11 @@ def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rou
             return
         try:
             for position, call in enumerate(asked):
-                for event in _run(offset + position, call, tools, confirm):
+                for event in _run(offset + position, call, tools, approve, confirm_all):
                     if type(event) is Step:
                         steps.append(event.message)
                     yield event
-        except QwenError as error:  # nothing could ask for --confirm: stop here, keeping what happened
+        except QwenError as error:  # nothing could ask for an approval: stop here, keeping what happened
             yield Failed(error)
             return
         offset += len(asked)
@@ -142,25 +101,44 @@ def tool_rounds(request: Request, settings: Settings, tools: Toolbox, *, max_rou
         messages = messages + tuple(steps)
 
 
-def _run(index: int, call: ToolCall, tools: Toolbox, confirm: Confirm | None) -> Iterator[Event]:
+def _run(index: int, call: ToolCall, tools: Toolbox, approve: Approve | None, confirm_all: bool) -> Iterator[Event]:
     """Run one call (ToolRunning, then ToolOutput and the Step with its result for the model)."""
-    yield ToolRunning(index, call.name, call.arguments)
+    tool = tools.get(call.name)
+    asks = tool is not None and tool.function is not None and (tool.asks or confirm_all)
+    yield ToolRunning(index, call.name, call.arguments, asks=asks, code=tool.code if tool else None)
     started = time.perf_counter()
-    output, error = None, None
+    output, error, approved, displays = None, None, None, ()
     try:
-        output = _result_text(_call(call, tools, confirm))
+        arguments = _checked(call, tool, tools)
+        if asks:
+            approved = _approved(tool, arguments, approve)
+        value = _call(tool, arguments)
+        displays = value.displays if isinstance(value, ToolResult) else ()
+        output = _result_text(value.text if isinstance(value, ToolResult) else value)
     except Declined:
-        error = "The person declined this call."
+        error, approved = "The person declined this call.", False
     except _BadCall as exc:
         error = str(exc)
+    except ToolFailed as exc:
+        error, displays = str(exc), exc.displays
     except (KeyboardInterrupt, QwenError):
         raise
     except Exception as exc:  # the tool's own failure goes to the model (and is shown), like any result
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - started
-    yield ToolOutput(index, output, error, seconds)
+    yield ToolOutput(index, output, error, seconds, approved=approved, displays=displays)
     sent = output if error is None else ERROR_PREFIX + error
-    yield Step(Message("tool", _clip(sent or ""), tool_call_id=call.id))
+    # What goes back to the model is bounded and carries no key this process used (an approved print(os.environ)).
+    yield Step(Message("tool", _clip(redact(sent or "")), tool_call_id=call.id))
+
+
+def _approved(tool: Tool, arguments: dict[str, Any], approve: Approve | None) -> bool:
+    approval = Approval(tool, arguments)
+    if approve is None:
+        raise nobody_to_ask(approval)
+    if not approve(approval):
+        raise Declined()
+    return True
 
 
 class _BadCall(Exception):
@@ -186,26 +164,28 @@ def parse_arguments(text: str) -> dict[str, Any]:
     return arguments
 
 
-def _call(call: ToolCall, tools: Toolbox, confirm: Confirm | None) -> Any:
-    tool = tools.get(call.name)
+def _checked(call: ToolCall, tool: Tool | None, tools: Toolbox) -> dict[str, Any]:
+    """The call's arguments, parsed before anything is shown or run (what is approved is what runs)."""
     if tool is None:
         raise _BadCall(f"There is no tool called {call.name!r}; the tools are: {', '.join(tools.tools)}.")
-    arguments = parse_arguments(call.arguments)
-    # What is approved is what runs: the parsed arguments, not the model's text (where a repeated key hides).
-    if confirm is not None and not confirm(call.name, json.dumps(arguments, ensure_ascii=False)):
-        raise Declined()
+    return parse_arguments(call.arguments)
+
+
+def _call(tool: Tool, arguments: dict[str, Any]) -> Any:
+    import pydantic  # with the first call, not with the first question
+
     try:
         return tool.run(arguments)
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-        raise _BadCall(f"The arguments do not fit {call.name}'s parameters ({problems}).") from None
+        raise _BadCall(f"The arguments do not fit {tool.name}'s parameters ({problems}).") from None
 
 
 def _result_text(value: Any) -> str:
     """What the model is sent for a tool's return value: strings as they are, anything else as JSON if it can be."""
     if isinstance(value, str):
         return value
-    if isinstance(value, pydantic.BaseModel):
+    if hasattr(value, "model_dump_json"):  # a pydantic model
         return value.model_dump_json()
     try:
         return json.dumps(value, ensure_ascii=False, default=_plain)

@@ -31,7 +31,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
-GROUPS = ("Conversations", "Data", "Keys and where requests go", "Cassettes", "Panel and help")
+GROUPS = ("Conversations", "The notebook agent", "Data", "Keys and where requests go", "Cassettes", "Panel and help")
 
 
 def command(usage: str, summary: str, group: str) -> Callable[[Callable[[Any, str], Any]], Callable[[Any, str], Any]]:
@@ -133,13 +133,23 @@ def _export(magics: Any, rest: str) -> None:
     _say(f"Wrote {len(conversation.turns)} turns of {name!r} to {path}.")
 
 
-@command("%qwen usage", "tokens used, per chat", "Conversations")
+@command("%qwen usage", "tokens used and their estimated cost, per chat", "Conversations")
 def _usage(magics: Any, rest: str) -> None:
-    total = 0
+    from ..core.prices import estimate, money, provenance
+
+    total, priced = 0, False
     for name, conversation in magics.session.chats.items():
         total += conversation.tokens()
-        _say(f"{name}: {conversation.tokens()} tokens")
+        costs = [estimate(turn.model, turn.usage) for turn in conversation.turns]
+        currencies = {found[1] for found in costs if found}
+        spent = None  # a sum only when every turn has a price, in one currency
+        if costs and all(costs) and len(currencies) == 1:
+            spent = money(sum(found[0] for found in costs if found), currencies.pop())
+        priced = priced or spent is not None
+        _say(f"{name}: {conversation.tokens()} tokens" + (f", cost ≈ {spent} (estimate)" if spent else ""))
     _say(f"total: {total} tokens")
+    if priced:
+        _say(provenance(magics.region, dict(magics.prices)))
 
 
 @command("%qwen log search TERM", "logged requests and answers that mention TERM", "Conversations")
@@ -153,6 +163,22 @@ def _log(magics: Any, rest: str) -> None:
         _say(f"Nothing logged mentions {term.strip()!r}.")
     for row in rows:
         _say(f"[{row['chat']}] {row['model']}: {_clip(row['text'] or row['error'] or '')}")
+
+
+@command("%qwen fix [QUESTION]", "ask why the last cell failed: its source and error go along, the fixed code "
+         "comes back in a new cell below", "The notebook agent")
+def _fix(magics: Any, rest: str) -> Any:
+    from ..engine.agent import last_error_report
+
+    found = last_error_report()
+    if found is None:
+        _say("No cell has raised an error in this session, so there is nothing to fix.")
+        return None
+    error, cell = found
+    prompt = ("This notebook cell failed. Say why in a sentence or two, then give the whole corrected cell as one "
+              f"Python code block.\n\nThe cell:\n```python\n{cell.rstrip()}\n```\n\nThe error:\n```\n{error}\n```"
+              + (f"\n\n{rest}" if rest else ""))
+    return magics.qwen("--raw -f code", prompt)  # as a %%qwen cell: the answer streams, its code goes below
 
 
 @command("%qwen batches [cancel ID]", "Batch API jobs that --map --batch started, and their state; cancel one",

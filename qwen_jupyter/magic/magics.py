@@ -99,8 +99,9 @@ class QwenMagics(Magics):
 
     map_preview_above = Int(1000, allow_none=True, config=True,
                             help="%%qwen --map sends more requests than this only after a preview; None: always.")
-    prices = Dict(config=True, help="Prices per million tokens by model, for --map's preview, e.g. "
-                  "{'qwen-plus': {'input': 0.8, 'output': 2.0}}; none are built in.")
+    prices = Dict(config=True, help="Your prices per million tokens by model, e.g. {'qwen-plus': {'input': 0.8, "
+                  "'output': 2.0, 'cached_input': 0.16}}, for the cost estimates of --map, the operators, %qwen "
+                  "usage and the footer; they win over the built-in table (qwen_jupyter.core.prices).")
     presets = Dict(config=True, help="Your own --preset values by name, e.g. {'poem': {'temperature': 1.2, "
                    "'top_p': 0.95}}; they override the built-in creative, code, factual and translation.")
 
@@ -254,11 +255,13 @@ class QwenMagics(Magics):
         from ..core import media
         from ..core.interpolate import interpolate
         from ..core.speech import speech_options
-        from ..core.tools import Toolbox, toolbox
+        from ..core.tools import toolbox
+        from ..engine.agent import tools as agent_tools
+        from ..engine.approval import approver
         from ..engine.asking import Asking
         from ..engine.comparison import model_list
         from ..engine.question import Question
-        from ..engine.rounds import MAX_ROUNDS, ask_on_stdin
+        from ..engine.rounds import MAX_ROUNDS
         from .specialised import request_options
 
         prompt, pictures = args.prompt, []
@@ -268,7 +271,8 @@ class QwenMagics(Magics):
         inputs += [media.image(self._value(v)) for v in args.images]
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
-        tools = toolbox(self._tools(args.tools)) if args.tools else Toolbox(())
+        functions = [*agent_tools(self.shell)] if args.agent else []
+        tools = toolbox([*functions, *(self._tools(args.tools) if args.tools else ())])
         options = {
             "thinking": args.think if args.think is not None else self.thinking,
             "thinking_budget": args.budget if args.budget is not None else self.thinking_budget,
@@ -277,8 +281,8 @@ class QwenMagics(Magics):
             "code_interpreter": args.code_interpreter, "size": args.size, "n": args.count,
             "negative_prompt": args.negative, "prompt_extend": args.prompt_extend, **speech_options(args.speak),
             **request_options(args, self._value)}
-        how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, ask_on_stdin if args.confirm else None,
-                     self.max_answer_chars)
+        how = Asking(tools or None, args.max_rounds or MAX_ROUNDS, approver(yes=args.yes), confirm_all=args.confirm,
+                     max_answer_chars=self.max_answer_chars)
         return Question(prompt, args.chat or DEFAULT_CHAT, self._next_key(), self.model, model=args.model,
                         media=tuple(inputs), system=args.system or self.system, options=options,
                         files=tuple(self._value(f) for f in args.files), once=args.once, new=args.new,
@@ -312,8 +316,9 @@ class QwenMagics(Magics):
         return [self.shell.user_ns[name] for name in names]
 
     def _map(self, args: MagicArgs) -> Any:
-        """%%qwen --map DATA: the cell is the template over DATA's rows; the new DataFrame is the cell's value."""
-        from ..data import run_map  # pandas loads only when a table is mapped
+        """%%qwen --map DATA: the cell is the template over DATA's rows; the new DataFrame is the cell's value.
+        With --labels or --filter, classify() or filter() (--models: a cascade)."""
+        from ..data import run_choice, run_map  # pandas loads only when a table is mapped
 
         def named(text: str) -> Any:  # DATA or {expression}: a value from the namespace
             expression = braced_expression(text) or text
@@ -322,16 +327,35 @@ class QwenMagics(Magics):
                                  "notebook (or an {expression}).")
             return evaluate(expression, self.shell.user_ns)
 
-        out = run_map(
-            named(args.map_data), args.prompt, self.settings(args), self.session.store,
-            model=args.model or self.model, concurrency=args.concurrency or 8, into=args.into or "answer",
-            schema=named(args.schema) if args.schema else None, batch=args.batch,
-            system=args.system or self.system, think=args.think, dry_run=args.dry_run,
-            preview_above=self.map_preview_above, prices=dict(self.prices), progress=not args.quiet,
-            confirm_hint="set %config QwenMagics.map_preview_above higher (or None) to send them",
-            namespace=self.shell.user_ns, raw=args.raw or not self.interpolate,
-            **{k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens),
-                                 ("seed", args.seed)) if v is not None})
+        choice = args.labels is not None or args.filter
+        if args.labels is not None and args.filter:
+            raise UsageError("--labels and --filter ask different things: give one.")
+        if (args.models or args.threshold is not None) and not choice:
+            raise UsageError("--models and --threshold go with --labels or --filter.")
+        if choice and args.schema:
+            raise UsageError("--schema asks for JSON; --labels and --filter ask for one word: give one.")
+        common = dict(concurrency=args.concurrency or 8, batch=args.batch, system=args.system or self.system,
+                      think=args.think, dry_run=args.dry_run, preview_above=self.map_preview_above,
+                      prices=dict(self.prices), progress=not args.quiet,
+                      confirm_hint="set %config QwenMagics.map_preview_above higher (or None) to send them",
+                      namespace=self.shell.user_ns, raw=args.raw or not self.interpolate,
+                      **{k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens),
+                                           ("seed", args.seed)) if v is not None})
+        data, settings, store = named(args.map_data), self.settings(args), self.session.store
+        try:
+            if choice:
+                out = run_choice(data, args.prompt, args.labels, settings, store, question=args.filter,
+                                 model=None if args.models else args.model or self.model, models=args.models,
+                                 threshold=0.9 if args.threshold is None else args.threshold,
+                                 into=args.into or ("keep" if args.filter else "label"), **common)
+            else:
+                out = run_map(data, args.prompt, settings, store, model=args.model or self.model,
+                              into=args.into or "answer", schema=named(args.schema) if args.schema else None,
+                              **common)
+        except QwenError as error:
+            if args.out and getattr(error, "frame", None) is not None:
+                self.shell.user_ns[args.out] = error.frame  # -o: the rows that have answers, as the error holds
+            raise
         if args.out:
             self.shell.user_ns[args.out] = out
         return None if args.quiet else out  # -q: stored (-o), not shown

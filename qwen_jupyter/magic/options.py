@@ -88,6 +88,10 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
         _option("--tools", help="functions the model may call, by name: f,g (or {[f, g]}); they run in the kernel"),
         _option("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)"),
         _option("--confirm", action="store_true", help="ask before running each tool call"),
+        _option("--agent", action="store_true",
+                help="the notebook agent: the model may look at your variables and run code here, each run shown "
+                     "and approved first (run_python, list_variables, describe, last_error)"),
+        _option("--yes", action="store_true", help="approve every call of this cell (for runs you trust)"),
         _option("--code-interpreter", action="store_true",
                 help="let the model run code on the service (models that have it, e.g. qwen3-max thinking; shown "
                      "like a tool call)"),
@@ -112,6 +116,14 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
         _option("--batch", action="store_true", help="with --map: through the Batch API (half price, hours)"),
         _option("--concurrency", type=int, help="with --map: requests at once (default 8)"),
         _option("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing"),
+        _option("--labels", help="with --map: one of these labels a row (pos,neg,neutral), with its confidence: "
+                "columns {into}, {into}_confidence, {into}_model, {into}_error (into: label)"),
+        _option("--filter", action="store_true",
+                help="with --map: the cell is a yes/no question; the rows answered yes (into: keep)"),
+        _option("--models", metavar="MODELS",
+                help="with --labels or --filter: a cascade, cheapest first (qwen-flash,qwen3-max): rows below "
+                     "--threshold go on to the next"),
+        _option("--threshold", type=float, help="with --models: the confidence below which a row goes on (0.9)"),
     )),
     ("Specialised", (
         _option("--logprobs", nargs="?", const=str(DEFAULT_TOP), metavar="K",

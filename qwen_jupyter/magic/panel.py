@@ -14,7 +14,8 @@ def open_panel(magics: Any, chat: str = DEFAULT_CHAT, model: str | None = None) 
     """A panel on the magic's session and settings, so both share conversations and %config (and the notebook's
     functions, for its tools picker)."""
     return QwenPanel(magics.session, magics.settings, chat=chat, model=model, default_model=magics.model,
-                     on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r), namespace=magics.shell.user_ns)
+                     on_result=lambda r: magics.shell.user_ns.__setitem__("_qwen", r), namespace=magics.shell.user_ns,
+                     kernel=magics.shell)
 
 
 def Panel(chat: str = DEFAULT_CHAT, model: str | None = None) -> QwenPanel:  # noqa: N802 - reads like a class

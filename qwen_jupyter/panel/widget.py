@@ -11,6 +11,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import anywidget
@@ -24,6 +25,8 @@ from ..core.result import QwenResult
 from ..core.settings import Settings
 from ..core.speech import speech_options
 from ..core.tools import notebook_functions, toolbox
+from ..engine.agent import tools as agent_tools
+from ..engine.approval import Approval
 from ..engine.asking import Asking
 from ..engine.comparison import Comparison, model_list
 from ..engine.documents import FORMATS, Document, document_name, upload_documents
@@ -37,7 +40,7 @@ from .worker import Worker
 
 MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max", "qvq-max", "qwen-image-plus",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
-OPTIONS = ("model", "thinking", "budget", "search", "tools", "speak", "probabilities", "translate_to",
+OPTIONS = ("model", "thinking", "budget", "search", "tools", "agent", "speak", "probabilities", "translate_to",
            "compare_with")  # what a panel remembers per chat
 PANEL_ALTERNATIVES = 3  # a token's alternatives shown on hover when probabilities are on
 # ipywidgets keeps one "holding sync" flag and one set of pending states per widget for every thread, and the
@@ -63,6 +66,7 @@ class QwenPanel(anywidget.AnyWidget):
     probabilities = traitlets.Bool(False).tag(sync=True)  # answers shaded token by token, alternatives on hover
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the functions offered to the model, by name
     tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the notebook's functions, for the picker
+    agent = traitlets.Bool(False).tag(sync=True)  # the notebook agent: its runs wait for a yes on the panel's buttons
     # a language: the question is translated by Qwen-MT ("" or None: off)
     translate_to = traitlets.Unicode("", allow_none=True).tag(sync=True)
     languages = traitlets.List(traitlets.Unicode(), list(LANGUAGES)).tag(sync=True)  # for the Translate picker
@@ -77,7 +81,7 @@ class QwenPanel(anywidget.AnyWidget):
 
     def __init__(self, session: Session, settings: Any, *, chat: str = DEFAULT_CHAT, model: str | None = None,
                  default_model: str | None = None, on_result: Any = None,
-                 namespace: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 namespace: dict[str, Any] | None = None, kernel: Any = None, **kwargs: Any) -> None:
         saved = _remembered(session).get(chat, {})
         if model and model != saved.get("model"):
             saved = {}  # another model asked for by name: its own defaults
@@ -88,6 +92,9 @@ class QwenPanel(anywidget.AnyWidget):
         self._settings = settings  # a callable returning Settings (the magic's, so %config applies)
         self._on_result = on_result  # the magic binds _qwen
         self._namespace = namespace if namespace is not None else {}  # where the tools picker finds functions
+        # what the agent works on: the kernel (its namespace, compiler and display), or just the namespace
+        self._kernel = kernel if kernel is not None else SimpleNamespace(user_ns=self._namespace, user_ns_hidden={})
+        self._approvals: dict[str, list[Any]] = {}  # id -> [answered (threading.Event), the answer]
         self.last: QwenResult | Comparison | None = None
         self._stop = threading.Event()
         self._read_with: str | None = None  # the picker's model when the last ask was about documents
@@ -215,6 +222,11 @@ class QwenPanel(anywidget.AnyWidget):
             self.tool_names = notebook_functions(self._namespace)
         elif kind == "katex":
             self.send({"type": "katex", **katex_assets()})
+        elif kind == "approval":  # the Run / Don't run buttons of a call waiting in the live turn
+            waiting = self._approvals.get(str(content.get("id")))
+            if waiting is not None:
+                waiting[1] = content.get("approved") is True
+                waiting[0].set()
         elif kind == "stop":
             self.stop()
         elif kind == "new":
@@ -310,7 +322,8 @@ class QwenPanel(anywidget.AnyWidget):
     def _ask(self, text: str, media: list[Media], documents: tuple[tuple[str, str], ...],
              key: str) -> QwenResult | Comparison:
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
-        tools = toolbox(self._namespace[name] for name in self.tools if callable(self._namespace.get(name)))
+        functions = [self._namespace[name] for name in self.tools if callable(self._namespace.get(name))]
+        tools = toolbox([*(agent_tools(self._kernel) if self.agent else ()), *functions])
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         # The engine decides the rest, as for a %%qwen cell; a model picked since the documents were asked about
         # counts as named.
@@ -318,7 +331,8 @@ class QwenPanel(anywidget.AnyWidget):
         question = Question(text, self.chat, key, self.model, media=tuple(media),
                             model=self.model if self._read_with != self.model else None,
                             options=self._options(tools, self.model), file_ids=tuple(i for _, i in documents),
-                            compare=(self.model, *others) if others else (), how=Asking(tools or None))
+                            compare=(self.model, *others) if others else (),
+                            how=Asking(tools or None, approve=self._approve))
         answer = ask_question(question, self.session, settings)
         answered = answer.model if isinstance(answer, QwenResult) else self.model
         self._read_with = self.model if documents or answered != self.model else None
@@ -357,8 +371,26 @@ class QwenPanel(anywidget.AnyWidget):
                 "tools": tools.specs(), "logprobs": PANEL_ALTERNATIVES if self.probabilities else None,
                 **speech_options(True if self.speak and "omni" in model else None)}
 
+    def _approve(self, approval: Approval) -> bool:
+        """Ask on the panel's own buttons (from the worker thread) whether a call may run; the live turn shows
+        exactly what will run until the person answers. Stop, or a panel nobody answers, runs nothing."""
+        asked = uuid.uuid4().hex
+        answered = threading.Event()
+        self._approvals[asked] = [answered, False]
+        self.live = {**self.live, "approval": {"id": asked, "name": approval.name, "shown": approval.shown,
+                                               "code": bool(approval.tool.code)}}
+        try:
+            while not answered.wait(0.2):
+                if self._stop.is_set():
+                    return False
+            return self._approvals[asked][1]
+        finally:
+            self._approvals.pop(asked, None)
+            self.live = {k: v for k, v in self.live.items() if k != "approval"}
+
     def stop(self) -> None:
-        """Stop the answer that is streaming (it is kept, marked interrupted)."""
+        """Stop the answer that is streaming (it is kept, marked interrupted); a call waiting for approval does
+        not run."""
         self._stop.set()
         if isinstance(self.last, QwenResult) and self.last.streaming:
             self.last.stop()  # at once, even if its stream has stalled (a comparison's worker stops its own)

@@ -27,7 +27,7 @@ from ..views.html import fragment, markdown_html
 from ..views.layout import footer
 from ..views.logprobs import logprobs_html
 from ..views.media import audio_html, images_html, progress_note
-from ..views.tools import LiveCalls
+from ..views.tools import LiveCalls, tool_calls_html
 
 DELTA_INTERVAL = 0.05  # seconds between delta messages (at most 20 a second)
 REFRESH_INTERVAL = 3.0  # seconds between full refreshes of the live turn, at the least
@@ -148,6 +148,8 @@ class Worker:
         """The turn is recorded (ask_in did it): show it with this answer's footer and error, if any."""
         shown = self.panel._shown.setdefault(key, {})
         shown["footer"] = footer(result)
+        if result.tool_calls:  # as they ran here: approved or not, code shown as code (the stored turn has less)
+            shown["tools_html"] = fragment(tool_calls_html(result))
         speech = result.audio
         media = images_html(result) + (audio_html(speech.wav) if speech else "")
         if logprobs := result.logprobs:  # the answer token by token, shaded by probability (the Markdown is in Copy)

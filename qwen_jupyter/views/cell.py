@@ -289,6 +289,10 @@ class CellView:
         for output in media_bundles(result):  # generated images and speech, embedded (the links expire)
             self.messages += 1
             self.display.display(output, raw=True)
+        for call in result.tool_calls:  # what approved code displayed (kept while the answer streamed)
+            for output in call.displays:
+                self.messages += 1
+                self.display.display(output, raw=True)
 
 
 def thumbnails(inputs: tuple[Media, ...]) -> str:

@@ -37,20 +37,28 @@ def _inline(arguments: str) -> str:
 
 
 def tool_block(name: str, arguments: str, output: str | None = None, error: str | None = None,
-               seconds: float | None = None, running: bool = False) -> str:
-    """One call: a summary line (open while it runs) and its arguments and result."""
+               seconds: float | None = None, running: bool = False, approved: bool | None = None,
+               asks: bool = False, code: str | None = None) -> str:
+    """One call: a summary line (open while it runs or waits for approval) and its arguments and result; the
+    argument that is code to run (`code`) is shown as code."""
     if running:
-        state = "running…"
+        state = "waiting for your approval…" if asks else "running…"
+    elif approved is False:
+        state = "✗ not run: you said no"
     elif error is not None:
         state = "⚠ error"
     elif output is None:
         state = "not run (answer it yourself)"
     else:
-        state = "✓"
+        state = "✓ approved by you" if approved else "✓"
     timing = f" · {seconds:.2f} s" if seconds is not None and not running else ""
-    call = escape(f"{name}({_clip(_inline(arguments))[:120]})")
-    parts = [f"<summary>Tool <code>{call}</code> {escape(state)}{timing}</summary>",
-             f"<div>Arguments</div><pre><code>{escape(_clip(_pretty(arguments)))}</code></pre>"]
+    source, rest = _code_of(arguments, code)
+    call = escape(f"{name}({_clip(_inline(rest))[:120]})")
+    parts = [f"<summary>Tool <code>{call}</code> {escape(state)}{timing}</summary>"]
+    if source is not None:
+        parts.append(f"<div>Code</div><pre><code>{escape(_clip(source))}</code></pre>")
+    if source is None or rest != "{}":
+        parts.append(f"<div>Arguments</div><pre><code>{escape(_clip(_pretty(rest)))}</code></pre>")
     if error is not None:
         parts.append(f"<div>Error</div><pre><code>{escape(_clip(error))}</code></pre>")
     elif output is not None:
@@ -58,9 +66,21 @@ def tool_block(name: str, arguments: str, output: str | None = None, error: str 
     return f'<details class="qwen-tool-call" style="{_BOX}"{" open" if running else ""}>{"".join(parts)}</details>'
 
 
+def _code_of(arguments: str, code: str | None) -> tuple[str | None, str]:
+    """The code argument's text and the other arguments (JSON), when the call runs code."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return None, arguments
+    if not code or not isinstance(value, dict) or not isinstance(value.get(code), str):
+        return None, arguments
+    return value[code], json.dumps({k: v for k, v in value.items() if k != code}, ensure_ascii=False)
+
+
 def tool_calls_html(result: Any) -> str:
     """Every call of a finished result, in order."""
-    return "".join(tool_block(c.name, c.arguments_json, c.output, c.error, c.seconds) for c in result.tool_calls)
+    return "".join(tool_block(c.name, c.arguments_json, c.output, c.error, c.seconds, approved=c.approved,
+                              code=c.code) for c in result.tool_calls)
 
 
 def tool_calls_text(result: Any) -> list[str]:
@@ -100,13 +120,14 @@ class LiveCalls:
             return key
         if isinstance(event, ToolRunning):
             self.started[event.index] = event
-            self.blocks[event.index] = tool_block(event.name, event.arguments, running=True)
+            self.blocks[event.index] = tool_block(event.name, event.arguments, running=True, asks=event.asks,
+                                                  code=event.code)
             return event.index
         if event.index not in self.started:
             return None
         started = self.started[event.index]
         self.blocks[event.index] = tool_block(started.name, started.arguments, event.output, event.error,
-                                              event.seconds)
+                                              event.seconds, approved=event.approved, code=started.code)
         return event.index
 
     def html(self) -> str:

@@ -62,9 +62,10 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
 
     def execute(self, code: str, cell_id: str | None = None, timeout: float = 60, on_message=None,
-                deleted: list[str] | None = None, answers: list[str] | None = None) -> Execution:
+                deleted: list[str] | None = None, answers: list[str] | None = None, wait: bool = False) -> Execution:
         """Run code as a notebook cell would (with metadata.cellId) and gather its IOPub messages; `answers`
-        are typed into input() prompts in turn (the front end allows stdin only then)."""
+        are typed into input() prompts in turn (the front end allows stdin only then); past them an empty line is
+        typed, or with `wait` nothing (a person who has not answered yet)."""
         metadata = {"cellId": cell_id or uuid.uuid4().hex}
         if deleted:
             metadata["deletedCells"] = deleted
@@ -83,7 +84,8 @@ class Kernel:
             if answers is not None and client.stdin_channel.msg_ready():
                 request = client.get_stdin_msg(timeout=1)
                 execution.prompts.append(request["content"]["prompt"])
-                client.input(typed.pop(0) if typed else "")
+                if typed or not wait:
+                    client.input(typed.pop(0) if typed else "")
             try:
                 msg = client.get_iopub_msg(timeout=max(0.01, min(0.05, deadline - time.monotonic())))
             except queue.Empty:

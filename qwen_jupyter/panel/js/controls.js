@@ -29,6 +29,11 @@ function controlsView() {
   c.speak.type = "checkbox";
   c.speakLabel = labelled(" Speak", c.speak);
   c.speakLabel.title = "Answer aloud too (Omni models)";
+  c.agent = el("input", "qp-agent");
+  c.agent.type = "checkbox";
+  c.agentLabel = labelled(" Agent", c.agent);
+  c.agentLabel.title = "Let the model look at your variables and run code in this kernel: each run is shown here " +
+                       "and waits for your Run";
   c.probabilities = el("input", "qp-probabilities");
   c.probabilities.type = "checkbox";
   c.probabilitiesLabel = labelled(" Probabilities", c.probabilities);
@@ -57,7 +62,7 @@ function controlsView() {
   c.row.setAttribute("role", "group");
   c.row.setAttribute("aria-label", "Chat options");
   c.row.append(c.picker, labelled(" Think", c.think), c.budget, labelled(" Search", c.search), c.speakLabel,
-               c.probabilitiesLabel, c.tools, c.translateLabel, c.compare, c.attach, c.file, c.send, c.stop,
+               c.probabilitiesLabel, c.tools, c.agentLabel, c.translateLabel, c.compare, c.attach, c.file, c.send, c.stop,
                c.fresh, c.tokens);
   return c;
 }
@@ -94,6 +99,7 @@ function wireControls(model, c, panel) {
     c.search.checked = model.get("search");
     c.speak.checked = model.get("speak");
     c.probabilities.checked = model.get("probabilities");
+    c.agent.checked = model.get("agent");
     c.translate.value = model.get("translate_to");
     c.speakLabel.hidden = !model.get("model").includes("omni"); // only Omni models speak
     const busy = model.get("busy");
@@ -116,6 +122,7 @@ function wireControls(model, c, panel) {
   c.search.addEventListener("change", () => set("search", c.search.checked));
   c.speak.addEventListener("change", () => set("speak", c.speak.checked));
   c.probabilities.addEventListener("change", () => set("probabilities", c.probabilities.checked));
+  c.agent.addEventListener("change", () => set("agent", c.agent.checked));
   c.tools.addEventListener("toggle", () => { if (c.tools.open) model.send({ type: "tools" }); }); // new functions
   c.translate.addEventListener("change", () => set("translate_to", c.translate.value));
   return { set, showModels, showCompare, showChoices, showControls, showTools };

@@ -40,6 +40,7 @@ function build(model) {
       }
     },
     retry() { if (!model.get("busy")) model.send({ type: "retry" }); },
+    approve(id, approved) { model.send({ type: "approval", id, approved }); },
     edit(turn) { parts.composer.edit(turn); },
   };
   parts.controls = wireControls(model, c, panel);
@@ -72,7 +73,7 @@ function build(model) {
     on("change:languages", controls.showChoices);
     on("change:document_types", controls.showChoices);
     for (const name of ["busy", "total_tokens", "thinking", "budget", "search", "speak", "probabilities", "model",
-                        "translate_to"]) {
+                        "translate_to", "agent"]) {
       on(`change:${name}`, controls.showControls);
     }
   }

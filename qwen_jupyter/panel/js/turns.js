@@ -32,8 +32,8 @@ function turnView(turn, actions) {
   const answer = el("div", "qp-answer");
   answer.append(el("div", "qp-html jp-RenderedHTMLCommon"), el("div", "qp-tail"), el("div", "qp-columns"));
   reply.append(reasoning, answer);
-  root.append(user, el("div", "qp-tools"), reply, el("div", "qp-error"), el("div", "qp-answer-actions"),
-              el("div", "qp-footer")); // calls come before the answer they led to
+  root.append(user, el("div", "qp-tools"), el("div", "qp-approval"), reply, el("div", "qp-error"),
+              el("div", "qp-answer-actions"), el("div", "qp-footer")); // calls come before the answer they led to
   fill(root, turn, actions);
   return root;
 }
@@ -74,6 +74,7 @@ function fill(root, turn, actions) {
   root.classList.toggle("qp-has-reasoning", Boolean(turn.reasoning_html || turn.reasoning_tail));
   sizeReasoning(root);
   root.querySelector(".qp-tools").innerHTML = turn.tools_html || ""; // the kernel's call blocks, text escaped
+  root.querySelector(".qp-approval").replaceWith(approvalBox(turn.approval, actions));
   root.querySelector(".qp-error").textContent = turn.error || "";
   root.querySelector(".qp-answer-actions").replaceWith(answerActions(turn, actions));
   root.querySelector(".qp-footer").textContent = turn.footer || "";
@@ -101,4 +102,23 @@ function sizeReasoning(root) {
   const reasoning = root.querySelector(".qp-reasoning");
   const text = reasoning.querySelector(".qp-html").textContent + reasoning.querySelector(".qp-tail").textContent;
   reasoning.querySelector(".qp-reasoning-size").textContent = text.trim() ? ` · ${words(text)}` : "";
+}
+
+function approvalBox(approval, actions) {
+  // A call waiting for the person's yes: exactly what will run (as text, hidden characters written out by the
+  // kernel), and Run / Don't run. Nothing runs until one is pressed; Stop refuses it.
+  const box = el("div", "qp-approval");
+  if (!approval) return box;
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", `Approve ${approval.name}`);
+  box.append(el("div", "qp-approval-title", approval.code ? "The model asks to run this code in your kernel:"
+                                                            : "The model asks to run this call:"),
+             el("pre", "qp-approval-shown", approval.shown));
+  const answer = (approved) => () => {
+    for (const node of box.querySelectorAll("button")) node.disabled = true;
+    actions.approve(approval.id, approved);
+  };
+  box.append(button("Run it", "jp-mod-accept qp-approve", `Run ${approval.name} as shown`, answer(true)),
+             button("Don't run", "qp-refuse", `Do not run ${approval.name}`, answer(false)));
+  return box;
 }
