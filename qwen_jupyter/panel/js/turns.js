@@ -118,7 +118,9 @@ function approvalBox(approval, actions) {
     for (const node of box.querySelectorAll("button")) node.disabled = true;
     actions.approve(approval.id, approved);
   };
-  box.append(button("Run it", "jp-mod-accept qp-approve", `Run ${approval.name} as shown`, answer(true)),
-             button("Don't run", "qp-refuse", `Do not run ${approval.name}`, answer(false)));
+  const buttons = el("div", "qp-approval-actions");
+  buttons.append(button("Run it", "jp-mod-accept qp-approve", `Run ${approval.name} as shown`, answer(true)),
+                 button("Don't run", "qp-refuse", `Do not run ${approval.name}`, answer(false)));
+  box.append(buttons);
   return box;
 }
