@@ -104,6 +104,8 @@ class TerminalView:
         tail = "\n" if self.kind else ""
         tail += "".join(f"{line}\n" for line in media_lines(result))
         tail += "".join(printable(line) + "\n" for line in source_lines(result))
+        for call in result.tool_calls:  # what approved code displayed, as a terminal shows a display
+            tail += "".join(printable(shown.get("text/plain", f"[{', '.join(shown)}]")) + "\n" for shown in call.displays)
         if result.error:
             tail += f"\n{printable(result.error.summary())}\n"
         self._write(f"{tail}-- {footer(result)}\n")
