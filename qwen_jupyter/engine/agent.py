@@ -181,21 +181,40 @@ def description(shell: Any, name: str) -> str:
     return bounded(f"{name}: {kind}\n{_repr.repr(value)}")
 
 
+def _is_cell(filename: str) -> bool:
+    """Whether a frame's file is a notebook cell (ipykernel's, or terminal IPython's)."""
+    return "ipykernel_" in filename or filename.startswith("<ipython-input")
+
+
 def _cell_of(tb: Any) -> str:
     """The source of the notebook cell a traceback passed through (the outermost one it reached)."""
-    for frame in traceback.extract_tb(tb):  # a cell's file: ipykernel's, or terminal IPython's
-        if "ipykernel_" in frame.filename or frame.filename.startswith("<ipython-input"):
+    for frame in traceback.extract_tb(tb):
+        if _is_cell(frame.filename):
             return "".join(linecache.getlines(frame.filename))
     return ""
 
 
+def _where(filename: str) -> str:
+    """A frame's file as the model needs it: "cell" for the notebook's own, a library's path from its package
+    (no temporary folders, home directories or environments: they say nothing and may name the person)."""
+    if _is_cell(filename):
+        return "cell"
+    return filename.split("site-packages/", 1)[-1] if "site-packages/" in filename else filename.rsplit("/", 1)[-1]
+
+
 def last_error_report() -> tuple[str, str] | None:
-    """(the exception with a short traceback, the failing cell's source) of the last error, or None."""
+    """(the exception with its last frames, the failing cell's source) of the last error, or None."""
     error = getattr(sys, "last_value", None)
     if error is None:
         return None
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return "".join(lines[-8:]).strip(), _cell_of(error.__traceback__)
+    frames = traceback.extract_tb(error.__traceback__)[-5:]
+    lines = ["Traceback (most recent call last):"]
+    for frame in frames:
+        lines.append(f'  {_where(frame.filename)}, line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    lines += [line.rstrip() for line in traceback.format_exception_only(type(error), error)]
+    return "\n".join(lines), _cell_of(error.__traceback__)
 
 
 def last_error(shell: Any) -> str:

@@ -153,5 +153,6 @@ def test_qwen_fix_sends_the_failing_cell_and_its_error_and_puts_code_below(kerne
     assert run.reply["content"]["status"] == "ok", run.stderr
     prompt = emu.received[-1]["body"]["messages"][-1]["content"]
     assert "def mean(xs):" in prompt and "ZeroDivisionError" in prompt
+    assert "cell, line 4, in <module>" in prompt and "ipykernel_" not in prompt  # no temporary paths
     payload = run.reply["content"].get("payload") or []
     assert any(p.get("source") == "set_next_input" for p in payload)  # its code goes below, as -f code puts it
