@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ..backends import backoff
 from ..backends.completions import Completions
 from ..core.errors import QwenError
+from ..core.logprobs import logprobs_event
 from ..core.settings import Settings
 
 T = TypeVar("T")
@@ -43,14 +44,23 @@ class Stats:
 
 
 def entry(key: str, completion: dict[str, Any], emulated: bool) -> dict[str, Any]:
-    """A stored row from a chat.completion body (a live answer, or a batch output line's body)."""
+    """A stored row from a chat.completion body (a live answer, or a batch output line's body): the text, the
+    usage with what the context cache read and wrote, and the tokens' log probabilities when they came (as
+    [token, logprob, [[alternative, logprob], …]] lists; None when the answer has none)."""
     choice = (completion.get("choices") or [{}])[0]
     usage = completion.get("usage") or {}
+    details = usage.get("prompt_tokens_details") or {}
+    counts = {"input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens"),
+              "total_tokens": usage.get("total_tokens"), "cached_tokens": details.get("cached_tokens"),
+              "cache_creation_tokens": details.get("cache_creation_input_tokens"),
+              "cache_type": details.get("cache_type")}
+    event = logprobs_event(choice.get("logprobs"))
     return {"key": key, "model": completion.get("model"), "text": (choice.get("message") or {}).get("content") or "",
-            "usage": {"input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens"),
-                      "total_tokens": usage.get("total_tokens")},
+            "usage": {name: value for name, value in counts.items() if value is not None or "cache" not in name},
             "error": None, "request_id": (completion.get("id") or "").removeprefix("chatcmpl-") or None,
-            "emulated": emulated}
+            "emulated": emulated,
+            "logprobs": [[token, lp, [list(pair) for pair in top]] for token, lp, top in event.tokens] if event
+            else None}
 
 
 def failure(key: str, error: str, model: str | None = None, request_id: str | None = None) -> dict[str, Any]:
@@ -114,16 +124,21 @@ class Runner:
     (`throttled_at`, as CUBIC returns to its last maximum), then by one a window of answers. An error that will
     not change, or most of the recent requests failing for STORM_SECONDS, stops the run (`stopped`): no request
     starts after it, waits end, and those in flight finish. `check` validates an answer's text (None or a
-    complaint): an invalid answer is asked once more, then kept with the complaint as its error."""
+    complaint): an invalid answer is asked once more, then kept with the complaint as its error. `first_alone`:
+    one request, then the others once it is answered (the explicit context cache is written after an answer, so
+    the rows behind the first read it instead of each writing their own)."""
 
     def __init__(self, settings: Settings, rows: Iterable[Row], total: int, save: Callable[[dict[str, Any]], None],
                  *, concurrency: int = 8, rpm: float | None = None, tpm: float | None = None,
-                 check: Callable[[str], str | None] | None = None) -> None:
+                 check: Callable[[str], str | None] | None = None, first_alone: bool = False) -> None:
         self.settings, self.save, self.check = settings, save, check
         self.rows = iter(rows)  # pulled one at a time by the workers: a row's body exists only while it is sent
         self.stats = Stats(total)
         self.limiter = Limiter(rpm, tpm)
         self.concurrency = self.allowed = max(1, concurrency)
+        self.warming = first_alone and self.concurrency > 1
+        if self.warming:
+            self.allowed = 1
         self.in_flight = 0
         self.paused_until = 0.0
         self.successes = 0
@@ -250,7 +265,9 @@ class Runner:
         self.successes = 0
 
     def _succeeded(self) -> None:
-        if self.allowed < self.throttled_at:
+        if self.warming:  # the first answer is in: everyone may go
+            self.warming, self.allowed = False, max(self.allowed, self.concurrency)
+        elif self.allowed < self.throttled_at:
             self.allowed += 1
         elif self.allowed < self.concurrency:
             self.successes += 1

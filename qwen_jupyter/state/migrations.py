@@ -89,7 +89,13 @@ def m006_turn_documents(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE turns ADD COLUMN about_documents INTEGER")
 
 
-MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps, m006_turn_documents]
+def m007_answer_logprobs(db: sqlite3.Connection) -> None:
+    """map()'s answers keep their tokens' log probabilities when they came (the operators' confidence)."""
+    db.execute("ALTER TABLE answers ADD COLUMN logprobs TEXT")
+
+
+MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_tool_steps, m006_turn_documents,
+              m007_answer_logprobs]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -251,7 +251,7 @@ class Store:
     def answers(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Stored map() rows by request key (answered or failed), for the keys given."""
         found: dict[str, dict[str, Any]] = {}
-        names = ("key", "model", "text", "usage", "error", "request_id", "emulated")
+        names = ("key", "model", "text", "usage", "error", "request_id", "emulated", "logprobs")
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             rows = self._read(f"SELECT {', '.join(names)} FROM answers WHERE key IN ({','.join('?' * len(chunk))})",
@@ -260,6 +260,7 @@ class Store:
                 entry = dict(zip(names, row, strict=True))
                 entry["usage"] = json.loads(entry["usage"] or "{}")
                 entry["emulated"] = bool(entry["emulated"])
+                entry["logprobs"] = json.loads(entry["logprobs"]) if entry["logprobs"] else None
                 found[entry["key"]] = entry
         return found
 
@@ -274,10 +275,13 @@ class Store:
 
     def save_answers(self, entries: list[dict[str, Any]]) -> None:
         """Store finished map() rows (an answer, or the error that ended the row), replacing earlier tries."""
-        self._write([("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._write([("INSERT OR REPLACE INTO answers (key, model, text, usage, error, request_id, emulated, "
+                      "created, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (e["key"], e.get("model"), redact(e.get("text") or "") if e.get("text") is not None else None,
                        json.dumps(e.get("usage") or {}), redact(e["error"]) if e.get("error") else None,
-                       e.get("request_id"), int(bool(e.get("emulated"))), time.time())) for e in entries])
+                       e.get("request_id"), int(bool(e.get("emulated"))), time.time(),
+                       redact(json.dumps(e["logprobs"], ensure_ascii=False)) if e.get("logprobs") else None))
+                     for e in entries])
 
     def save_batch_job(self, job_id: str, status: str, batches: list[dict[str, Any]],
                        spec: dict[str, Any] | None = None) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
 
+from ..core.prices import estimated
 from ..core.text import printable
 from .html import ROOT_CLASS, escape, fragment, markdown_html, one_block, text_html
 from .logprobs import logprobs_html
@@ -103,6 +105,8 @@ def footer(result: Any) -> str:
             tokens += f" ({usage.reasoning_tokens} reasoning)"
         if usage.cached_tokens:
             tokens += f" · {usage.cached_tokens} cached"
+        if spent := estimated(result.model, asdict(usage)):  # at the notebook's region and prices
+            tokens += f" · cost {spent} (estimate)"
         bits.append(tokens)
     if result.time_to_first_token is not None:
         bits.append(f"first token {result.time_to_first_token:.2f} s")

@@ -47,14 +47,14 @@ def planned(settings, texts: list[str], template: str = "Say {text}", model: str
     """The requests and plan map() makes of these rows (nothing stored yet: every row is to send)."""
     import pandas as pd
 
-    from qwen_jupyter.data.mapping import Requests, _plan
+    from qwen_jupyter.data.mapping import Requests, plan_rows
     from qwen_jupyter.data.rows import Template
 
     frame = pd.DataFrame({"text": texts})
     requests = Requests(Template(template, frame), model, None, None, None, settings, options)
     store = Store(":memory:")
     try:
-        return requests, _plan(requests, store)
+        return requests, plan_rows(requests, store)
     finally:
         store.close()
 

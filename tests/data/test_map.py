@@ -137,7 +137,10 @@ def test_dry_run_previews_rows_requests_tokens_and_cost_and_sends_nothing(run, e
     preview = run(["a", "b", "c", "c"], "Classify {text}", dry_run=True, prices={"qwen-plus": {"input": 2.0}})
     assert (preview.rows, preview.requests, preview.stored) == (4, 2, 1)
     assert preview.input_tokens == 2 * 3 and preview.input_cost == pytest.approx(6 * 2.0 / 1e6)
-    assert "input cost" in str(preview) and run(["a"], "{text}", dry_run=True).input_cost is None
+    assert "estimated input cost ≈ 0.000012 at your prices" in str(preview)
+    built_in = run(["a"], "{text}", dry_run=True)  # qwen-plus in beijing: the table's 0.8 CNY per million
+    assert built_in.input_cost == pytest.approx(1 * 0.8 / 1e6) and "¥0.0000008 at the built-in prices" in str(built_in)
+    assert run(["a"], "{text}", dry_run=True, model="qwen-long").input_cost is None  # not in the table
     assert chat_requests(emu) == []
 
 
