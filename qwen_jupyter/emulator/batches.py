@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import compat
+from . import choices, compat
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import parse as parse_fault
+from .faults import split_model
 from .files import BASE, OUTPUT_PREFIX, add, error, keyed, not_found, respond
 from .replies import plan
 from .rules import check_model
@@ -165,7 +166,9 @@ def _answer(state: State, batch: dict[str, Any], item: dict[str, Any]) -> None:
                       "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
         else:
             conversation, _, extras = compat.parse({**body, "stream": False}, {}, body["model"], batch["endpoint"])
-            answer = compat.body(conversation, plan(conversation), context, extras)
+            reply = plan(conversation)
+            choices.answer(conversation, reply, parse_fault(split_model(body["model"])[1]).unsure, body.get("seed"))
+            answer = compat.body(conversation, reply, context, extras)
             for slim in ("system_fingerprint",):  # batch bodies are slimmer than live ones
                 answer.pop(slim, None)
             for choice in answer["choices"]:

@@ -7,13 +7,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.models import model_info
+from ..core.prices import explicit_cache
 from . import audio, rules, specialised
 from .errors import ApiError, invalid
 from .errors import compat_error_body as error_body
 from .replies import Conversation, Reply, Turn, pieces
 
 
-def _turn(message: dict[str, Any], multimodal: bool) -> Turn:
+def _cached_text(content: list[Any]) -> bool:
+    """Text parts one of which marks the explicit context cache: what text models take as a list."""
+    return all(isinstance(p, dict) and p.get("type") == "text" for p in content) and \
+        any(p.get("cache_control") for p in content)
+
+
+def _turn(message: dict[str, Any], multimodal: bool, cacheable: bool) -> Turn:
     role = message.get("role")
     if role not in ("system", "user", "assistant", "tool"):
         raise invalid(f"Invalid role: {role!r}")
@@ -22,7 +29,7 @@ def _turn(message: dict[str, Any], multimodal: bool) -> Turn:
         return Turn(role, content or "", tool_call_id=message.get("tool_call_id"))
     if not isinstance(content, list):
         raise invalid("The content field must be a string or a list.")
-    if not multimodal:
+    if not multimodal and not (cacheable and _cached_text(content)):
         raise invalid("input content must be a string.")
     turn = Turn(role, "")
     for part in content:
@@ -55,7 +62,7 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
         raise invalid("messages must be a non-empty list")
     messages, options = specialised.take(model, body, messages)
     info = model_info(model)
-    turns = [_turn(m, info.multimodal) for m in messages]
+    turns = [_turn(m, info.multimodal, explicit_cache(model)) for m in messages]
     rules.check_order([t.role for t in turns])
     rules.check_tool_results(messages)
     stream = bool(body.get("stream"))
@@ -76,15 +83,16 @@ def parse(body: dict[str, Any], headers: dict[str, str], model: str, path: str) 
     return conversation, stream, {"include_usage": include_usage, "audio": audio.requested(body, model, stream)}
 
 
-def usage(reply: Reply, thinking: bool) -> dict[str, Any]:
-    """Chat Completions usage; completion tokens include reasoning."""
+def usage(reply: Reply, conversation: Conversation) -> dict[str, Any]:
+    """Chat Completions usage; completion tokens include reasoning, and what the context cache read or wrote
+    (emulator/cache.py) is in prompt_tokens_details."""
     out: dict[str, Any] = {
         "prompt_tokens": reply.input_tokens,
         "completion_tokens": reply.output_tokens,
         "total_tokens": reply.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0},
+        "prompt_tokens_details": conversation.options.get("cache") or {"cached_tokens": 0},
     }
-    if thinking:
+    if conversation.thinking:
         out["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
     return out
 
@@ -106,7 +114,7 @@ def body(conversation: Conversation, reply: Reply, context: Any, extras: dict[st
         "model": context.model, "system_fingerprint": None,
         "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "logprobs": specialised.content_logprobs(conversation, reply.text), "message": message}],
-        "usage": usage(reply, conversation.thinking),
+        "usage": usage(reply, conversation),
     }
 
 
@@ -148,7 +156,7 @@ def frames(conversation: Conversation, reply: Reply, context: Any, size: int | N
     final = {"content": "", "reasoning_content": None} if thinking else {"content": ""}
     yield chunk(final, reply.finish_reason), False
     if extras.get("include_usage"):
-        yield _frame({"choices": [], "object": "chat.completion.chunk", "usage": usage(reply, thinking),
+        yield _frame({"choices": [], "object": "chat.completion.chunk", "usage": usage(reply, conversation),
                       "created": context.created, "system_fingerprint": None, "model": context.model,
                       "id": f"chatcmpl-{context.request_id}"}), False
     yield b"data: [DONE]\n\n", False

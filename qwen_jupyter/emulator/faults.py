@@ -40,6 +40,8 @@ class Fault:
     task_stuck: bool = False         # an image task stays PENDING (a full queue) until cancelled
     bad_args: bool = False           # tool-call arguments that are not JSON
     tool_loop: bool = False          # call a tool again after every tool result (never answer)
+    unsure: float | None = None      # the share of rows a fixed-choice answer is unsure on (choices.py)
+    no_logprobs: bool = False        # answer without token log probabilities, even when asked
 
     @property
     def any(self) -> bool:
@@ -49,8 +51,8 @@ class Fault:
 _ALIASES = {"retry-after": "retry_after", "stall-seconds": "stall_seconds", "error-at": "error_at",
             "midstream-error": "error_at"}
 _INTS = {"drop", "stall", "malformed", "error_at", "long", "chunk", "redirect", "every"}
-_FLOATS = {"retry_after", "stall_seconds", "slow", "delay"}
-_FLAGS = {"echo", "echo_code", "echo_args", "bad_args", "tool_loop", "task_fail", "task_stuck"}
+_FLOATS = {"retry_after", "stall_seconds", "slow", "delay", "unsure"}
+_FLAGS = {"echo", "echo_code", "echo_args", "bad_args", "tool_loop", "task_fail", "task_stuck", "no_logprobs"}
 
 
 def parse(spec: str | None, into: Fault | None = None) -> Fault:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import batches, compat, files, images, native, responses, specialised
+from . import batches, cache, choices, compat, files, images, native, responses, specialised
 from .cassette import Cassette, Interaction
 from .errors import FAULT_ERRORS, ApiError, invalid
 from .faults import HEADER, Fault, parse, split_model
@@ -129,6 +129,11 @@ async def handle_generation(request: web.Request, flavour: str) -> web.StreamRes
         return _error_response(handler, error, context)
     reply = plan(conversation, long=fault.long, tool_loop=fault.tool_loop)
     specialised.shape(conversation, reply)
+    choices.answer(conversation, reply, fault.unsure, body.get("seed"))
+    if fault.no_logprobs:
+        conversation.options.pop("top_logprobs", None)
+    if flavour == "compat" and isinstance(body.get("messages"), list):
+        conversation.options["cache"] = cache.details(state.caches, model, body["messages"], reply.input_tokens)
     if fault.bad_args:
         reply.tool_calls = [(call_id, name, arguments[: len(arguments) // 2]) for call_id, name, arguments in
                             reply.tool_calls]

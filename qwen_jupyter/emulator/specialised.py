@@ -133,6 +133,14 @@ def _seed(*parts: str) -> float:
 
 def _tokens(conversation: Conversation, text: str) -> list[tuple[str, float, list[tuple[str, float]]]]:
     top = conversation.options.get("top_logprobs")
+    choice = conversation.options.get("choice")
+    if choice is not None:  # a fixed-choice answer's own tokens (choices.py), taken in order as pieces are written
+        taken, chosen = 0, []
+        while choice and taken < len(text):
+            token, logprob, alternatives = choice.pop(0)
+            chosen.append((token, logprob, alternatives[:top or 0]))
+            taken += len(token)
+        return chosen
     out = []
     for token in _TOKEN.findall(text):
         chance = 0.35 + 0.65 * (1 - _seed(conversation.model, token) ** 3)  # mostly sure, sometimes not

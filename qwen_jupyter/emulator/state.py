@@ -26,6 +26,7 @@ class State:
         self.batch_lines_per_second = 5000.0  # how fast a batch in progress answers its lines
         self.batch_clock = 1.0  # emulated seconds per real second, for completion windows (expiry) in tests
         self.counts: dict[str, int] = {}  # requests seen per fault spec, for `every=N`
+        self.caches: dict[str, float] = {}  # context-cache blocks (cache.py) -> when they expire
 
     def next_fault(self) -> str:
         if not self.queued:
