@@ -31,8 +31,8 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "compare",
-           "load_ipython_extension", "map", "session"]
+__all__ = ["Comparison", "Panel", "QwenError", "QwenResult", "achat", "batch_cancel", "batch_result", "chat", "classify",
+           "compare", "filter", "load_ipython_extension", "map", "session"]
 
 
 def map(data: Any, template: str, **options: Any) -> Any:  # noqa: A001 - the name the public contract gives it
@@ -43,6 +43,26 @@ def map(data: Any, template: str, **options: Any) -> Any:  # noqa: A001 - the na
     from .data import map as run  # pandas loads only when a table is mapped
 
     return run(data, template, **options)
+
+
+def classify(data: Any, template: str, labels: Any, **options: Any) -> Any:
+    """One of `labels` for every row of a DataFrame (or list of dicts or strings): a new DataFrame with columns
+    `{into}` (default "label"), `{into}_confidence` (the model's probability of its label, from log probabilities),
+    `{into}_model` (whose answer stands) and `{into}_error`. models=[cheap, …, strong] sends the rows below
+    `threshold` (0.9) on to the next model; a summary of tokens and estimated cost by model follows the run.
+    Options as map()'s, and dry_run (probe=N measures the share that goes on), prices, cache."""
+    from .data import classify as run  # pandas loads only when a table is classified
+
+    return run(data, template, labels, **options)
+
+
+def filter(data: Any, question: str, **options: Any) -> Any:  # noqa: A001 - the name the public contract gives it
+    """The rows of a DataFrame the model answers yes to, in order, index kept; keep=False returns every row with
+    `{into}` (default "keep": True, False or missing), `{into}_confidence`, `{into}_model` and `{into}_error`.
+    Options as classify()'s."""
+    from .data import filter as run
+
+    return run(data, question, **options)
 
 
 def batch_result(job_id: str, **options: Any) -> Any:
