@@ -1,5 +1,5 @@
-"""The documented path of the package's errors: QwenError, Interrupted and redact() live in core/errors.py."""
+"""The documented path of the package's errors: QwenError, Interrupted, Shown and redact() live in core/errors.py."""
 
-from .core.errors import Interrupted, QwenError, redact
+from .core.errors import Interrupted, QwenError, Shown, redact
 
-__all__ = ["Interrupted", "QwenError", "redact"]
+__all__ = ["Interrupted", "QwenError", "Shown", "redact"]
