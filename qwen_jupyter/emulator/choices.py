@@ -38,6 +38,9 @@ NEGATIVE = frozenset({"bad", "terrible", "awful", "broken", "hate", "refund", "p
                       "useless"})
 _UPBEAT = ("pos", "good", "happy", "praise", "like")
 _DOWNBEAT = ("neg", "bad", "complain", "unhappy", "problem", "angry")
+_PLAIN = frozenset({"does", "this", "that", "review", "text", "about", "with", "what", "which", "there", "from",
+                    "have", "they", "them", "their", "product", "mention", "mentions", "said", "says", "anything",
+                    "something", "customer", "buyer", "writer", "author", "talk", "talks"})
 
 
 def _seed(*parts: Any) -> float:
@@ -69,17 +72,31 @@ def unsure(text: str, share: float) -> bool:
     return _seed("hard", text) < share
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def _yes(text: str) -> bool:
+    """A yes-or-no question about a text (the question up to its "?", the text after): yes when the text names
+    what the question asks about (a word of four letters or more, by its first five), else, for a question only
+    about mood ("is it negative?"), when the text's mood matches; else by the hash."""
+    question, mark, rest = text.partition("?")
+    asked, said = (_words(question), _words(rest)) if mark and rest.strip() else (set(), _words(text))
+    mood = len(said & POSITIVE) - len(said & NEGATIVE)
+    moods = {w for w in asked if w.startswith(_UPBEAT + _DOWNBEAT)}
+    topics = {w[:5] for w in asked - moods - _PLAIN if len(w) >= 4}
+    if topics:
+        return bool(topics & {w[:5] for w in said})
+    if moods:
+        return mood < 0 if any(w.startswith(_DOWNBEAT) for w in moods) else mood > 0
+    return _seed("yes", text) < 0.4
+
+
 def _ranked(labels: list[str], text: str) -> list[str]:
     """The labels, the one the text points to first, the runner-up second."""
-    words = set(re.findall(r"[a-z']+", text.lower()))
-    mood = len(words & POSITIVE) - len(words & NEGATIVE)
-    if sorted(label.lower() for label in labels) == ["no", "yes"]:  # a question: about bad news, or good?
-        if any(word.startswith(_DOWNBEAT) for word in words):
-            yes = mood < 0
-        elif any(word.startswith(_UPBEAT) for word in words):
-            yes = mood > 0
-        else:
-            yes = _seed("yes", text) < 0.4
+    mood = len(_words(text) & POSITIVE) - len(_words(text) & NEGATIVE)
+    if sorted(label.lower() for label in labels) == ["no", "yes"]:
+        yes = _yes(text)
         return sorted(labels, key=lambda label: (label.lower() == "yes") != yes)
     scores = []
     for label in labels:
