@@ -65,6 +65,7 @@ class Ledger:
 
     @property
     def currency(self) -> str:
+        """The currency of the prices, when they share one ("" otherwise)."""
         found = {price.currency for price in self.prices.values() if price}
         return found.pop() if len(found) == 1 else ""
 

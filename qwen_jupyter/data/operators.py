@@ -82,6 +82,7 @@ class Decisions:
 
     @classmethod
     def of(cls, rows: int) -> Decisions:
+        """Nothing decided yet, for `rows` rows."""
         import numpy as np
 
         return cls(np.full(rows, None, dtype=object), np.full(rows, np.nan), np.full(rows, None, dtype=object),
@@ -113,6 +114,7 @@ class Cascade:
         return Requests(self.template, model, None, self.system, self.think, self.settings, options, self.cache)
 
     def plan(self, model: str, among: Any = None, second: bool = False) -> tuple[Requests, Plan]:
+        """The requests to `model` and their plan (of the rows at `among`, when given)."""
         requests = self.requests(model, second)
         return requests, plan_rows(requests, self.store, among)
 
@@ -128,17 +130,18 @@ class Cascade:
     def go(self, first: tuple[Requests, Plan], ledger: Ledger) -> Stop | None:
         """Ask each model in turn, the first everything, each next one the rows the one before was unsure of;
         why the run stopped early, if it did."""
-
         positions = planned(first[1].keys)
         for number, model in enumerate(self.chain):
             requests, plan = first if number == 0 else self.plan(model, positions)
             ledger.uses[model].rows, ledger.uses[model].sent = len(positions), len(plan.todo)
             second = None
             if self.batch:
-                print(f"The Batch API returns no log probabilities: each row goes to {model} twice, and the "
-                      "confidence is the two samples' agreement (1.0 when both give the label, 0.5 when not), not "
-                      "a probability.")
-                second = self.plan(model, self._lacking(plan, positions, unanswered=True), second=True)
+                twice = self._lacking(plan, positions, unanswered=True)
+                if len(twice):
+                    print(f"The Batch API returns no log probabilities: {len(twice):,} rows go to {model} twice, "
+                          "and their confidence is the two samples' agreement (1.0 when both give the label, 0.5 "
+                          "when not), not a probability.")
+                second = self.plan(model, twice, second=True)
                 ledger.uses[model].sent += len(second[1].todo)
                 spec = {**batch_spec(self.template.frame, plan, model, self.into, None), "unit": "requests"}
                 self._send(requests, plan, model, spec, second)

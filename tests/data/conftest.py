@@ -32,15 +32,31 @@ def batch_clock(emu):
         setattr(emu.state, name, getattr(defaults, name))
 
 
+def _connected(emu, db: str, function):
+    """`function` (map, classify, filter) reaching the emulator, storing into `db`, without a progress bar."""
+
+    def call(*args, **options):
+        return function(*args, **{"base_url": emu.url, "api_key": KEY, "db": db, "progress": False, **options})
+
+    return call
+
+
 @pytest.fixture
 def run(emu, db, batch_clock):
     """qwen_jupyter.map() reaching the emulator, storing into this test's database, without a progress bar."""
+    return _connected(emu, db, qwen_jupyter.map)
 
-    def call(data, template, **options):
-        options = {"base_url": emu.url, "api_key": KEY, "db": db, "progress": False, **options}
-        return qwen_jupyter.map(data, template, **options)
 
-    return call
+@pytest.fixture
+def classify(emu, db, batch_clock):
+    """qwen_jupyter.classify(), likewise."""
+    return _connected(emu, db, qwen_jupyter.classify)
+
+
+@pytest.fixture
+def keep(emu, db, batch_clock):
+    """qwen_jupyter.filter(), likewise."""
+    return _connected(emu, db, qwen_jupyter.filter)
 
 
 def planned(settings, texts: list[str], template: str = "Say {text}", model: str = "qwen-plus", **options):

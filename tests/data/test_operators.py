@@ -10,7 +10,6 @@ import openai
 import pandas as pd
 import pytest
 
-import qwen_jupyter
 from qwen_jupyter.core.errors import QwenError
 from qwen_jupyter.data.choice import confidence, instruction, parse
 from qwen_jupyter.emulator.choices import unsure
@@ -24,26 +23,6 @@ WORDS = ["loved it, great value", "arrived broken, want a refund", "it is a chai
 REVIEWS = pd.DataFrame({"review": [f"{WORDS[i % 8]} (order {i})" for i in range(60)], "stars": range(60)},
                        index=[f"r{i}" for i in range(60)])
 CHEAP, STRONG = "qwen-flash~unsure=0.3", "qwen3-max"
-
-
-@pytest.fixture
-def classify(emu, db, batch_clock):
-    """qwen_jupyter.classify() reaching the emulator, storing into this test's database, without a progress bar."""
-
-    def call(data, template, labels, **options):
-        options = {"base_url": emu.url, "api_key": KEY, "db": db, "progress": False, **options}
-        return qwen_jupyter.classify(data, template, labels, **options)
-
-    return call
-
-
-@pytest.fixture
-def keep(emu, db, batch_clock):
-    def call(data, question, **options):
-        options = {"base_url": emu.url, "api_key": KEY, "db": db, "progress": False, **options}
-        return qwen_jupyter.filter(data, question, **options)
-
-    return call
 
 
 def _asked(emu, model: str) -> list[str]:

@@ -4,16 +4,12 @@ and in %qwen usage."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-
 import pytest
 
 from qwen_jupyter.emulator.choices import unsure
-from qwen_jupyter.state.store import Store
 
 from .conftest import start_kernel
+from .test_map_in_kernel import _stored, _when_stored
 
 pytestmark = pytest.mark.e2e
 
@@ -93,29 +89,12 @@ def test_a_run_that_fails_still_binds_its_rows_to_the_out_name(kernel):
     assert check.stdout.strip() == "12 True 12", check.stderr
 
 
-def _stored(path) -> int:
-    store = Store(str(path))
-    try:
-        return store.db.execute("SELECT count(*) FROM answers WHERE error IS NULL").fetchone()[0]
-    finally:
-        store.close()
-
-
 def test_an_interrupt_keeps_what_finished_and_the_same_cell_sends_only_the_rest(fresh, emu):
     kernel, db = fresh
     kernel.execute(_table(30))
     cell = "%%qwen --map df --labels positive,negative,neutral --concurrency 4 -m qwen-plus~delay=0.05\n{text}"
 
-    def interrupt_when_some_are_stored() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                if _stored(db) > 10:
-                    break
-            time.sleep(0.02)
-        kernel.interrupt()
-
-    threading.Thread(target=interrupt_when_some_are_stored, daemon=True).start()
+    _when_stored(db, 10, kernel.interrupt)
     stopped = kernel.execute(cell, timeout=30)
     assert stopped.reply["content"]["ename"] == "Interrupted"
     kept = _stored(db)
