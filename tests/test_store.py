@@ -185,3 +185,32 @@ def test_one_store_used_from_several_threads_at_once(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "Exception" not in run.stderr, (run.returncode, run.stderr[-2000:])
     assert int(run.stdout.split()[-1]) > 10
+
+
+def _open_together(path: str, programs: int) -> list[Exception]:
+    """Open one database from several threads at the same moment; the errors they met."""
+    start, failures = threading.Barrier(programs), []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            Store(path).close()
+        except sqlite3.Error as exc:  # e.g. "duplicate column name" when two ran one ALTER TABLE
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(programs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_two_programs_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    """A kernel and another program (a watcher, a second kernel) that open the same new file together both find
+    the migrations to do: each step runs under the write lock and is looked up again there, so it runs once."""
+    for round_ in range(10):
+        path = str(tmp_path / f"shared-{round_}.db")
+        assert _open_together(path, 6) == []
+        done = sqlite3.connect(path).execute("SELECT name FROM _migrations").fetchall()
+        assert sorted(name for (name,) in done) == sorted(step.__name__ for step in MIGRATIONS)

@@ -99,11 +99,19 @@ MIGRATIONS = [m001_conversations, m002_log, m003_answers, m004_batch_jobs, m005_
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Apply the steps this database has not seen yet."""
+    """Apply the steps this database has not seen yet. Each runs under the write lock and is looked up again
+    there: two programs opening a new database at once (a kernel and a watcher, two kernels) run it once."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     for step in MIGRATIONS:
-        if step.__name__ not in done:
-            with db:
+        if step.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")  # waits (the connection's timeout) while another program migrates
+        try:
+            if not db.execute("SELECT 1 FROM _migrations WHERE name = ?", (step.__name__,)).fetchone():
                 step(db)
                 db.execute("INSERT INTO _migrations VALUES (?, julianday('now'))", (step.__name__,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
