@@ -127,6 +127,8 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     result.tool_calls for you to answer). `agent=True` offers the notebook agent's tools too (run_python, which
     asks before every run, showing the code, and list_variables, describe, last_error, which read only), working
     on this kernel's variables (in a script, the script's); `yes=True` approves every call (for runs you trust).
+    `mcp="calc,docs"` (or a list) offers the tools of the notebook's MCP servers (QwenMagics.mcp_servers; in a
+    script, mcp={"calc": {"command": ["python", "calc.py"]}} names them in place), mcp_prefix=True as calc_tool.
     `conversation="NAME"` asks in this notebook's chat NAME (the one
     `%%qwen -c NAME` continues) and records the answer there, each call its own turn; the documents asked about
     earlier in it go with a later call to a model that reads them (model="qwen-long").
@@ -138,18 +140,32 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     (qwen-long documents, uploaded now, once per content); model="qwen-deep-research" (two turns: a
     clarifying question, then the research; result.research). qwen_jupyter.compare() asks several models.
     """
-    if agent:
-        kwargs["tools"] = [*agent_tools(_kernel()), *(kwargs.get("tools") or ())]
-    tools = toolbox(kwargs.get("tools"))
+    how = _asking(kwargs, max_rounds, confirm, agent, yes, max_answer_chars)
     _check_chosen(kwargs)
     request, settings = prepare(prompt, **kwargs)
-    how = Asking(tools or None, max_rounds, approver(confirm, yes), confirm_all=bool(confirm),
-                 max_answer_chars=configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None
-                 else max_answer_chars)
     if conversation is None:
         return ask(request, settings, how=how)
     key = f"chat:{uuid.uuid4().hex}"
     return ask_in(current_session(), conversation, key, request, settings, how=how)
+
+
+def _asking(kwargs: dict[str, Any], max_rounds: int = MAX_ROUNDS, confirm: bool | Confirm = False,
+            agent: bool = False, yes: bool = False, max_answer_chars: int | None = None) -> Asking:
+    """How the tools named in kwargs run: the agent's and the MCP servers' joined to tools= (kwargs["tools"] then
+    holds them all, for the request), who approves, and the answer's limit."""
+    tools = [*(agent_tools(_kernel()) if agent else ()), *(kwargs.get("tools") or ())]
+    mcp, prefix = kwargs.pop("mcp", None), kwargs.pop("mcp_prefix", False)
+    if mcp:
+        from .engine import notebook_mcp  # the MCP client loads with the first server
+
+        tools += notebook_mcp.tools(mcp, prefix=prefix)
+    elif prefix:
+        raise QwenError("mcp_prefix names the tools of the mcp= servers: give mcp= too.", code="InvalidOption",
+                        hint="")
+    kwargs["tools"] = tools
+    return Asking(toolbox(tools) or None, max_rounds, approver(confirm, yes), confirm_all=bool(confirm),
+                  max_answer_chars=configured("max_answer_chars", ANSWER_LIMIT) if max_answer_chars is None
+                  else max_answer_chars)
 
 
 def _check_chosen(options: dict[str, Any]) -> None:
@@ -162,7 +178,7 @@ async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
     raises its QwenError (the result on it as `.result`), as chat()'s wait() does.
 
     With Python functions as tools, the rounds run as chat() runs them, in a worker thread (so are the calls)."""
-    if kwargs.get("agent") or any(callable(tool) for tool in kwargs.get("tools") or ()):
+    if kwargs.get("agent") or kwargs.get("mcp") or any(callable(tool) for tool in kwargs.get("tools") or ()):
         return await asyncio.to_thread(lambda: chat(prompt, **kwargs).wait())
     limit = kwargs.pop("max_answer_chars", None)
     limit = configured("max_answer_chars", ANSWER_LIMIT) if limit is None else limit
@@ -174,8 +190,10 @@ async def achat(prompt: str = "", **kwargs: Any) -> QwenResult:
 def compare(prompt: str, models: str | list[str], **kwargs: Any) -> Comparison:
     """Ask several models the same prompt at once (chat()'s keyword arguments); shown side by side."""
     names = model_list(models)
+    how = _asking(kwargs, kwargs.pop("max_rounds", MAX_ROUNDS), kwargs.pop("confirm", False),
+                  kwargs.pop("agent", False), kwargs.pop("yes", False), kwargs.pop("max_answer_chars", None))
     request, settings = prepare(prompt, model=names[0], **kwargs)
-    return compare_request(request, settings, names)
+    return compare_request(request, settings, names, how=how)
 
 
 _script_session: Session | None = None

@@ -181,6 +181,14 @@ def _fix(magics: Any, rest: str) -> Any:
     return magics.qwen("--raw -f code", prompt)  # as a %%qwen cell: the answer streams, its code goes below
 
 
+@command("%qwen mcp [NAMES]", "the MCP servers (QwenMagics.mcp_servers), started to list their tools", "The notebook "
+         "agent")
+def _mcp(magics: Any, rest: str) -> None:
+    from ..engine import notebook_mcp  # the MCP client loads only when asked for
+
+    _say(notebook_mcp.listing(rest.strip() or None))
+
+
 @command("%qwen batches [cancel ID]", "Batch API jobs that --map --batch started, and their state; cancel one",
          "Data")
 def _batches(magics: Any, rest: str) -> None:

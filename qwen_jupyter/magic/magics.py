@@ -104,6 +104,10 @@ class QwenMagics(Magics):
                   "usage and the footer; they win over the built-in table (qwen_jupyter.core.prices).")
     presets = Dict(config=True, help="Your own --preset values by name, e.g. {'poem': {'temperature': 1.2, "
                    "'top_p': 0.95}}; they override the built-in creative, code, factual and translation.")
+    mcp_servers = Dict(config=True, help="MCP servers whose tools --mcp NAME offers, by name: {'calc': {'command': "
+                       "['python', 'calc.py'], 'env': {...}}} (stdio) or {'docs': {'url': 'http://…/mcp'}} "
+                       "(streamable HTTP), either with 'timeout' (seconds a call may take); started on first use, "
+                       "stopped with the kernel. Needs the mcp extra.")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -130,6 +134,16 @@ class QwenMagics(Magics):
     def _check_timeout(self, proposal: Any) -> float:
         if proposal["value"] <= 0:
             raise TraitError("QwenMagics.timeout must be positive.")
+        return proposal["value"]
+
+    @validate("mcp_servers")
+    def _check_mcp_servers(self, proposal: Any) -> dict[str, Any]:
+        from ..engine.mcp import parse_config  # the MCP client loads with the first server
+
+        try:
+            parse_config(proposal["value"])
+        except QwenError as error:
+            raise TraitError(error.message) from None
         return proposal["value"]
 
     @validate("max_retries", "thinking_budget", "max_table_rows", "max_answer_chars")
@@ -256,6 +270,7 @@ class QwenMagics(Magics):
         from ..core.interpolate import interpolate
         from ..core.speech import speech_options
         from ..core.tools import toolbox
+        from ..engine import notebook_mcp
         from ..engine.agent import tools as agent_tools
         from ..engine.approval import approver
         from ..engine.asking import Asking
@@ -272,7 +287,11 @@ class QwenMagics(Magics):
         inputs += [media.video(self._value(v)) for v in args.videos]
         inputs += [media.audio(self._value(v)) for v in args.audios]
         functions = [*agent_tools(self.shell)] if args.agent else []
-        tools = toolbox([*functions, *(self._tools(args.tools) if args.tools else ())])
+        functions += self._tools(args.tools) if args.tools else ()
+        if args.mcp_prefix and not args.mcp:
+            raise UsageError("--mcp-prefix names the tools of the --mcp servers: add --mcp NAME.")
+        functions += notebook_mcp.tools(args.mcp, prefix=args.mcp_prefix) if args.mcp else ()
+        tools = toolbox(functions)
         options = {
             "thinking": args.think if args.think is not None else self.thinking,
             "thinking_budget": args.budget if args.budget is not None else self.thinking_budget,

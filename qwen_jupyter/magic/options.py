@@ -86,6 +86,11 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
     )),
     ("Tools", (
         _option("--tools", help="functions the model may call, by name: f,g (or {[f, g]}); they run in the kernel"),
+        _option("--mcp", metavar="SERVERS",
+                help="the tools of these MCP servers (QwenMagics.mcp_servers), by name: calc,docs; %%qwen mcp lists "
+                     "them"),
+        _option("--mcp-prefix", action="store_true",
+                help="name each MCP tool server_tool (when two servers have a tool of one name)"),
         _option("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)"),
         _option("--confirm", action="store_true", help="ask before running each tool call"),
         _option("--agent", action="store_true",

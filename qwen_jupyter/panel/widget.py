@@ -42,6 +42,7 @@ MODELS = ["qwen-plus", "qwen-flash", "qwen3-max", "qwen3.5-plus", "qwen-vl-max",
           "wanx2.1-t2i-turbo", "qwen-image-edit", "qwen3-omni-flash"]
 OPTIONS = ("model", "thinking", "budget", "search", "tools", "agent", "speak", "probabilities", "translate_to",
            "compare_with")  # what a panel remembers per chat
+MCP = "mcp:"  # the tools picker's entry of an MCP server (a function's name cannot hold a colon)
 PANEL_ALTERNATIVES = 3  # a token's alternatives shown on hover when probabilities are on
 # ipywidgets keeps one "holding sync" flag and one set of pending states per widget for every thread, and the
 # panel's traits change on three: the worker (the answer), the subshell (the front end's updates, Send) and the
@@ -219,7 +220,9 @@ class QwenPanel(anywidget.AnyWidget):
             except QwenError as error:  # shown in the panel, where the person pressed Send
                 self._refused(kind == "retry", content.get("text"), pictures, documents, error)
         elif kind == "tools":  # the picker opened: the functions defined since
-            self.tool_names = notebook_functions(self._namespace)
+            from ..engine import notebook_mcp
+
+            self.tool_names = notebook_functions(self._namespace) + [MCP + n for n in notebook_mcp.configured_names()]
         elif kind == "katex":
             self.send({"type": "katex", **katex_assets()})
         elif kind == "approval":  # the Run / Don't run buttons of a call waiting in the live turn
@@ -323,6 +326,11 @@ class QwenPanel(anywidget.AnyWidget):
              key: str) -> QwenResult | Comparison:
         self._ready(text, media, documents)  # again, after an upload: another thread may have asked meanwhile
         functions = [self._namespace[name] for name in self.tools if callable(self._namespace.get(name))]
+        servers = [name.removeprefix(MCP) for name in self.tools if name.startswith(MCP)]
+        if servers:
+            from ..engine import notebook_mcp  # the MCP client loads with the first server
+
+            functions += notebook_mcp.tools(servers)
         tools = toolbox([*(agent_tools(self._kernel) if self.agent else ()), *functions])
         settings: Settings = self._settings()  # routed (live, emulator, cassette) as the magic routes
         # The engine decides the rest, as for a %%qwen cell; a model picked since the documents were asked about

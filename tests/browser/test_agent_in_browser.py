@@ -1,8 +1,11 @@
 """The notebook agent in real JupyterLab: the panel's Agent switch, a run that waits in the live turn showing
 its code until Run it is pressed (and runs nothing on Don't run), and a %%qwen --agent cell whose prompt is
-answered in the front end's input box, as a person would. Screenshots go to out/browser/."""
+answered in the front end's input box, as a person would; an MCP server picked in the panel's tool picker answers
+from its own process. Screenshots go to out/browser/."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
@@ -43,6 +46,26 @@ def test_the_panels_agent_waits_for_run_it_and_runs_nothing_on_dont_run(lab, pag
     last = page.locator(".qwen-panel .qp-turn .qp-tools details.qwen-tool-call").last
     last.locator("summary").click()
     assert "Value: ['from the panel']" in last.text_content()
+
+
+def test_an_mcp_server_picked_in_the_panel_answers_from_its_process(lab, page):
+    from ..tools.test_mcp import UNITS
+
+    config = {"units": {"command": [sys.executable, UNITS]}}
+    run_notebook_with_panel(page, lab, "mcp", [f"%load_ext qwen_jupyter\n%config QwenMagics.mcp_servers = {config!r}",
+                                               "import qwen_jupyter\npanel = qwen_jupyter.Panel(chat='mcp')\npanel"])
+    page.click(".qwen-panel .qp-tools-picker > summary")
+    choice = page.locator(".qwen-panel .qp-tools-list input[value='mcp:units']")
+    choice.wait_for(state="visible")
+    assert page.locator(".qwen-panel .qp-tools-list").text_content().strip() == "units (MCP server)"
+    choice.check()
+    page.fill(".qwen-panel .qp-input", "Convert 3 miles to km")
+    page.press(".qwen-panel .qp-input", "Shift+Enter")
+    page.wait_for_selector(".qwen-panel .qp-send:not([disabled])")
+    block = page.locator(".qwen-panel .qp-turn .qp-tools details.qwen-tool-call").last
+    assert "miles_to_km" in block.locator("summary").text_content()
+    block.locator("summary").click()
+    assert "3 mi = 4.828 km" in block.text_content()  # what the server process wrote
 
 
 def test_a_cells_agent_prompt_is_answered_in_the_input_box(lab, page):

@@ -86,3 +86,22 @@ def test_leaving_a_with_block_stops_every_model(connect):
         comparison.start()
         time.sleep(0.3)
     assert comparison.done and all(r.interrupted and 0 < len(r.text) < 4000 for r in comparison)
+
+
+def test_functions_run_for_each_model_and_the_agent_is_refused_not_sent(connect, emu):
+    def get_weather(city: str) -> str:
+        """The weather in a city.
+
+        Args:
+            city: The city.
+        """
+        return f"Sunny in {city}"
+
+    comparison = qwen_jupyter.compare("What is the weather in 'Lisbon'?", "qwen-plus,qwen-max", tools=[get_weather],
+                                      **connect())
+    comparison.wait()
+    for result in comparison.results.values():
+        assert [c.output for c in result.tool_calls] == ["Sunny in Lisbon"]
+    with pytest.raises(QwenError, match="compare without --agent or --confirm"):
+        qwen_jupyter.compare("Run `1 + 1`", "qwen-plus,qwen-max", agent=True, **connect())
+    assert all("agent" not in r["body"] for r in emu.state.received)  # never an API parameter

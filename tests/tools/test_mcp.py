@@ -387,3 +387,43 @@ def test_a_dead_server_ends_the_answer_in_one_line(tmp_path, connect):
             "McpDied: The MCP server units died (killed by SIGKILL); the next use starts it again.")
         again = qwen_jupyter.chat("Convert 3 miles to km", tools=tools, **connect())
         assert again.error is None and again.tool_calls[0].output == "3 mi = 4.828 km"
+
+
+@pytest.fixture
+def notebook_servers(tmp_path):
+    """The notebook's mcp_servers setting naming the units server, as a loaded extension's %config gives it."""
+    from qwen_jupyter.core.settings import configure_from
+    from qwen_jupyter.engine import notebook_mcp
+
+    configure_from(lambda: {"mcp_servers": {"units": units(tmp_path / "units.pid")}})
+    yield tmp_path / "units.pid"
+    configure_from(None)
+    notebook_mcp.servers().close()
+
+
+def test_the_panels_tool_picker_offers_the_servers_and_a_chosen_one_answers(notebook_servers, emu):
+    from qwen_jupyter.core.settings import Settings
+    from qwen_jupyter.state.session import Session
+    from qwen_jupyter.state.store import Store
+    from tests.test_panel import RecordingPanel
+
+    panel = RecordingPanel(Session("panel-mcp.ipynb", Store(":memory:")),
+                           lambda: Settings(base_url=emu.url, api_key=KEY), namespace={})
+    panel._on_message(panel, {"type": "tools"}, [])  # the picker opened
+    assert panel.tool_names == ["mcp:units"] and not notebook_servers.exists()  # offered, not started
+    panel.tools = ["mcp:units"]
+    result = panel.ask("Convert 3 miles to km")
+    panel.wait(30)
+    assert result.tool_calls[0].output == "3 mi = 4.828 km" and "4.828 km" in panel.turns[-1]["tools_html"]
+    assert running(pid_in(notebook_servers))
+
+
+def test_a_changed_setting_restarts_the_server_at_the_next_use(notebook_servers, tmp_path):
+    from qwen_jupyter.core.settings import configure_from
+    from qwen_jupyter.engine import notebook_mcp
+
+    assert [t.name for t in notebook_mcp.tools("units")] == TOOLS
+    first = pid_in(notebook_servers)
+    configure_from(lambda: {"mcp_servers": {"units": units(tmp_path / "other.pid")}})
+    assert [t.name for t in notebook_mcp.tools(["units"])] == TOOLS
+    assert gone(first) and running(pid_in(tmp_path / "other.pid"))

@@ -52,7 +52,7 @@ function controlsView() {
     "qp-compare", "Compare", "Other models that answer the same question, side by side (up to 5)",
     "Models to compare with (up to 5)");
   [c.tools, c.toolsSummary, c.toolsList] = picker(
-    "qp-tools", "Tools", "Functions of this notebook the model may call (they run in the kernel)",
+    "qp-tools", "Tools", "Functions of this notebook and MCP servers (QwenMagics.mcp_servers) the model may call",
     "Tools the model may call");
   c.send = button("Send", "jp-mod-accept qp-send", "Send (Shift+Enter)");
   c.stop = button("Stop", "qp-stop", "Stop the answer (Escape)");
@@ -112,7 +112,8 @@ function wireControls(model, c, panel) {
     const chosen = model.get("tools");
     const names = [...new Set([...model.get("tool_names"), ...chosen])];
     c.toolsSummary.textContent = chosen.length ? `Tools (${chosen.length})` : "Tools";
-    choices(c.toolsList, names, chosen, "qp-tool-choice", (now) => set("tools", now));
+    choices(c.toolsList, names, chosen, "qp-tool-choice", (now) => set("tools", now),
+            (name) => (name.startsWith("mcp:") ? `${name.slice(4)} (MCP server)` : name));
     if (!names.length) c.toolsList.append(el("div", "qp-muted", "No functions defined in this notebook yet."));
   }
 

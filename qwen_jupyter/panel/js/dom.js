@@ -39,7 +39,7 @@ function labelled(text, control) {
   return label;
 }
 
-function choices(list, names, chosen, className, onChange) {
+function choices(list, names, chosen, className, onChange, label = (name) => name) {
   // A checkbox a name (the tools and compare pickers): the checked names go to onChange.
   list.textContent = "";
   for (const name of names) {
@@ -48,7 +48,7 @@ function choices(list, names, chosen, className, onChange) {
     box.value = name;
     box.checked = chosen.includes(name);
     box.addEventListener("change", () => onChange([...list.querySelectorAll("input:checked")].map((b) => b.value)));
-    list.append(labelled(` ${name}`, box));
+    list.append(labelled(` ${label(name)}`, box));
   }
 }
 
