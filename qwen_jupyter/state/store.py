@@ -108,13 +108,26 @@ class Store:
                 raise sqlite3.DatabaseError("database disk image is malformed")
             # Write-ahead log: a commit costs no fsync (map() commits every finished row), and a killed kernel
             # loses nothing that was committed; only a power cut can lose the last moments.
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._write_ahead()
             self.db.execute("PRAGMA synchronous=NORMAL")
             migrate(self.db)
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc):
                 raise
             self._move_aside(exc)
+
+    def _write_ahead(self) -> None:
+        """Switch to the write-ahead log. A new file's switch needs it to itself and SQLite does not wait for
+        that: while another program is opening (or migrating) the same new file, try again for `wait` seconds."""
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_lock(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _private_files(self) -> None:
         """Our data directory 0700 and the database 0600, from creation on (and fixed when an older one was not)."""
