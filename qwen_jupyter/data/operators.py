@@ -137,12 +137,8 @@ class Cascade:
             second = None
             if self.batch:
                 twice = self._lacking(plan, positions, unanswered=True)
-                if len(twice):
-                    print(f"The Batch API returns no log probabilities: {len(twice):,} rows go to {model} twice, "
-                          "and their confidence is the two samples' agreement (1.0 when both give the label, 0.5 "
-                          "when not), not a probability.")
-                second = self.plan(model, twice, second=True)
-                ledger.uses[model].sent += len(second[1].todo)
+                second = self._twice(model, twice, ledger, f"The Batch API returns no log probabilities: "
+                                                           f"{len(twice):,} rows go to {model} twice")
                 spec = {**batch_spec(self.template.frame, plan, model, self.into, None), "unit": "requests"}
                 self._send(requests, plan, model, spec, second)
             else:
@@ -152,11 +148,8 @@ class Cascade:
                     return stop
                 lacking = self._lacking(plan, positions)
                 if len(lacking):
-                    print(f"{model} returned no log probabilities for {len(lacking):,} rows: each was asked once "
-                          "more, and its confidence is the two samples' agreement (1.0 when both give the label, "
-                          "0.5 when not), not a probability.")
-                    second = self.plan(model, lacking, second=True)
-                    ledger.uses[model].sent += len(second[1].todo)
+                    second = self._twice(model, lacking, ledger, f"{model} returned no log probabilities for "
+                                                                 f"{len(lacking):,} rows: each is asked once more")
                     stop = self._send(*second, f"{model} (second samples)")
                     if stop is not None:
                         self.read(number, model, plan, second[1], positions, ledger, final=True)
@@ -165,6 +158,15 @@ class Cascade:
             if not len(positions):
                 break
         return None
+
+    def _twice(self, model: str, rows: Any, ledger: Ledger, why: str) -> tuple[Requests, Plan]:
+        """The second samples of these rows and their plan, saying `why` in one line when there are any."""
+        if len(rows):
+            print(f"{why}, and their confidence is the two samples' agreement (1.0 when both give the label, 0.5 "
+                  "when not), not a probability.")
+        second = self.plan(model, rows, second=True)
+        ledger.uses[model].sent += len(second[1].todo)
+        return second
 
     def _lacking(self, plan: Plan, positions: Any, unanswered: bool = False) -> Any:
         """The rows whose answer is a label that came without log probabilities (and, with `unanswered`, those
