@@ -17,6 +17,7 @@ from .text import visible
 if TYPE_CHECKING:  # pydantic and docstring_parser load when a function first becomes a tool
     import pydantic
 
+DECLINED = "The person declined this call."  # a call the person said no to (its error, and what the model reads)
 ERROR_PREFIX = "Error: "  # how a failed call's result reads to the model (and in a stored conversation)
 
 

@@ -10,6 +10,7 @@ the cell ends with one line.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,8 @@ def approve_all(approval: Approval) -> bool:
 def ask_on_stdin(approval: Approval) -> bool:
     """Ask through the front end's input box (or the terminal), showing exactly what will run, folded past a limit
     with a count and 'all' to see the rest; where nothing can ask, the call does not run and the cell ends."""
+    if not _front_end_takes_input():
+        raise nobody_to_ask(approval)
     shown = approval.shown
     folded = len(shown) > SHOWN_LIMIT
     print(f"The model asks to run:\n{shown[:SHOWN_LIMIT]}")
@@ -75,6 +78,13 @@ def ask_on_stdin(approval: Approval) -> bool:
             print(shown)
     except (EOFError, RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
         raise nobody_to_ask(approval) from exc
+
+
+def _front_end_takes_input() -> bool:
+    """False where the cell's front end said it takes no input (nbconvert, papermill, nbval): ipykernel records
+    it per request, so nothing is printed as if someone would be asked. Elsewhere input() itself says."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return getattr(getattr(shell, "kernel", None), "_allow_stdin", True)
 
 
 def approver(confirm: bool | Confirm | Approve = False, yes: bool = False) -> Approve:

@@ -33,7 +33,7 @@ from ..core.events import (
 from ..core.messages import Message, ToolCall
 from ..core.request import Request
 from ..core.settings import Settings
-from ..core.tools import ERROR_PREFIX, Tool, Toolbox, ToolFailed, ToolResult
+from ..core.tools import DECLINED, ERROR_PREFIX, Tool, Toolbox, ToolFailed, ToolResult
 from .approval import Approval, Approve, nobody_to_ask
 
 MAX_ROUNDS = 8
@@ -111,12 +111,16 @@ def _run(index: int, call: ToolCall, tools: Toolbox, approve: Approve | None, co
     try:
         arguments = _checked(call, tool, tools)
         if asks:
-            approved = _approved(tool, arguments, approve)
+            try:
+                approved = _approved(tool, arguments, approve)
+            except QwenError as nobody:  # nothing could ask: the call shows as not run, and the answer stops
+                yield ToolOutput(index, None, nobody.message, time.perf_counter() - started, approved=False)
+                raise
         value = _call(tool, arguments)
         displays = value.displays if isinstance(value, ToolResult) else ()
         output = _result_text(value.text if isinstance(value, ToolResult) else value)
     except Declined:
-        error, approved = "The person declined this call.", False
+        error, approved = DECLINED, False
     except _BadCall as exc:
         error = str(exc)
     except ToolFailed as exc:

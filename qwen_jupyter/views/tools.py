@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from ..core.events import ServiceToolCall, ToolOutput, ToolRunning
-from ..core.tools import ERROR_PREFIX
+from ..core.tools import DECLINED, ERROR_PREFIX
 
 SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
 _BOX = ("border:1px solid var(--jp-border-color2, var(--vscode-panel-border, #d0d0d0));border-radius:4px;"
@@ -44,7 +44,7 @@ def tool_block(name: str, arguments: str, output: str | None = None, error: str 
     if running:
         state = "waiting for your approval…" if asks else "running…"
     elif approved is False:
-        state = "✗ not run: you said no"
+        state = "✗ not run: you said no" if error == DECLINED else "✗ not run: nobody could approve it"
     elif error is not None:
         state = "⚠ error"
     elif output is None:
