@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import calls
+from . import calls, fixes
 from .schemas import instance, schema_in
 
 # Answers quoted in Model Studio's documentation, so examples from the docs reproduce them.
@@ -189,7 +189,7 @@ def plan(conversation: Conversation, long: int | None = None, tool_loop: bool = 
     elif prompt.strip().lower() in DOCUMENTED:
         reply.text = DOCUMENTED[prompt.strip().lower()]
     else:
-        reply.text = _generated(conversation, prompt)
+        reply.text = fixes.fix(prompt, model) or _generated(conversation, prompt)
     if long:
         reply.text = _filler(long, prompt)
 

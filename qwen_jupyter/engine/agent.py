@@ -207,7 +207,9 @@ def last_error_report() -> tuple[str, str] | None:
     error = getattr(sys, "last_value", None)
     if error is None:
         return None
-    frames = traceback.extract_tb(error.__traceback__)[-5:]
+    frames = list(traceback.extract_tb(error.__traceback__))
+    cells = [i for i, frame in enumerate(frames) if _is_cell(frame.filename)]
+    frames = frames[cells[0] if cells else 0:][-5:]  # from the cell on: IPython's own run_code says nothing
     lines = ["Traceback (most recent call last):"]
     for frame in frames:
         lines.append(f'  {_where(frame.filename)}, line {frame.lineno}, in {frame.name}')

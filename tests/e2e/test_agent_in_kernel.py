@@ -64,6 +64,10 @@ def test_with_nobody_to_ask_nothing_runs_and_the_cell_ends_in_one_line(kernel, e
     run = kernel.execute("%%qwen --agent\nRun `ran.append('it ran')`")  # no stdin: as nbconvert or papermill
     assert "run_python needs your approval to run, but nothing here can ask: nothing ran." in _failure(run)
     assert kernel.execute("print(ran)").stdout.strip() == "[]"
+    assert "asks to run" not in run.stdout  # nothing printed as if someone would be asked
+    assert "✗ not run: nobody could approve it" in run.final["text/html"]
+    (call,) = _calls(kernel)
+    assert call["approved"] is False and "nothing here can ask" in call["error"] and call["output"] is None
 
 
 def test_yes_approves_every_run_of_the_cell_and_reading_tools_ask_nothing(kernel, emu):
@@ -154,5 +158,11 @@ def test_qwen_fix_sends_the_failing_cell_and_its_error_and_puts_code_below(kerne
     prompt = emu.received[-1]["body"]["messages"][-1]["content"]
     assert "def mean(xs):" in prompt and "ZeroDivisionError" in prompt
     assert "cell, line 4, in <module>" in prompt and "ipykernel_" not in prompt  # no temporary paths
+    assert "interactiveshell" not in prompt  # from the cell on: IPython's own frame says nothing
+    # The emulated model reads the traceback as the prompt asks: the line that raised, the cell guarded there.
+    assert "Line 2 of the cell raised `ZeroDivisionError` (division by zero)" in run.final["text/plain"]
     payload = run.reply["content"].get("payload") or []
-    assert any(p.get("source") == "set_next_input" for p in payload)  # its code goes below, as -f code puts it
+    below = next(p["text"] for p in payload if p.get("source") == "set_next_input")
+    assert below == ("def mean(xs):\n    try:\n        return sum(xs) / len(xs)\n    except ZeroDivisionError as error:"
+                     "  # the line that failed: handle the case it could not\n        print(f\"skipped: {error!r}\")"
+                     "\n\nmean([])")
