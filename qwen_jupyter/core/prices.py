@@ -161,21 +161,21 @@ def provenance(region: str, prices: Mapping[str, Any] | None = None) -> str:
             "service's.")
 
 
-def estimate(model: str | None, usage: Mapping[str, Any]) -> tuple[float, str] | None:
-    """The estimated cost of one answer's usage and its currency, at the notebook's region and prices (%config
-    QwenMagics.region and .prices; beijing and the table where the extension is not loaded); None without a
-    price."""
+def estimate(model: str | None, usage: Mapping[str, Any], region: str | None = None) -> tuple[float, str] | None:
+    """The estimated cost of one answer's usage and its currency, at `region` (else the notebook's) and the
+    notebook's prices (%config QwenMagics.region and .prices; beijing and the table where the extension is not
+    loaded); None without a price."""
     from .settings import configured
 
     try:
-        found = price_of(model or "", configured("region", "beijing"), configured("prices"))
+        found = price_of(model or "", region or configured("region", "beijing"), configured("prices"))
     except ValueError:
         return None
     amount = cost(found, usage) if found is not None and usage.get("input_tokens") is not None else None
     return None if amount is None else (amount, found.currency)  # type: ignore[union-attr]
 
 
-def estimated(model: str | None, usage: Mapping[str, Any]) -> str | None:
+def estimated(model: str | None, usage: Mapping[str, Any], region: str | None = None) -> str | None:
     """"≈ ¥0.000123" for one answer's usage (see estimate()), or None without a price."""
-    found = estimate(model, usage)
+    found = estimate(model, usage, region)
     return None if found is None else f"≈ {money(*found)}"

@@ -73,6 +73,7 @@ class QwenResult:
         messages: tuple[Message, ...] = (),
         model: str | None = None,
         api: str | None = None,
+        region: str | None = None,
         on_complete: Callable[[QwenResult], None] | None = None,
         max_answer_chars: int = ANSWER_LIMIT,
         searched: bool = False,
@@ -85,6 +86,7 @@ class QwenResult:
         self._fold.model = model
         self._sent = messages
         self.api = api
+        self.region = region  # where it was asked: its cost is estimated at that region's prices
         self._on_complete = on_complete
         self._started_at = time.perf_counter()  # reset when the stream starts: chat() is lazy
         self._ended_at: float | None = None
@@ -230,6 +232,7 @@ class QwenResult:
 
     @property
     def done(self) -> bool:
+        """Whether the stream has ended (answered, failed or stopped)."""
         return self._source is None and self._ended_at is not None
 
     def claim(self, thread_id: int) -> None:
@@ -246,26 +249,33 @@ class QwenResult:
 
     @property
     def text(self) -> str:
+        """The answer's text (waits for the stream to end)."""
         return self._settle()._fold.text.value()
 
     @property
     def reasoning(self) -> str:
+        """The model's reasoning, when it thought before answering (empty otherwise)."""
         return self._settle()._fold.reasoning.value()
 
     @property
     def usage(self) -> Usage:
+        """Token counts: input_tokens, output_tokens, total_tokens, reasoning_tokens, cached_tokens (None where the
+        service did not say)."""
         return self._settle()._fold.usage
 
     @property
     def finish_reason(self) -> str | None:
+        """Why the answer ended, as the service said it (stop, length, tool_calls, …)."""
         return self._settle()._fold.finish_reason
 
     @property
     def model(self) -> str | None:
+        """The model the request went to."""
         return self._fold.model
 
     @property
     def request_id(self) -> str | None:
+        """The service's id of the request, for support tickets and the log."""
         return self._settle()._fold.request_id
 
     @property
@@ -316,6 +326,7 @@ class QwenResult:
 
     @property
     def search_results(self) -> tuple[SearchResult, ...]:
+        """The web sources of a --search answer (index, title, url, site_name), in the answer's numbering."""
         return tuple(self._settle()._fold.search)
 
     @property
@@ -340,14 +351,17 @@ class QwenResult:
 
     @property
     def error(self) -> QwenError | None:
+        """The QwenError the answer ended in, or None on success."""
         return self._settle()._fold.error
 
     @property
     def ok(self) -> bool:
+        """True when the answer ended without an error."""
         return self.error is None
 
     @property
     def interrupted(self) -> bool:
+        """True when the answer was stopped part way (stop(), an interrupt); the partial answer is kept."""
         return self.error is not None and self.error.code == "Interrupted"
 
     @property
@@ -376,6 +390,7 @@ class QwenResult:
 
     @property
     def events(self) -> tuple[Event, ...]:
+        """The events the stream produced, as a finished result replays them."""
         return tuple(self._settle()._fold.replay())
 
     @property
@@ -392,6 +407,7 @@ class QwenResult:
 
     @property
     def tokens_per_second(self) -> float | None:
+        """Output tokens a second, from the first token to the end."""
         output, first, end = self.usage.output_tokens, self._fold.first_token_at, self._ended_at
         if not output or first is None or end is None or end <= first:
             return None

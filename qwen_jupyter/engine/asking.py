@@ -54,14 +54,16 @@ def ask(request: Request, settings: Settings, on_complete: Callable[[QwenResult]
     if request.prefix:
         events = with_prefix(events, request.prefix)
     return QwenResult(events, messages=request.messages, model=request.model, api=settings.api,
-                      on_complete=on_complete, max_answer_chars=how.max_answer_chars, searched=request.search)
+                      region=settings.region, on_complete=on_complete, max_answer_chars=how.max_answer_chars,
+                      searched=request.search)
 
 
 async def aask(request: Request, settings: Settings, max_answer_chars: int = ANSWER_LIMIT) -> QwenResult:
     """Send a built request from async code; the finished result (folded as the events arrive)."""
     settings = for_request(settings, request)
     return await QwenResult.gather(astream_events(request, settings), messages=request.messages,
-                                   model=request.model, api=settings.api, max_answer_chars=max_answer_chars)
+                                   model=request.model, api=settings.api, region=settings.region,
+                                   max_answer_chars=max_answer_chars)
 
 
 def ask_in(session: Session, chat: str, key: str, request: Request, settings: Settings, *, once: bool = False,

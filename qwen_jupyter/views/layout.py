@@ -105,7 +105,7 @@ def footer(result: Any) -> str:
             tokens += f" ({usage.reasoning_tokens} reasoning)"
         if usage.cached_tokens:
             tokens += f" · {usage.cached_tokens} cached"
-        if spent := estimated(result.model, asdict(usage)):  # at the notebook's region and prices
+        if spent := estimated(result.model, asdict(usage), result.region):  # at the prices where it was asked
             tokens += f" · cost {spent} (estimate)"
         bits.append(tokens)
     if result.time_to_first_token is not None:

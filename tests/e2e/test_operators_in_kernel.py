@@ -112,6 +112,8 @@ def test_the_footer_and_usage_show_estimated_costs(kernel):
     usage = kernel.execute("%qwen usage").stdout
     assert "tokens, cost ≈ ¥" in usage and "(estimate)" in usage
     assert "Costs are estimates at the built-in beijing prices" in usage
+    asked_there = kernel.execute("%%qwen --region singapore\nHello there").final["text/html"]
+    assert "cost ≈ $" in asked_there  # at the prices of the region the cell asked in, not the notebook's
     kernel.execute("%config QwenMagics.region = 'virginia'")
     try:
         assert "cost" not in kernel.execute("%qwen usage").stdout  # no prices there: no number made up
