@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +29,7 @@ from .ocr import Reading, reading
 from .research import rounds
 from .settings import ANSWER_LIMIT
 from .speech import Speech
+from .text import printable
 
 
 def interrupted_error() -> QwenError:
@@ -96,6 +99,7 @@ class QwenResult:
         self._hang_up: Callable[[], None] | None = None  # cuts the connection being read (stop from elsewhere)
         self._stopped = False  # stop() came from another thread: whatever the stream does next ends it
         self._line_lock = threading.Lock()  # so a stop never falls between a connection's start and its handle
+        self._unread = _Unread(None)  # a failure nobody read (.error, raise, a view) is said on stderr at the end
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -174,6 +178,10 @@ class QwenResult:
         self._ended_at = time.perf_counter()
         if self._fold.error is None and self._fold.finish_reason is None and self._fold.log:
             self._fail(QwenError("The stream ended before the model finished.", code="IncompleteStream"))
+        error = self._fold.error
+        if error is not None and error.code != "Interrupted":
+            self._unread = _Unread(error)
+            weakref.finalize(self, self._unread.say)  # when the result goes away (or the process ends) unread
         try:
             if self._on_complete:
                 self._on_complete(self)
@@ -194,6 +202,7 @@ class QwenResult:
         error = self._fold.error
         if error is not None and error.code != "Interrupted":
             error.result = self
+            self._unread.read = True
             raise error.with_traceback(None) from None
 
     def _settle(self) -> QwenResult:
@@ -352,6 +361,11 @@ class QwenResult:
     @property
     def error(self) -> QwenError | None:
         """The QwenError the answer ended in, or None on success."""
+        self._settle()._unread.read = True
+        return self._fold.error
+
+    def peek_error(self) -> QwenError | None:
+        """The error, for the toolkit's own bookkeeping: unlike reading .error, this is not someone seeing it."""
         return self._settle()._fold.error
 
     @property
@@ -461,3 +475,21 @@ class QwenResult:
         if self.emulated:
             parts.append("emulated")
         return f"<QwenResult {' '.join(parts)}>"
+
+
+class _Unread:
+    """A failed answer's error until someone reads it. A script that only printed .text would otherwise end as if
+    the request had worked; as asyncio says of a task exception never retrieved, it is said on stderr when the
+    result goes away or the process ends."""
+
+    def __init__(self, error: QwenError | None) -> None:
+        self.error, self.read = error, False
+
+    def say(self) -> None:
+        ipython = sys.modules.get("IPython")
+        if ipython is not None and ipython.get_ipython() is not None:
+            return  # a shell shows its failures in the cell; a line here would land in whichever cell runs then
+        if self.error is not None and not self.read:
+            sys.stderr.write(printable(f"qwen_jupyter: an answer failed and nothing read its error: "
+                                       f"{self.error.code}: {self.error.message}") + "\n")
+

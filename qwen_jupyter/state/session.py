@@ -44,7 +44,7 @@ class Session:
         """Keep the exchange as the cell's turn (unless it produced nothing: then nothing changes) and log it;
         `documents` are those the cell named itself (the chat's earlier ones may have gone along)."""
         self.results.append(result)
-        error = result.error
+        error = result.peek_error()  # recording it is not someone reading it
         turn = None
         if error is None or result.text or result.reasoning or result.tool_calls:
             status = "ok" if error is None else "interrupted" if result.interrupted else "incomplete"

@@ -25,6 +25,25 @@ def _script(code: str, emulator, tmp_path) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+def test_a_script_that_reads_only_the_text_of_a_failed_answer_is_told_on_stderr(emulator, tmp_path):
+    run = _script("""
+        import sys
+        from qwen_jupyter import chat
+        url, key = sys.argv[1:]
+        unread = chat("Hi", model="qwen-plus~401", base_url=url, api_key=key)
+        print("text:", repr(unread.text))
+        checked = chat("Hi", model="qwen-plus~403", base_url=url, api_key=key)
+        print("checked:", checked.error.status)
+        fine = chat("Hi", base_url=url, api_key=key)
+        print("fine:", bool(fine.text))
+    """, emulator, tmp_path)
+    assert run.stdout.splitlines() == ["text: ''", "checked: 403", "fine: True"], run.stderr
+    said = run.stderr.strip().splitlines()
+    assert said == ["qwen_jupyter: an answer failed and nothing read its error: invalid_api_key: Invalid API-key "
+                    "provided."]
+    assert KEY not in run.stderr
+
+
 def test_a_script_whose_request_fails_stops_with_the_error_not_an_empty_answer(emulator, tmp_path):
     run = _script("""
         import sys
