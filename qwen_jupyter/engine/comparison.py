@@ -85,10 +85,12 @@ class Comparison:
 
     @property
     def done(self) -> bool:
+        """Whether every answer has ended."""
         return all(result.done for result in self.results.values())
 
     @property
     def models(self) -> list[str]:
+        """The models compared, in the order asked."""
         return list(self.results)
 
     @property
