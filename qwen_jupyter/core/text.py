@@ -3,8 +3,9 @@
 printable() is for reading: terminal escape sequences (OSC 52 writes the clipboard, OSC 0 the title, OSC 8 makes
 a link that lies, CSI 2J clears the screen) are removed whole, and other control characters dropped, so nothing
 printed can act on the terminal or on nbconvert's and papermill's console. visible() is for approving what will
-run: every character that does not show as itself (controls, zero-width and bidirectional marks, unusual spaces)
-is written as its code point, so code cannot read one way and run another.
+run: every character that does not show as itself (controls, zero-width and bidirectional marks, unusual spaces,
+variation selectors and Hangul fillers, which Python takes inside a name) is written as its code point, and a lone
+CR, where Python ends a line, ends the line shown too, so code cannot read one way and run another.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ _NAMES = {"\r": "CR", "\x1b": "ESC", "\x00": "NUL", "\u200b": "ZERO WIDTH SPACE"
           "\u2068": "FIRST STRONG ISOLATE", "\u2069": "POP DIRECTIONAL ISOLATE", "\u200e": "LEFT-TO-RIGHT MARK",
           "\u200f": "RIGHT-TO-LEFT MARK", "\u200d": "ZERO WIDTH JOINER", "\u200c": "ZERO WIDTH NON-JOINER",
           "\ufeff": "ZERO WIDTH NO-BREAK SPACE", "\u00a0": "NO-BREAK SPACE", "\u00ad": "SOFT HYPHEN"}
+# Invisible characters outside the C and Z categories: Unicode's default-ignorable marks and letters (variation
+# selectors, the combining grapheme joiner, Hangul and Khmer fillers; `scratch\ufe00` and `scratch` are two Python
+# names that look the same, and `\u3164` alone is a name that looks like a space), and the blank Braille cell.
+_INVISIBLE = re.compile(r"[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+                        r"\U000e0100-\U000e01ef]")
 
 
 def printable(text: str) -> str:
@@ -44,14 +50,17 @@ def _hidden(char: str) -> bool:
     if char in _SHOWN_AS_ITSELF:
         return False
     category = unicodedata.category(char)
-    return category[0] == "C" or category in ("Zs", "Zl", "Zp")
+    return category[0] == "C" or category in ("Zs", "Zl", "Zp") or bool(_INVISIBLE.match(char))
 
 
 def visible(text: str) -> str:
-    """Text for an approval: every character that would not show as itself is written as ⟨U+XXXX NAME⟩."""
+    """Text for an approval: every character that would not show as itself is written as ⟨U+XXXX NAME⟩, and a
+    lone CR also ends the line shown (Python ends the line there: what follows is not part of a comment)."""
     out = []
-    for char in text:
-        if _hidden(char):
+    for position, char in enumerate(text):
+        if char == "\r" and not text.startswith("\n", position + 1):
+            out.append("⟨U+000D CR⟩\n")  # as a CR LF shows: for Python both end the line
+        elif _hidden(char):
             name = _NAMES.get(char) or unicodedata.name(char, "")
             out.append(f"⟨U+{ord(char):04X}{' ' + name if name else ''}⟩")
         else:

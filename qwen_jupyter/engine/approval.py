@@ -35,8 +35,10 @@ class Approval:
 
     @property
     def shown(self) -> str:
-        """The call described whole (keys this process used never shown)."""
-        return redact(self.tool.described(self.arguments))
+        """The call described whole, every hidden character written out (in the other arguments of a call that runs
+        code too: an extra argument named code with a zero-width space in it must not read as the code), keys this
+        process used never shown."""
+        return redact(visible(self.tool.described(self.arguments)))
 
     @property
     def arguments_json(self) -> str:

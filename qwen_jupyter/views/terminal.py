@@ -21,7 +21,7 @@ from ..core.events import (
     ToolRunning,
 )
 from ..core.research import note as research_note
-from ..core.text import printable
+from ..core.text import printable, visible
 from .layout import footer, media_lines, retry_note, source_lines
 from .media import progress_note
 
@@ -64,7 +64,7 @@ class TerminalView:
                 self._note(f"[{retry_note(event)}]")
             case ToolRunning(name=name, arguments=arguments):
                 self._switch("tool")
-                self._write(printable(f"[tool {name}({arguments[:200]}) running…] "))
+                self._write(visible(printable(f"[tool {name}({arguments[:200]}) running…] ")))  # as approved
             case ServiceToolCall(name=name, arguments=arguments, output=output):
                 self._switch("tool")
                 self._note(f"[{name} ran {arguments[:200]}] {output[:300]}")

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from ..core.events import ServiceToolCall, ToolOutput, ToolRunning
+from ..core.text import visible
 from ..core.tools import DECLINED, ERROR_PREFIX
 
 SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
@@ -53,12 +54,14 @@ def tool_block(name: str, arguments: str, output: str | None = None, error: str 
         state = "✓ approved by you" if approved else "✓"
     timing = f" · {seconds:.2f} s" if seconds is not None and not running else ""
     source, rest = _code_of(arguments, code)
-    call = escape(f"{name}({_clip(_inline(rest))[:120]})")
+    # The call reads as its approval reads, every hidden character written out: a right-to-left override in the
+    # block beside the prompt would make the code read otherwise there.
+    call = escape(visible(f"{name}({_clip(_inline(rest))[:120]})"))
     parts = [f"<summary>Tool <code>{call}</code> {escape(state)}{timing}</summary>"]
     if source is not None:
-        parts.append(f"<div>Code</div><pre><code>{escape(_clip(source))}</code></pre>")
+        parts.append(f"<div>Code</div><pre><code>{escape(_clip(visible(source)))}</code></pre>")
     if source is None or rest != "{}":
-        parts.append(f"<div>Arguments</div><pre><code>{escape(_clip(_pretty(rest)))}</code></pre>")
+        parts.append(f"<div>Arguments</div><pre><code>{escape(_clip(visible(_pretty(rest))))}</code></pre>")
     if error is not None:
         parts.append(f"<div>Error</div><pre><code>{escape(_clip(error))}</code></pre>")
     elif output is not None:

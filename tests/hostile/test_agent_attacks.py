@@ -1,0 +1,305 @@
+"""The notebook agent attacked, as a prompt-injected model or a malicious MCP server would (issue 19's "Hostile
+model"): nothing runs unapproved on any path, what is shown is what runs, nothing carries the key out, and what a
+server writes is inert wherever it is shown.
+
+Through real parts only: a real kernel with approvals typed on stdin (tests/e2e/kernel.py), the emulator playing
+the model (its echo-args and tool-loop faults, or a cassette it replays for a stream no generated reply makes),
+the panel in-process as the front end drives it, and real MCP subprocesses (tests/hostile/hostile_mcp_server.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import qwen_jupyter
+from qwen_jupyter.core.settings import Settings
+from qwen_jupyter.emulator import Emulator
+from qwen_jupyter.state.session import Session
+from qwen_jupyter.state.store import Store
+
+from ..conftest import KEY
+from ..e2e.conftest import module_kernel  # noqa: F401 - the fixture: one kernel with the extension, for the module
+from ..test_panel import RecordingPanel
+
+pytestmark = pytest.mark.e2e
+
+SERVER = str(Path(__file__).with_name("hostile_mcp_server.py"))
+ASKED = "The model asks to run:\n"
+_MARK = re.compile(r"⟨U\+([0-9A-F]{4,6})([^⟩]*)⟩")
+
+
+@pytest.fixture
+def fresh(module_kernel, emu):  # noqa: F811 - the fixture imported above
+    """The module's kernel with `ran` emptied: what the model's code appends there is what ran."""
+    setup = module_kernel.execute("import os, json, qwen_jupyter\nran = []\n%config QwenMagics.model = 'qwen-plus'")
+    assert setup.reply["content"]["status"] == "ok", setup.stderr
+    return module_kernel
+
+
+def _ran(kernel) -> list:
+    return json.loads(kernel.execute("print(json.dumps(ran))").stdout)
+
+
+def _calls(kernel, name: str = "_qwen") -> list[dict]:
+    run = kernel.execute(f"print(json.dumps([{{'name': c.name, 'approved': c.approved, 'error': c.error, 'output': "
+                         f"c.output, 'arguments': c.arguments}} for c in {name}.tool_calls]))")
+    return json.loads(run.stdout)
+
+
+def _failure(run) -> str:
+    """The one line a failed cell ends with."""
+    (error,) = run.of("error")
+    assert run.reply["content"]["status"] == "error"
+    (line,) = error["content"]["traceback"]
+    return line
+
+
+def _sent(emu) -> str:
+    """Every request body the service received, as one text."""
+    return json.dumps([request["body"] for request in emu.received], ensure_ascii=False)
+
+
+def _shown_code(stdout: str) -> str:
+    """The code an approval showed, read back: its ┃ lines, each hidden character's ⟨U+XXXX …⟩ turned back into
+    the character. A CR ends the line shown, as it ends the line for Python, whether an LF follows or not: here
+    it reads back as a lone CR (the code these tests send has no CR LF)."""
+    shown = stdout.split(ASKED, 1)[1].split("\n… ", 1)[0]
+    text = "\n".join(line[2:] for line in shown.split("\n") if line.startswith("┃ "))
+    return _MARK.sub(lambda m: chr(int(m.group(1), 16)), text.replace("⟨U+000D CR⟩\n", "⟨U+000D CR⟩"))
+
+
+def _ask(prompt: str, **options) -> str:
+    """A cell that asks through chat() (the prompt built in Python, so any character reaches the model as it is)."""
+    extra = "".join(f", {name}={value!r}" for name, value in options.items())
+    return f"r = qwen_jupyter.chat({prompt!r}, agent=True{extra})\nr.text\n_qwen = r"
+
+
+# -- 1. Nothing runs unapproved, on every path ---------------------------------------------------------------------
+
+HOSTILE_ARGUMENTS = {
+    # A repeated key: JSON keeps the last, so a person shown the first would approve the other.
+    "repeated key": ('{"code": "ran.append(\'shown\')", "code": "ran.append(\'evil\')", "why": "run_python"}',
+                     "'code' more than once"),
+    "nested repeated key": ('{"code": "ran.append(1)", "why": {"run_python": 1, "run_python": 2}}',
+                            "'run_python' more than once"),
+    "not JSON": ("run_python(code=\"ran.append('evil')\")", "not valid JSON"),
+    "not an object": ('["run_python", "ran.append(\'evil\')"]', "must be a JSON object"),
+}
+
+
+@pytest.mark.parametrize("arguments, said", HOSTILE_ARGUMENTS.values(), ids=HOSTILE_ARGUMENTS.keys())
+def test_arguments_that_are_not_one_plain_object_are_refused_before_anyone_is_asked(fresh, emu, arguments, said):
+    run = fresh.execute(f"%%qwen --agent --raw -m qwen-plus~echo-args\n{arguments}", answers=["y"])
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert run.prompts == [] and ASKED not in run.stdout  # nothing shown as if it could run
+    assert _ran(fresh) == []
+    (call,) = _calls(fresh)
+    assert call["name"] == "run_python" and said in call["error"] and call["approved"] is None
+    assert said in emu.received[-1]["body"]["messages"][-1]["content"]  # the model is told why
+
+
+@pytest.mark.parametrize("code", ["5", "[\"ran.append('evil')\"]", "null", "{\"ran.append('evil')\": 1}"])
+def test_code_that_is_not_a_string_never_runs(fresh, emu, code):
+    run = fresh.execute(f'%%qwen --agent --raw -m qwen-plus~echo-args\n{{"code": {code}, "why": "run_python"}}',
+                        answers=["y"])
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert _ran(fresh) == []
+    (call,) = _calls(fresh)
+    assert "code: Input should be a valid string" in call["error"] and call["output"] is None
+
+
+def test_an_extra_argument_is_shown_and_only_the_code_shown_runs(fresh, emu):
+    hidden = '{"code": "ran.append(\'shown\')", "cod\\u200be": "ran.append(\'evil\')", "why": "run_python"}'
+    run = fresh.execute(f"%%qwen --agent --raw -m qwen-plus~echo-args\n{hidden}", answers=["y"])
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    head = run.stdout.split(ASKED, 1)[1].splitlines()[0]
+    # The extra key is in the head with its zero-width space written out: it cannot pass for the code argument.
+    assert 'cod⟨U+200B ZERO WIDTH SPACE⟩e="ran.append(\'evil\')"' in head and "\u200b" not in run.stdout
+    assert _ran(fresh) == ["shown"]
+
+
+def test_a_tool_round_after_a_failing_call_asks_again_and_no_still_runs_nothing(fresh, emu):
+    # The tool-loop fault makes the model call again after every result, the way an agent retries after an error.
+    run = fresh.execute("%%qwen --agent --max-rounds 3 -m qwen-plus~tool-loop\n"
+                        "Run `ran.append(len(ran)); 1 / 0`", answers=["y", "n", "n"])
+    assert run.prompts == ["Run run_python? [y/N] "] * 3
+    assert "still calling tools after 3 rounds" in _failure(run)
+    assert _ran(fresh) == [0]  # only the approved first run
+    calls = _calls(fresh)
+    assert [c["approved"] for c in calls] == [True, False, False]
+    assert calls[0]["error"].startswith("ZeroDivisionError") and calls[1]["error"] == calls[2]["error"] == \
+        "The person declined this call."
+
+
+def test_achat_asks_on_stdin_too_and_with_nobody_to_ask_runs_nothing(fresh, emu):
+    cell = ("r = await qwen_jupyter.achat('Run `ran.append(\"achat\")`', agent=True)\n"
+            "print(r.tool_calls[0].approved)")
+    refused = fresh.execute(cell, answers=["n"])
+    assert refused.prompts == ["Run run_python? [y/N] "] and refused.stdout.strip().endswith("False")
+    alone = fresh.execute(cell)  # no stdin: as nbconvert
+    assert "nothing here can ask: nothing ran" in _failure(alone)
+    assert _ran(fresh) == []
+
+
+@pytest.mark.parametrize("cell", [
+    "qwen_jupyter.compare('Run `ran.append(1)`', ['qwen-plus', 'qwen-max'], agent=True, yes=True)",
+    "%%qwen --compare qwen-plus,qwen-max --agent --yes\nRun `ran.append(1)`",
+    "qwen_jupyter.compare('Run `ran.append(1)`', 'qwen-plus,qwen-max', agent=True, confirm=lambda n, a: True)",
+])
+def test_a_comparison_with_the_agent_is_refused_even_with_yes(fresh, emu, cell):
+    said = _failure(fresh.execute(cell, answers=[]))
+    assert "compare without --agent or --confirm" in said
+    assert emu.received == [] and _ran(fresh) == []  # refused before anything was sent
+
+
+def test_the_same_call_id_twice_is_two_calls_each_asked(tmp_path, emu, monkeypatch):
+    """A stream no generated reply makes, replayed by the emulator from a cassette: two run_python calls under one
+    id, then index 0 sent again under a new id (a spliced call). Each call is approved on its own; the splice is
+    not JSON and runs nothing."""
+    import __main__  # what chat(agent=True) works on outside a kernel
+
+    monkeypatch.setattr(__main__, "ran", [], raising=False)
+    prompt = "Run `ran.append(0)`"
+    asked: list[str] = []
+
+    def refuse(name, arguments):
+        asked.append(arguments)
+        return False
+
+    qwen_jupyter.chat(prompt, agent=True, confirm=refuse, base_url=emu.url, api_key=KEY).wait()
+    request = emu.received[0]
+
+    def frame(*calls, finish=None):
+        delta = {"role": "assistant", "content": "", "tool_calls": [
+            {"index": i, "id": cid, "type": "function", "function": {"name": "run_python", "arguments": args}}
+            for i, cid, args in calls]} if calls else {}
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "qwen-plus",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    code = lambda text: json.dumps({"code": text})  # noqa: E731
+    chunks = [frame((0, "call_same", code("ran.append('first')"))),
+              frame((1, "call_same", code("ran.append('second')"))),
+              frame((2, "call_a", code("ran.append('spliced')"))), frame((2, "call_b", code("ran.append('evil')"))),
+              frame(finish="tool_calls"), "data: [DONE]\n\n"]
+    cassette = tmp_path / "hostile.jsonl"
+    lines = [{"cassette": "qwen-jupyter", "version": 1},
+             {"interaction": 1, "method": "POST", "path": request["path"], "body": request["body"], "status": 200,
+              "headers": {"content-type": "text/event-stream"}},
+             *({"interaction": 1, "t": 0, "data": data} for data in chunks), {"interaction": 1, "end": 0}]
+    cassette.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    asked.clear()
+    answers = iter([True, False])
+    with Emulator(cassette=str(cassette), lenient=True) as replay:
+        result = qwen_jupyter.chat(prompt, agent=True, base_url=replay.url, api_key=KEY,
+                                   confirm=lambda name, arguments: asked.append(arguments) or next(answers))
+        assert "tool_call_id 'call_same'" in result.error.message  # the next round: the service refuses the ids
+    assert asked == [code("ran.append('first')"), code("ran.append('second')")]  # the splice was never shown
+    calls = result.tool_calls
+    assert [c.approved for c in calls] == [True, False, None]
+    assert "not valid JSON" in calls[2].error
+    assert __main__.ran == ["first"]
+
+
+def test_the_panel_asks_for_each_call_and_shows_hidden_characters(emu):
+    namespace: dict = {"ran": []}
+    panel = RecordingPanel(Session("attacks.ipynb", Store(":memory:")),
+                           lambda: Settings(base_url=emu.url, api_key=KEY), namespace=namespace)
+    panel.agent = True
+    panel.model = "qwen-plus~tool-loop"
+    result = panel.ask("Run `ran.append(len(ran)); scratch\ufe00 = 1; 1 / 0`")
+    first = _waiting(panel)
+    assert "⟨U+FE00 VARIATION SELECTOR-1⟩" in first["shown"] and "\ufe00" not in first["shown"]
+    _press(panel, first, True)
+    second = _waiting(panel, other_than=first["id"])
+    assert namespace["ran"] == [0]  # the failing call ran once; the next round waits for its own answer
+    _press(panel, second, False)
+    third = _waiting(panel, other_than=second["id"])
+    panel.stop()
+    panel.wait(30)
+    assert namespace["ran"] == [0] and result.interrupted
+    first_call, second_call, stopped = result.tool_calls
+    assert first_call.approved is True and second_call.approved is False
+    # Stop answered the third "no" (nothing ran); the stopped result keeps no event after the stop, so its record
+    # says nothing of the refusal (approved None) rather than a wrong yes.
+    assert stopped.approved is not True and stopped.output is None and third["id"] != first["id"]
+
+
+def _waiting(panel, other_than: str | None = None, seconds: float = 10) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        approval = panel.live.get("approval")
+        if approval and approval["id"] != other_than:
+            return approval
+        time.sleep(0.02)
+    raise AssertionError(f"no approval asked: {panel.live}")
+
+
+def _press(panel, approval: dict, approved: bool) -> None:
+    panel._on_message(panel, {"type": "approval", "id": approval["id"], "approved": approved}, [])
+
+
+# -- 2. What is shown is what runs -------------------------------------------------------------------------------
+
+HIDDEN = {
+    "\u202e": "U+202E RIGHT-TO-LEFT OVERRIDE", "\u2066": "U+2066 LEFT-TO-RIGHT ISOLATE",
+    "\u200b": "U+200B ZERO WIDTH SPACE", "\x1b": "U+001B ESC", "\x07": "U+0007", "\ufe00": "U+FE00 VARIATION SELECTOR-1",
+    "\u3164": "U+3164 HANGUL FILLER", "\U000e0041": "U+E0041 TAG LATIN CAPITAL LETTER A", "\u00ad": "U+00AD SOFT HYPHEN",
+}
+# Each line reads as harmless and runs otherwise: a name that differs from another by a variation selector or is a
+# Hangul filler (both valid in Python identifiers, both invisible), a comment that a lone CR ends (Python breaks
+# the line there), a right-to-left override and an ANSI "clear screen" that rewrite how a line looks.
+TRICKS = ("scratch\ufe00 = 'HOME'; scratch = 'tmp'; ran.append(scratch\ufe00)\n"
+          "\u3164 = 'filler'; ran.append(\u3164)\n"
+          "x = 1  # only a comment\rran.append('after CR')\n"
+          "ran.append('ok') #\u202e )'live'(dneppa.nar \u2066\u200b\x1b[2J\x07\U000e0041\u00ad")
+
+
+def test_every_hidden_character_is_written_out_and_the_code_reads_back_exactly(fresh, emu):
+    run = fresh.execute(_ask(f"Run this:\n```python\n{TRICKS}\n```"), answers=["n"])
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    for char, name in HIDDEN.items():
+        assert f"⟨{name}" in run.stdout, name
+        assert char not in run.stdout, name
+    assert "\r" not in run.stdout
+    (call,) = _calls(fresh)
+    assert call["approved"] is False and _ran(fresh) == []
+    assert _shown_code(run.stdout) == call["arguments"]["code"] == TRICKS  # byte for byte, read back
+    # Python ends a line at a lone CR: the approval breaks the line there too, so nothing reads as a comment.
+    assert "┃ ran.append('after CR')" in run.stdout.splitlines()
+
+
+def test_a_statement_past_the_fold_is_counted_and_all_shows_it_before_deciding(fresh, emu):
+    code = "x = '" + "a" * 4200 + "'; ran.append('hidden')"
+    run = fresh.execute(_ask(f"Run `{code}`"), answers=["all", "n"])
+    assert run.prompts == ["Run run_python? [y/N/all] "] * 2
+    first, _, after_all = run.stdout.partition("(answer 'all' to see them before deciding)\n")
+    assert "ran.append('hidden')" not in first and re.search(r"… [\d,]+ more characters", first)
+    assert "ran.append('hidden')" in after_all and _shown_code(ASKED + after_all) == code
+    assert _ran(fresh) == []
+
+
+def test_the_call_blocks_write_hidden_characters_out_too():
+    """The block that waits beside the prompt (and the panel's, and the record after) shows the code as the
+    approval does: a right-to-left override there would make it read otherwise."""
+    from qwen_jupyter.views.terminal import TerminalView
+    from qwen_jupyter.views.tools import tool_block
+
+    arguments = json.dumps({"code": TRICKS, "n\u202eote": "x\u2066"}, ensure_ascii=False)
+    html = tool_block("run_python", arguments, running=True, asks=True, code="code")
+    for char in ("\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b"):
+        assert char not in html, repr(char)
+    assert "⟨U+202E RIGHT-TO-LEFT OVERRIDE⟩" in html and "⟨U+FE00 VARIATION SELECTOR-1⟩" in html
+
+    import io
+
+    from qwen_jupyter.core.events import ToolRunning
+
+    out = io.StringIO()
+    TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code="code"))
+    assert not set(out.getvalue()) & {"\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b", "\x07"}
