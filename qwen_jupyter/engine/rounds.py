@@ -38,6 +38,7 @@ from .approval import Approval, Approve, nobody_to_ask
 
 MAX_ROUNDS = 8
 OUTPUT_LIMIT = 20_000  # characters of a tool's output sent back to the model (and shown)
+INTERRUPTED = "Interrupted while it ran: what it did before stays done."
 
 class Declined(Exception):
     """The person said no to a call (the model is told, and goes on without it)."""
@@ -116,7 +117,16 @@ def _run(index: int, call: ToolCall, tools: Toolbox, approve: Approve | None, co
             except QwenError as nobody:  # nothing could ask: the call shows as not run, and the answer stops
                 yield ToolOutput(index, None, nobody.message, time.perf_counter() - started, approved=False)
                 raise
-        value = _call(tool, arguments)
+            except KeyboardInterrupt:  # an interrupt instead of an answer is a no (as the panel's Stop is)
+                yield ToolOutput(index, None, DECLINED, time.perf_counter() - started, approved=False)
+                raise
+        try:
+            value = _call(tool, arguments)
+        except (KeyboardInterrupt, QwenError) as stopped:  # it ran, and the answer stops here (an interrupt, an MCP
+            # server that died or timed out): the call's record says so, not that it never ran
+            said = stopped.message if isinstance(stopped, QwenError) else INTERRUPTED
+            yield ToolOutput(index, None, said, time.perf_counter() - started, approved=approved)
+            raise
         displays = value.displays if isinstance(value, ToolResult) else ()
         output = _result_text(value.text if isinstance(value, ToolResult) else value)
     except Declined:

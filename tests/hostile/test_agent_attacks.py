@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -134,6 +135,39 @@ def test_a_tool_round_after_a_failing_call_asks_again_and_no_still_runs_nothing(
     assert [c["approved"] for c in calls] == [True, False, False]
     assert calls[0]["error"].startswith("ZeroDivisionError") and calls[1]["error"] == calls[2]["error"] == \
         "The person declined this call."
+
+
+def _interrupt_after(kernel, printed: str):
+    """An IOPub watcher that interrupts the kernel soon after the cell prints `printed`."""
+    fired = []
+
+    def watch(message):
+        if not fired and message["msg_type"] == "stream" and printed in message["content"]["text"]:
+            fired.append(threading.Timer(0.3, kernel.interrupt))
+            fired[0].start()
+
+    return watch
+
+
+def test_an_interrupt_at_the_prompt_runs_nothing_and_the_cell_keeps_the_call_as_refused(fresh, emu):
+    run = fresh.execute("%%qwen --agent\nRun `ran.append('interrupted')`", answers=[], wait=True, timeout=30,
+                        on_message=_interrupt_after(fresh, ASKED))
+    assert run.prompts == ["Run run_python? [y/N] "]  # the interrupt came while it asked
+    assert "The answer was stopped; the partial answer is kept (in _qwen)." in _failure(run)
+    assert "✗ not run: you said no" in run.final["text/html"]  # the kept cell: the call refused, not left to answer
+    (call,) = _calls(fresh)
+    assert call["approved"] is False and call["error"] == "The person declined this call." and call["output"] is None
+    assert _ran(fresh) == []
+
+
+def test_an_interrupt_while_approved_code_runs_is_on_the_calls_record(fresh, emu):
+    run = fresh.execute("%%qwen --agent\nRun `import time; ran.append('started'); print('started'); time.sleep(20); "
+                        "ran.append('done')`", answers=["y"], timeout=30, on_message=_interrupt_after(fresh, "started\n"))
+    assert "The answer was stopped" in _failure(run)
+    assert _ran(fresh) == ["started"]
+    (call,) = _calls(fresh)
+    assert call["approved"] is True and call["error"].startswith("Interrupted while it ran")
+    assert "⚠ error" in run.final["text/html"]  # not "not run"
 
 
 def test_achat_asks_on_stdin_too_and_with_nobody_to_ask_runs_nothing(fresh, emu):
