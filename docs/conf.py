@@ -53,3 +53,4 @@ html_title = f"qwen-jupyter {release}"
 html_static_path = ["_static"]
 
 nitpicky = True
+smartquotes = False  # option names keep their two hyphens (--search, not an en dash)
