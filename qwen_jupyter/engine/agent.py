@@ -2,10 +2,11 @@
 list_variables, describe and last_error (read-only, they ask nothing).
 
 What goes back to the model is bounded and has every key the process has used removed (an approved
-`print(os.environ)` does not carry the key to the service). Code the person approved runs in their namespace as a
-cell would (its printed output shown in the cell as it comes); what it displays is kept and shown in the cell
-after the answer (the streaming outputs are replaced then), and the model is told how many figures and displays
-the person saw. Nothing here evaluates a name the model gives as code: describe() takes a variable's name only.
+`print(os.environ)` does not carry the key to the service), and so has what approved code prints and displays in
+the cell. Code the person approved runs in their namespace as a cell would (its printed output shown in the cell as
+it comes); what it displays is kept and shown in the cell after the answer (the streaming outputs are replaced
+then), and the model is told how many figures and displays the person saw. Nothing here evaluates a name the
+model gives as code: describe() takes a variable's name only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ast
 import contextlib
 import io
 import linecache
+import os
 import reprlib
 import sys
 import traceback
@@ -22,8 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core.errors import redact
+from ..core.errors import redact, remember_secret
 from ..core.tools import Tool, ToolFailed, ToolResult, as_tool
+from .routing import KEY_ENV
 
 NAMES = ("run_python", "list_variables", "describe", "last_error")
 LIMIT = 4_000  # characters of each part of what goes back to the model (output, value, error, a description)
@@ -74,7 +77,8 @@ class _Tee(io.TextIOBase):
 
     def write(self, text: str) -> int:
         self.kept.write(text)
-        return self.shown.write(text)
+        self.shown.write(redact(text))  # an approved print(os.environ) shows no key in the cell either
+        return len(text)
 
     def flush(self) -> None:
         self.shown.flush()
@@ -91,7 +95,7 @@ def _displays_kept(shell: Any, into: list[dict[str, Any]]) -> Iterator[None]:
     original = publisher.publish
 
     def keep(data: dict[str, Any], metadata: Any = None, *args: Any, **kwargs: Any) -> None:
-        into.append(dict(data))
+        into.append({kind: redact(value) if isinstance(value, str) else value for kind, value in data.items()})
 
     publisher.publish = keep
     try:
@@ -203,10 +207,12 @@ def _where(filename: str) -> str:
 
 
 def last_error_report() -> tuple[str, str] | None:
-    """(the exception with its last frames, the failing cell's source) of the last error, or None."""
+    """(the exception with its last frames, the failing cell's source) of the last error, or None; no key in
+    either (a message that quotes the key, as an authentication error may, goes to the model with %qwen fix)."""
     error = getattr(sys, "last_value", None)
     if error is None:
         return None
+    remember_secret(os.environ.get(KEY_ENV, ""))  # %qwen fix asks before any request has read the key
     frames = list(traceback.extract_tb(error.__traceback__))
     cells = [i for i, frame in enumerate(frames) if _is_cell(frame.filename)]
     frames = frames[cells[0] if cells else 0:][-5:]  # from the cell on: IPython's own run_code says nothing
@@ -216,7 +222,7 @@ def last_error_report() -> tuple[str, str] | None:
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     lines += [line.rstrip() for line in traceback.format_exception_only(type(error), error)]
-    return "\n".join(lines), _cell_of(error.__traceback__)
+    return redact("\n".join(lines)), redact(_cell_of(error.__traceback__))
 
 
 def last_error(shell: Any) -> str:

@@ -24,7 +24,7 @@ from qwen_jupyter.state.session import Session
 from qwen_jupyter.state.store import Store
 
 from ..conftest import KEY
-from ..e2e.conftest import module_kernel  # noqa: F401 - the fixture: one kernel with the extension, for the module
+from ..e2e.conftest import module_kernel, start_kernel  # noqa: F401 - module_kernel: the fixture, a kernel for the module
 from ..test_panel import RecordingPanel
 
 pytestmark = pytest.mark.e2e
@@ -337,3 +337,40 @@ def test_the_call_blocks_write_hidden_characters_out_too():
     out = io.StringIO()
     TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code="code"))
     assert not set(out.getvalue()) & {"\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b", "\x07"}
+
+
+# -- 3. Nothing carries the key out ----------------------------------------------------------------------------
+
+KEY_CODE = {
+    "print the environment": "print(dict(os.environ))",
+    "the key as the value": "os.environ['DASHSCOPE_API_KEY']",
+    "the key in an exception": "raise ValueError('auth failed for ' + os.environ['DASHSCOPE_API_KEY'])",
+    "the key displayed": "from IPython.display import display, HTML; display(os.environ['DASHSCOPE_API_KEY']); "
+                         "display(HTML('<b>' + os.environ['DASHSCOPE_API_KEY'] + '</b>'))",
+    "the key in a variable": "secret = os.environ['DASHSCOPE_API_KEY']",
+}
+
+
+def test_no_key_reaches_the_service_the_cassette_or_the_cell(emulator, emu, tmp_path):
+    kernel = start_kernel(emulator, tmp_path)  # its own kernel: %qwen fix is its first request
+    cassette = tmp_path / "agent.jsonl"
+    try:
+        kernel.execute(f"import os\n%qwen record {cassette}")
+        # The person's own cell fails with the key in its message, as an authentication error may say it; the
+        # kernel has not sent a request yet, so nothing has read the key when %qwen fix builds its question.
+        kernel.execute("raise ValueError('auth failed for ' + os.environ['DASHSCOPE_API_KEY'])")
+        ours = {"%qwen fix": kernel.execute("%qwen fix")}
+        for what, code in KEY_CODE.items():
+            ours[what] = kernel.execute(f"%%qwen --agent --yes\nRun `{code}`")
+        for prompt in ("Describe secret", "Which variables do I have?", "Show the last error"):
+            ours[prompt] = kernel.execute(f"%%qwen --agent\n{prompt}")
+    finally:
+        kernel.shutdown()
+    for what, run in ours.items():
+        assert run.reply["content"]["status"] == "ok", (what, run.stderr)
+        assert KEY not in json.dumps([m["content"] for m in run.messages]), what  # nor in what the cell shows
+    sent = _sent(emu)
+    assert KEY not in sent and KEY not in cassette.read_text()
+    # What was asked for went back (the environment's names, the exception, the last error), the key masked.
+    assert "DASHSCOPE_API_KEY" in sent and "ValueError: auth failed for sk-***" in sent
+    assert "secret: str\\n'sk-***'" in sent and "Shown to the person: 2 display(s)." in sent
