@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -20,7 +19,9 @@ os.environ["QWEN_JUPYTER_OFFLINE"] = "on"
 os.environ.pop("DASHSCOPE_API_KEY", None)
 for name in ("QWEN_JUPYTER_BASE_URL", "QWEN_JUPYTER_CASSETTE", "QWEN_JUPYTER_CASSETTE_MODE"):
     os.environ.pop(name, None)
-os.environ["QWEN_JUPYTER_DB"] = str(Path(tempfile.mkdtemp(prefix="qwen-docs-")) / "qwen.db")
+# A relative path: each page runs in a scratch folder of its own (nb_execution_in_temp), so each page starts with
+# an empty database and no page's stored answers stand in for another's.
+os.environ["QWEN_JUPYTER_DB"] = "qwen.db"
 os.environ["QWEN_DOCS_REPO"] = str(HERE.parent)  # where a sample finds the repository's files (notebooks/mcp_units.py)
 
 from qwen_jupyter import __version__  # noqa: E402
