@@ -35,12 +35,14 @@ from typing import Any
 import jsonschema
 
 from ..core.errors import QwenError, redact
+from ..core.text import visible
 from ..core.tools import Tool, ToolFailed, as_tool
 
 TIMEOUT = 60.0  # seconds a tool call may take, unless the server's config says "timeout"
 START_TIMEOUT = 30.0  # seconds for a server to start and answer initialize (and later tools/list)
 STOP_WAIT = 10.0  # the SDK's own shutdown: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL
 NAME_LIMIT = 64  # the API's limit on a function name
+LINE_LIMIT = 160  # characters of a tool's description a listing shows
 _VALID_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -219,8 +221,11 @@ class McpServers:
             state = (f"started, pid {server.pid}" if server.pid else "started") if server.started else (
                 server.error or "not started: it starts on first use")
             lines.append(f"{server.name}: {server.target} ({state})")
-            width = max((len(tool) for tool, _ in server.tools), default=0)
-            lines += [f"  {tool.ljust(width)}  {line}".rstrip() for tool, line in server.tools]
+            # Hidden characters written out: a right-to-left override makes "…\u202eexe.txt" read "…txt.exe".
+            tools = [(visible(tool), visible(line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT - 1] + "…"))
+                     for tool, line in server.tools]
+            width = max((len(tool) for tool, _ in tools), default=0)
+            lines += [f"  {tool.ljust(width)}  {line}".rstrip() for tool, line in tools]
         return "\n".join(lines)
 
     def close(self) -> None:

@@ -9,8 +9,10 @@ the panel in-process as the front end drives it, and real MCP subprocesses (test
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -374,3 +376,105 @@ def test_no_key_reaches_the_service_the_cassette_or_the_cell(emulator, emu, tmp_
     # What was asked for went back (the environment's names, the exception, the last error), the key masked.
     assert "DASHSCOPE_API_KEY" in sent and "ValueError: auth failed for sk-***" in sent
     assert "secret: str\\n'sk-***'" in sent and "Shown to the person: 2 display(s)." in sent
+
+
+# -- 4. A hostile MCP server -------------------------------------------------------------------------------------
+
+TERMINAL_CONTROLS = ("\x1b", "\x07", "\r", "\x9b", "\x9d")
+
+
+@pytest.fixture
+def evil(fresh, tmp_path):
+    """The module's kernel with the hostile server configured as "evil" (its calls logged, and a secret given to it
+    in its env: the key, as a person might pass it on), removed afterwards."""
+    log = tmp_path / "calls.log"
+    setup = fresh.execute(
+        f"servers = {{'evil': {{'command': [{sys.executable!r}, {SERVER!r}, 'names'], 'env': {{'HOSTILE_LOG': "
+        f"{str(log)!r}, 'HOSTILE_SECRET': os.environ['DASHSCOPE_API_KEY']}}}}}}\n"
+        "get_ipython().run_line_magic('config', f'QwenMagics.mcp_servers = {servers!r}')")
+    assert setup.reply["content"]["status"] == "ok", setup.stderr
+    yield fresh, log
+    fresh.execute("%config QwenMagics.mcp_servers = {}")
+
+
+def test_the_listing_of_a_hostile_server_is_inert_and_says_its_names_as_they_are(evil):
+    kernel, _ = evil
+    listing = kernel.execute("%qwen mcp")
+    assert listing.reply["content"]["status"] == "ok", listing.stderr
+    shown = listing.stdout
+    assert not any(char in shown for char in (*TERMINAL_CONTROLS, "\u202e")), repr(shown)
+    lines = shown.splitlines()
+    assert lines[0].startswith("evil: ") and "(started, pid " in lines[0]
+    names = [line.split("  ")[1] for line in lines[1:]]
+    assert "evil tool" in names and "../../etc/passwd" in names
+    assert "naïve_工具_⟨U+202E RIGHT-TO-LEFT OVERRIDE⟩exe.txt" in names  # not a name that reads "…txt.exe"
+    assert "⟨U+001B ESC⟩]0;pwned⟨U+0007⟩title" in names
+    assert all(len(line) < 400 for line in lines)  # a 10,000-character description is cut, each tool one line
+
+
+def test_what_a_hostile_server_returns_is_inert_in_the_cell_and_no_key_reaches_the_service(evil, emu):
+    from ..views.safety import as_trusted_markdown, problems, text
+
+    kernel, log = evil
+    run = kernel.execute("%%qwen --mcp evil\nUse evil_tool, _script_alert_1___script_, long_description, environment "
+                         "and secret")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    calls = {call["name"]: call for call in _calls(kernel)}
+    assert set(calls) == {"evil_tool", "_script_alert_1___script_", "long_description", "environment", "secret"}
+    bundle = run.final
+    assert problems(bundle["text/html"]) == [] and problems(as_trusted_markdown(bundle["text/markdown"])) == []
+    assert "__qwenCanary" in text(bundle["text/html"])  # shown as text, not run
+    # Nothing a terminal would act on in what one prints (HTML and the Markdown fallback keep the characters, inert
+    # in a browser, as they keep the model's own text).
+    assert not any(char in bundle["text/plain"] + run.stdout + run.stderr for char in TERMINAL_CONTROLS)
+    # The server's environment: the minimal one and what its entry names, never the kernel's key.
+    environment = json.loads(calls["environment"]["output"])
+    assert "HOSTILE_SECRET" in environment and "DASHSCOPE_API_KEY" not in environment
+    assert calls["secret"]["output"] == "the key is sk-***"  # a server given the key cannot send it on
+    assert KEY not in _sent(emu) and KEY not in json.dumps([m["content"] for m in run.messages])
+    assert len(log.read_text().splitlines()) == 5
+
+
+def test_confirm_shows_a_hostile_servers_call_and_no_never_reaches_it(evil, emu):
+    kernel, log = evil
+    run = kernel.execute("%%qwen --mcp evil --confirm\nUse na_ve_____exe_txt", answers=["n"])
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    assert run.prompts == ["Run na_ve_____exe_txt? [y/N] "]  # the name the model calls, safe for the API
+    (call,) = _calls(kernel)
+    assert call["approved"] is False and call["output"] is None
+    assert not log.exists()  # the server never heard of it
+    compared = kernel.execute("qwen_jupyter.compare('Use evil_tool', 'qwen-plus,qwen-max', mcp='evil', confirm=True)")
+    assert "compare without --agent or --confirm" in _failure(compared) and not log.exists()
+
+
+@pytest.mark.parametrize("mode", ["names", "flood", "die", "badschema", "hugeschema"])
+def test_a_hostile_server_in_a_script_says_what_went_wrong_in_one_inert_line(mode, connect, emu, tmp_path):
+    from qwen_jupyter.core.errors import QwenError
+    from qwen_jupyter.engine.mcp import McpServers
+    from qwen_jupyter.views.terminal import TerminalView
+
+    config = {"command": [sys.executable, SERVER, mode], "env": {"HOSTILE_SECRET": KEY}, "timeout": 10}
+    with McpServers({"evil": config}, start_timeout=10) as servers:
+        try:
+            tools = servers.tools("evil")
+        except QwenError as refused:  # the whole server is refused: one line, not a tool the model half-knows
+            assert mode == "badschema" and str(refused) == (
+                "InvalidTool: The MCP server evil's tool broken has an inputSchema that is not a valid JSON schema "
+                "(5 is not valid under any of the given schemas).")
+            return
+        started = time.monotonic()
+        result = qwen_jupyter.chat(f"Use {tools[0].name}", tools=tools, **connect())
+        out = io.StringIO()
+        view = TerminalView(out)
+        view.run(result)
+        view.finish(result)
+    assert time.monotonic() - started < 10  # a server flooding its stderr does not stall the call
+    assert not any(char in out.getvalue() for char in TERMINAL_CONTROLS), repr(out.getvalue())
+    assert KEY not in out.getvalue() + _sent(emu)
+    (call,) = result.tool_calls
+    if mode == "die":  # the call that was under way says the death, and the answer ends in the same one line
+        assert call.error == result.error.message and result.error.code == "McpDied"
+        assert call.error.startswith("The MCP server evil died (exit status 7) during ") and "\n" not in call.error
+        assert "dying with sk-***" in call.error
+    else:
+        assert result.error is None and "__qwenCanary" in call.output
