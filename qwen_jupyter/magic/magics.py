@@ -21,7 +21,7 @@ from ..core.settings import ANSWER_LIMIT, APIS, REGIONS, Secret, Settings, confi
 from ..engine.routing import CASSETTE_MODES, OFFLINE_MODES, route
 from ..state.session import DEFAULT_CHAT, Session
 from . import commands, kernel
-from .options import CONTRADICTIONS, MagicArgs, declared
+from .options import CONTRADICTIONS, MagicArgs, declared, unmet
 from .parse import braced_expression, magic_args, split_line
 
 if TYPE_CHECKING:  # the engine, the result and the views load with the first question, not with %load_ext
@@ -206,6 +206,9 @@ class QwenMagics(Magics):
         if found:
             return found[0].run(self, found[1])
         args = magic_args(self._parse_line(line), cell, line)
+        alone = unmet(args)
+        if alone:
+            raise UsageError(alone)
         if cell is None and args.prompt in commands.COMMANDS:  # %qwen -c new history: the command was meant
             raise UsageError(f"'{args.prompt}' is a %qwen command, not a question: write %qwen {args.prompt} … "
                              "on its own (to ask the word, put it in a %%qwen cell).")
@@ -288,8 +291,6 @@ class QwenMagics(Magics):
         inputs += [media.audio(self._value(v)) for v in args.audios]
         functions = [*agent_tools(self.shell)] if args.agent else []
         functions += self._tools(args.tools) if args.tools else ()
-        if args.mcp_prefix and not args.mcp:
-            raise UsageError("--mcp-prefix names the tools of the --mcp servers: add --mcp NAME.")
         functions += notebook_mcp.tools(args.mcp, prefix=args.mcp_prefix) if args.mcp else ()
         tools = toolbox(functions)
         options = {
@@ -349,8 +350,6 @@ class QwenMagics(Magics):
         choice = args.labels is not None or args.filter
         if args.labels is not None and args.filter:
             raise UsageError("--labels and --filter ask different things: give one.")
-        if (args.models or args.threshold is not None) and not choice:
-            raise UsageError("--models and --threshold go with --labels or --filter.")
         if choice and args.schema:
             raise UsageError("--schema asks for JSON; --labels and --filter ask for one word: give one.")
         common = dict(concurrency=args.concurrency or 8, batch=args.batch, system=args.system or self.system,

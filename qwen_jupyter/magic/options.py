@@ -30,6 +30,7 @@ class Option:
     help: str
     name: str  # of the MagicArgs field it fills
     how: dict[str, Any] = field(default_factory=dict)  # argparse's keywords: action, type, choices, nargs, …
+    needs: tuple[str, ...] = ()  # options one of which it goes with; alone it is refused, not ignored
 
     @property
     def kind(self) -> tuple[Any, Any]:
@@ -46,9 +47,9 @@ class Option:
         return self.how.get("type", str) | None, None
 
 
-def _option(*flags: str, help: str, **how: Any) -> Option:  # noqa: A002 - argparse's name
+def _option(*flags: str, help: str, needs: tuple[str, ...] = (), **how: Any) -> Option:  # noqa: A002 - argparse's
     name = how.get("dest") or max(flags, key=len).lstrip("-").replace("-", "_")
-    return Option(flags, help, name, {"dest": name, **how} if flags[0].startswith("-") else how)
+    return Option(flags, help, name, {"dest": name, **how} if flags[0].startswith("-") else how, needs)
 
 
 GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
@@ -89,14 +90,14 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
         _option("--mcp", metavar="SERVERS",
                 help="the tools of these MCP servers (QwenMagics.mcp_servers), by name: calc,docs; %%qwen mcp lists "
                      "them"),
-        _option("--mcp-prefix", action="store_true",
+        _option("--mcp-prefix", needs=("--mcp",), action="store_true",
                 help="name each MCP tool server_tool (when two servers have a tool of one name)"),
-        _option("--max-rounds", type=int, help="most rounds of tool calls before stopping (default 8)"),
-        _option("--confirm", action="store_true", help="ask before running each tool call"),
+        _option("--max-rounds", needs=("--tools", "--mcp", "--agent"), type=int, help="most rounds of tool calls before stopping (default 8)"),
+        _option("--confirm", needs=("--tools", "--mcp", "--agent"), action="store_true", help="ask before running each tool call"),
         _option("--agent", action="store_true",
                 help="the notebook agent: the model may look at your variables and run code here, each run shown "
                      "and approved first (run_python, list_variables, describe, last_error)"),
-        _option("--yes", action="store_true", help="approve every call of this cell (for runs you trust)"),
+        _option("--yes", needs=("--tools", "--mcp", "--agent"), action="store_true", help="approve every call of this cell (for runs you trust)"),
         _option("--code-interpreter", action="store_true",
                 help="let the model run code on the service (models that have it, e.g. qwen3-max thinking; shown "
                      "like a tool call)"),
@@ -116,19 +117,19 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
         _option("--map", dest="map_data", metavar="DATA",
                 help="the cell is a template run over every row of DATA (a DataFrame or list); {column} fills per "
                      "row"),
-        _option("--into", help="with --map: the answers' column (default: answer)"),
-        _option("--schema", help="with --map: a pydantic model, dataclass or JSON schema by name; a column a field"),
-        _option("--batch", action="store_true", help="with --map: through the Batch API (half price, hours)"),
-        _option("--concurrency", type=int, help="with --map: requests at once (default 8)"),
-        _option("--dry-run", action="store_true", help="with --map: show what would be sent, send nothing"),
-        _option("--labels", help="with --map: one of these labels a row (pos,neg,neutral), with its confidence: "
+        _option("--into", needs=("--map",), help="with --map: the answers' column (default: answer)"),
+        _option("--schema", needs=("--map",), help="with --map: a pydantic model, dataclass or JSON schema by name; a column a field"),
+        _option("--batch", needs=("--map",), action="store_true", help="with --map: through the Batch API (half price, hours)"),
+        _option("--concurrency", needs=("--map",), type=int, help="with --map: requests at once (default 8)"),
+        _option("--dry-run", needs=("--map",), action="store_true", help="with --map: show what would be sent, send nothing"),
+        _option("--labels", needs=("--map",), help="with --map: one of these labels a row (pos,neg,neutral), with its confidence: "
                 "columns {into}, {into}_confidence, {into}_model, {into}_error (into: label)"),
-        _option("--filter", action="store_true",
+        _option("--filter", needs=("--map",), action="store_true",
                 help="with --map: the cell is a yes/no question; the rows answered yes (into: keep)"),
-        _option("--models", metavar="MODELS",
+        _option("--models", needs=("--labels", "--filter"), metavar="MODELS",
                 help="with --labels or --filter: a cascade, cheapest first (qwen-flash,qwen3-max): rows below "
                      "--threshold go on to the next"),
-        _option("--threshold", type=float, help="with --models: the confidence below which a row goes on (0.9)"),
+        _option("--threshold", needs=("--models",), type=float, help="with --models: the confidence below which a row goes on (0.9)"),
     )),
     ("Specialised", (
         _option("--logprobs", nargs="?", const=str(DEFAULT_TOP), metavar="K",
@@ -139,13 +140,13 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
         _option("--prefix", help="continue from this start of the answer (prefix continuation)"),
         _option("--preset", help="sampling preset: creative, code, factual, translation (or QwenMagics.presets)"),
         _option("--to", metavar="LANGUAGE", help="translate the cell into LANGUAGE with Qwen-MT, e.g. English"),
-        _option("--from", dest="source", metavar="LANGUAGE", help="with --to: the source language (default auto)"),
-        _option("--terms", help="with --to: term translations, {variable} or JSON {source: target}"),
-        _option("--domain", help="with --to: the domain and style, in English, e.g. 'This text is a contract.'"),
-        _option("--memory", help="with --to: translation memory, {variable} or JSON {source: target}"),
+        _option("--from", needs=("--to",), dest="source", metavar="LANGUAGE", help="with --to: the source language (default auto)"),
+        _option("--terms", needs=("--to",), help="with --to: term translations, {variable} or JSON {source: target}"),
+        _option("--domain", needs=("--to",), help="with --to: the domain and style, in English, e.g. 'This text is a contract.'"),
+        _option("--memory", needs=("--to",), help="with --to: translation memory, {variable} or JSON {source: target}"),
         _option("--ocr", metavar="TASK", help="read an image with a built-in OCR task (qwen-vl-ocr): "
                 "text_recognition, table_parsing, key_information_extraction, formula_recognition, …"),
-        _option("--fields", help="with --ocr key_information_extraction: the fields to extract, {variable} or JSON"),
+        _option("--fields", needs=("--ocr",), help="with --ocr key_information_extraction: the fields to extract, {variable} or JSON"),
         _option("--file", dest="files", action="append", metavar="PATH",
                 help="a document for qwen-long (uploaded once, cached by content); repeatable"),
     )),
@@ -182,3 +183,19 @@ def declared(function: Callable[..., Any]) -> Callable[..., Any]:
             function = argument(*option.flags, help=option.help, **option.how)(function)
         function = argument_group(group)(function)
     return magic_arguments()(function)
+
+
+def unmet(args: Any) -> str | None:
+    """The first option given without one it goes with, as a usage line (None when every one has its partner)."""
+    by_flag = {option.flags[-1]: option for option in OPTIONS}
+
+    def given(option: Option) -> bool:
+        return getattr(args, option.name) != option.kind[1]
+
+    for option in OPTIONS:
+        if option.needs and given(option) and not any(given(by_flag[flag]) for flag in option.needs):
+            partners = " or ".join(option.needs)
+            return f"{option.flags[-1]} goes with {partners}: add {'one' if len(option.needs) > 1 else 'it'}, " \
+                   f"or leave {option.flags[-1]} out (nothing was sent)."
+    return None
+

@@ -87,7 +87,8 @@ def test_a_wrong_server_is_one_line(units_kernel, line):
 def test_a_prefix_without_servers_is_a_usage_line(units_kernel):
     run = units_kernel.execute("%%qwen --mcp-prefix\nConvert 3 miles")
     assert run.reply["content"]["status"] == "error"
-    assert run.stderr.strip() == "UsageError: --mcp-prefix names the tools of the --mcp servers: add --mcp NAME."
+    assert run.stderr.strip() == "UsageError: --mcp-prefix goes with --mcp: add it, or leave --mcp-prefix out " \
+                                 "(nothing was sent)."
 
 
 def test_a_bad_configuration_is_refused_when_set_and_the_old_one_stays(units_kernel):

@@ -224,6 +224,25 @@ def test_everyday_mistakes_are_one_clear_line_and_send_nothing(code, said, kerne
     assert len(emu.received) == before
 
 
+def test_an_option_without_the_one_it_goes_with_is_refused_not_ignored(kernel, emu):
+    from qwen_jupyter.magic.options import OPTIONS
+
+    needing = [option for option in OPTIONS if option.needs]
+    assert {o.flags[-1] for o in needing} >= {"--into", "--labels", "--models", "--fields", "--from", "--yes"}
+    before = len(emu.received)
+    for option in needing:
+        value = "" if option.how.get("action") == "store_true" else " 7" if option.how.get("type") else " v7"
+        run = kernel.execute(f"%%qwen {option.flags[-1]}{value}\nhello")
+        assert run.reply["content"]["status"] == "error", option.flags
+        assert run.stderr.strip() == (f"UsageError: {option.flags[-1]} goes with {' or '.join(option.needs)}: add "
+                                      f"{'one' if len(option.needs) > 1 else 'it'}, or leave {option.flags[-1]} "
+                                      "out (nothing was sent)."), run.stderr
+    assert len(emu.received) == before
+    # With its partner it is taken.
+    assert kernel.execute("def f(x: int) -> int:\n    return x\n").reply["content"]["status"] == "ok"
+    assert kernel.execute("%%qwen --tools f --yes --max-rounds 2\nCall f with 3").reply["content"]["status"] == "ok"
+
+
 def test_tools_in_braces_with_a_space_reset_of_a_typo_and_help(kernel, emu):
     kernel.execute("def f(x: int) -> int:\n    'Double it.'\n    return 2 * x\n\n"
                    "def g(x: int) -> int:\n    'Halve it.'\n    return x // 2")
