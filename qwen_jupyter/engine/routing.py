@@ -76,7 +76,11 @@ def _routed(settings: Settings, emulated: bool, cassette: str | None, cassette_m
     if cassette and cassette_mode == "record":
         if settings.api_key:
             warn_plain_http(settings.host)  # the proxy forwards the key there
-        proxy = emulator.recording_proxy(cassette, settings.host)
+        try:
+            proxy = emulator.recording_proxy(cassette, settings.host)
+        except OSError as exc:  # a folder that does not exist, a file that cannot be written
+            raise QwenError(f"Cannot record into {cassette}: {exc.strerror or exc}.", code="BadCassette",
+                            hint="Give a path in a folder that exists (%qwen record PATH).") from None
         settings = replace(settings, base_url=proxy.url, route=f"recorded, {settings.route}")
     return settings
 

@@ -274,6 +274,10 @@ def _config(magics: Any, rest: str) -> None:
 def _record(magics: Any, rest: str) -> None:
     if not rest:
         raise UsageError("Usage: %qwen record PATH")
+    folder = os.path.dirname(os.path.abspath(rest))
+    if not os.path.isdir(folder):
+        raise UsageError(f"%qwen record: the folder {os.path.dirname(rest) or folder} does not exist; make it "
+                         "first, or record elsewhere.")
     magics.cassette, magics.cassette_mode = rest, "record"
     _say(f"Recording every request and its answer into {rest} (the key is never written).")
 

@@ -209,6 +209,7 @@ def test_a_slow_first_token_says_waiting_for_the_model(kernel):
     ("%qwen -c new history", "'history' is a %qwen command, not a question: write %qwen history"),
     ("%qwen --temprature 1 hi", "--temprature is not an option of %qwen; did you mean --temperature?"),
     ("%qwen -m", "-m/--model needs a value: model id"),
+    ("%qwen record nosuch/dir/c.jsonl", "%qwen record: the folder nosuch/dir does not exist; make it first"),
 ])
 def test_everyday_mistakes_are_one_clear_line_and_send_nothing(code, said, kernel, emu, tmp_path):
     from PIL import Image
@@ -221,6 +222,16 @@ def test_everyday_mistakes_are_one_clear_line_and_send_nothing(code, said, kerne
     # A usage error is IPython's one line on stderr; a QwenError its one-line traceback.
     lines = run.stderr.strip().splitlines() if not run.of("error") else [_failure(run)]
     assert len(lines) == 1 and said in lines[0], lines
+    assert len(emu.received) == before
+
+
+def test_a_cassette_that_cannot_be_written_is_one_line(kernel, emu):
+    before = len(emu.received)
+    run = kernel.execute("%config QwenMagics.cassette = 'nosuch/c.jsonl'\n%config QwenMagics.cassette_mode = 'record'\n"
+                         "%qwen hello")
+    kernel.execute("%config QwenMagics.cassette = None\n%config QwenMagics.cassette_mode = None")
+    said = _failure(run)
+    assert "Cannot record into nosuch/c.jsonl: No such file or directory." in said and "\n" not in said
     assert len(emu.received) == before
 
 
