@@ -173,6 +173,8 @@ def parse_arguments(text: str) -> dict[str, Any]:
         arguments = json.loads(text or "{}", object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise _BadCall(f"The arguments are not valid JSON ({exc.msg} at column {exc.colno}).") from None
+    except RecursionError:
+        raise _BadCall("The arguments are nested too deeply to read; send a flat JSON object.") from None
     if not isinstance(arguments, dict):
         raise _BadCall("The arguments must be a JSON object.")
     return arguments

@@ -23,14 +23,14 @@ def _clip(text: str) -> str:
 def _pretty(arguments: str) -> str:
     try:
         return json.dumps(json.loads(arguments), ensure_ascii=False, indent=1)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes (a hostile model)
         return arguments
 
 
 def _inline(arguments: str) -> str:
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         return arguments
     if isinstance(value, dict):
         return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in value.items())
@@ -73,7 +73,7 @@ def _code_of(arguments: str, code: str | None) -> tuple[str | None, str]:
     """The code argument's text and the other arguments (JSON), when the call runs code."""
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, arguments
     if not code or not isinstance(value, dict) or not isinstance(value.get(code), str):
         return None, arguments

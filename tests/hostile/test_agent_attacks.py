@@ -106,6 +106,32 @@ def test_arguments_that_are_not_one_plain_object_are_refused_before_anyone_is_as
     assert said in emu.received[-1]["body"]["messages"][-1]["content"]  # the model is told why
 
 
+DEEP = "[" * 100_000 + '"run_python"' + "]" * 100_000  # JSON nested past what Python's parser takes
+
+
+def test_arguments_nested_past_the_parser_are_the_models_error_and_the_block_still_shows(emu):
+    from qwen_jupyter.views.tools import tool_block
+
+    result = qwen_jupyter.chat(DEEP, model="qwen-plus~echo-args", agent=True, confirm=lambda name, arguments: True,
+                               base_url=emu.url, api_key=KEY)
+    assert result.error is None and result.text  # the answer went on without the call
+    (told,) = [m["content"] for m in emu.received[-1]["body"]["messages"] if m["role"] == "tool"]
+    assert told == "Error: The arguments are nested too deeply to read; send a flat JSON object."
+    assert "waiting for your approval" in tool_block("run_python", DEEP, running=True, asks=True, code="code")
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError, reason="core/fold.py's arguments_of lets json's RecursionError "
+                   "out: result.tool_calls raises, and a %%qwen cell ends in that traceback (outside the files this "
+                   "change may edit; catching RecursionError there with JSONDecodeError fixes it)")
+def test_a_result_with_arguments_nested_past_the_parser_still_lists_its_calls(emu):
+    from qwen_jupyter.views.layout import final_bundle
+
+    result = qwen_jupyter.chat(DEEP, model="qwen-plus~echo-args", agent=True, confirm=lambda name, arguments: True,
+                               base_url=emu.url, api_key=KEY)
+    (call,) = result.tool_calls
+    assert call.arguments == {} and "nested too deeply" in call.error and "run_python" in final_bundle(result)["text/html"]
+
+
 @pytest.mark.parametrize("code", ["5", "[\"ran.append('evil')\"]", "null", "{\"ran.append('evil')\": 1}"])
 def test_code_that_is_not_a_string_never_runs(fresh, emu, code):
     run = fresh.execute(f'%%qwen --agent --raw -m qwen-plus~echo-args\n{{"code": {code}, "why": "run_python"}}',
