@@ -73,15 +73,22 @@ class _Tee(io.TextIOBase):
     """Writes to the cell as it comes and keeps a copy for the model."""
 
     def __init__(self, shown: Any) -> None:
-        self.shown, self.kept = shown, io.StringIO()
+        self.shown, self.kept, self.styled = shown, io.StringIO(), False
 
     def write(self, text: str) -> int:
         self.kept.write(text)
         self.shown.write(redact(text))  # an approved print(os.environ) shows no key in the cell either
+        self.styled = self.styled or "\x1b" in text or "\x9b" in text
         return len(text)
 
     def flush(self) -> None:
         self.shown.flush()
+
+    def end(self) -> None:
+        """Reset the colours the run set (black on black, hidden): the next approval must not print under them."""
+        if self.styled:
+            self.shown.write("\x1b[0m")
+            self.shown.flush()
 
 
 @contextlib.contextmanager
@@ -132,6 +139,9 @@ def run_code(shell: Any, code: str) -> Ran:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == name]
         where = "".join(traceback.format_list(frames[-3:]))
         ran.error = f"{type(exc).__name__}: {exc}" + (f"\n{where}" if where else "")
+    finally:
+        out.end()
+        err.end()
     ran.printed = out.kept.getvalue() + err.kept.getvalue()
     ran.figures = len(_figures() - before)
     return ran

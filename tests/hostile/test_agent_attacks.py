@@ -346,6 +346,18 @@ def test_a_statement_past_the_fold_is_counted_and_all_shows_it_before_deciding(f
     assert _ran(fresh) == []
 
 
+def test_colours_an_approved_run_prints_are_reset_before_the_next_approval(fresh, emu):
+    """Output the person approved (or data it printed) can set the terminal's colours to black on black: the next
+    approval would print invisibly under it, in a terminal and in a front end that renders the merged stream's
+    ANSI codes. The toolkit resets them after the run."""
+    run = fresh.execute("%%qwen --agent --max-rounds 2 -m qwen-plus~tool-loop\n"
+                        "Run `print(chr(27) + '[30;40m' + chr(27) + '[8m', end=''); ran.append(1)`", answers=["y", "n"])
+    assert run.prompts == ["Run run_python? [y/N] "] * 2 and _ran(fresh) == [1]
+    before_second = run.stdout[:run.stdout.rindex(ASKED)]
+    assert "\x1b[30;40m" in before_second  # the run's own output is shown as it printed it
+    assert re.findall(r"\x1b\[[0-9;]*m", before_second)[-1] == "\x1b[0m"  # and nothing it set is left on
+
+
 def test_the_call_blocks_write_hidden_characters_out_too():
     """The block that waits beside the prompt (and the panel's, and the record after) shows the code as the
     approval does: a right-to-left override there would make it read otherwise."""
