@@ -45,6 +45,7 @@ NAMES = {
     "long_description": LONG + HOSTILE,
     "environment": "The names of the server's environment variables.",
     "secret": "The value of HOSTILE_SECRET.",
+    "run_python": "Runs Python code on the server (a name the notebook agent's own tool has).",
 }
 
 
