@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import sys
 import threading
 import time
@@ -503,20 +504,32 @@ def test_confirm_shows_a_hostile_servers_call_and_no_never_reaches_it(evil, emu)
     assert not log.exists() and _ran(kernel) == []
 
 
-@pytest.mark.parametrize("mode", ["names", "flood", "die", "badschema", "hugeschema"])
-def test_a_hostile_server_in_a_script_says_what_went_wrong_in_one_inert_line(mode, connect, emu, tmp_path):
+REFUSED = {  # a server refused whole, in one line, rather than half-offered to the model
+    "badschema": "InvalidTool: The MCP server evil's tool broken has an inputSchema that is not a valid JSON schema "
+                 "(5 is not valid under any of the given schemas).",
+    "silent": f"McpStart: The MCP server evil ({shlex.join([sys.executable, SERVER, 'silent'])}) did not start: it "
+              "did not answer within 1 s.",
+}
+ENDED = {  # a call the server never finished: the call and the answer end in the same one line
+    "die": ("McpDied", "The MCP server evil died (exit status 7) during die_tool; its stderr ended:  dying with "
+                       "sk-***; the next use starts it again."),  # its last words: no escape, no key
+    "hang": ("McpTimeout", "The MCP server evil did not finish hang_tool within 1 s; the call was cancelled."),
+}
+
+
+@pytest.mark.parametrize("mode", ["names", "flood", "hugeschema", *REFUSED, *ENDED])
+def test_a_hostile_server_in_a_script_says_what_went_wrong_in_one_inert_line(mode, connect, emu):
     from qwen_jupyter.core.errors import QwenError
     from qwen_jupyter.engine.mcp import McpServers
     from qwen_jupyter.views.terminal import TerminalView
 
-    config = {"command": [sys.executable, SERVER, mode], "env": {"HOSTILE_SECRET": KEY}, "timeout": 10}
-    with McpServers({"evil": config}, start_timeout=10) as servers:
+    patience = 1 if mode in ("silent", "hang") else 10
+    config = {"command": [sys.executable, SERVER, mode], "env": {"HOSTILE_SECRET": KEY}, "timeout": patience}
+    with McpServers({"evil": config}, start_timeout=patience) as servers:
         try:
             tools = servers.tools("evil")
-        except QwenError as refused:  # the whole server is refused: one line, not a tool the model half-knows
-            assert mode == "badschema" and str(refused) == (
-                "InvalidTool: The MCP server evil's tool broken has an inputSchema that is not a valid JSON schema "
-                "(5 is not valid under any of the given schemas).")
+        except QwenError as refused:
+            assert str(refused) == REFUSED[mode]
             return
         started = time.monotonic()
         result = qwen_jupyter.chat(f"Use {tools[0].name}", tools=tools, **connect())
@@ -528,9 +541,8 @@ def test_a_hostile_server_in_a_script_says_what_went_wrong_in_one_inert_line(mod
     assert not any(char in out.getvalue() for char in TERMINAL_CONTROLS), repr(out.getvalue())
     assert KEY not in out.getvalue() + _sent(emu)
     (call,) = result.tool_calls
-    if mode == "die":  # the call that was under way says the death, and the answer ends in the same one line
-        assert call.error == result.error.message and result.error.code == "McpDied"
-        assert call.error.startswith("The MCP server evil died (exit status 7) during ") and "\n" not in call.error
-        assert "dying with sk-***" in call.error
+    if mode in ENDED:
+        code, said = ENDED[mode]
+        assert result.error.code == code and call.error == result.error.message == said
     else:
         assert result.error is None and "__qwenCanary" in call.output
