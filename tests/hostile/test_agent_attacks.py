@@ -49,9 +49,9 @@ def _ran(kernel) -> list:
     return json.loads(kernel.execute("print(json.dumps(ran))").stdout)
 
 
-def _calls(kernel, name: str = "_qwen") -> list[dict]:
-    run = kernel.execute(f"print(json.dumps([{{'name': c.name, 'approved': c.approved, 'error': c.error, 'output': "
-                         f"c.output, 'arguments': c.arguments}} for c in {name}.tool_calls]))")
+def _calls(kernel) -> list[dict]:
+    run = kernel.execute("print(json.dumps([{'name': c.name, 'approved': c.approved, 'error': c.error, 'output': "
+                         "c.output, 'arguments': c.arguments} for c in _qwen.tool_calls]))")
     return json.loads(run.stdout)
 
 
@@ -77,10 +77,9 @@ def _shown_code(stdout: str) -> str:
     return _MARK.sub(lambda m: chr(int(m.group(1), 16)), text.replace("⟨U+000D CR⟩\n", "⟨U+000D CR⟩"))
 
 
-def _ask(prompt: str, **options) -> str:
+def _ask(prompt: str) -> str:
     """A cell that asks through chat() (the prompt built in Python, so any character reaches the model as it is)."""
-    extra = "".join(f", {name}={value!r}" for name, value in options.items())
-    return f"r = qwen_jupyter.chat({prompt!r}, agent=True{extra})\nr.text\n_qwen = r"
+    return f"r = qwen_jupyter.chat({prompt!r}, agent=True)\nr.text\n_qwen = r"
 
 
 # -- 1. Nothing runs unapproved, on every path ---------------------------------------------------------------------
