@@ -91,7 +91,7 @@ def tool_calls_text(result: Any) -> list[str]:
     lines = []
     for call in result.tool_calls:
         outcome = f" -> error: {call.error}" if call.error else f" -> {call.output}" if call.output is not None else ""
-        lines.append(f"Tool call {call.name}({_inline(call.arguments_json)}){_clip(outcome)}")
+        lines.append(f"Tool call {call.name}({visible(_inline(call.arguments_json))}){_clip(outcome)}")
     return lines
 
 

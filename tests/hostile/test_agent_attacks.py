@@ -391,6 +391,13 @@ def test_the_call_blocks_write_hidden_characters_out_too():
     out = io.StringIO()
     TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code="code"))
     assert not set(out.getvalue()) & {"\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b", "\x07"}
+    # And the record's plain text (a saved notebook's text/plain, a terminal's final lines).
+    from qwen_jupyter.core.events import Finished, ToolCallDelta
+    from qwen_jupyter.core.result import QwenResult
+    from qwen_jupyter.views.layout import final_bundle
+
+    plain = final_bundle(QwenResult([ToolCallDelta(0, "call_0", "run_python", arguments), Finished("tool_calls")]))
+    assert "⟨U+202E RIGHT-TO-LEFT OVERRIDE⟩" in plain["text/plain"] and "\u202e" not in plain["text/plain"]
 
 
 # -- 3. Nothing carries the key out ----------------------------------------------------------------------------
