@@ -51,7 +51,6 @@ nb_merge_streams = True
 
 html_theme = "furo"
 html_title = f"qwen-jupyter {release}"
-html_static_path = ["_static"]
 
 nitpicky = True
 smartquotes = False  # option names keep their two hyphens (--search, not an en dash)

@@ -67,13 +67,13 @@ def join_fragment(call: list[str | None], delta: ToolCallDelta) -> None:
 @dataclass(frozen=True, slots=True)
 class ToolRunning:
     """The toolkit is running a call the model asked for (index as in the ToolCallDelta events); with `asks`, it
-    waits for the person's approval first; `code` names the argument that is code to run."""
+    waits for the person's approval first; `code_argument` names the argument that is code to run."""
 
     index: int
     name: str
     arguments: str
     asks: bool = False
-    code: str | None = None
+    code_argument: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

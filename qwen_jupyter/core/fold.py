@@ -72,7 +72,13 @@ class ToolUse:
     seconds: float | None = None
     approved: bool | None = None
     displays: tuple[dict[str, Any], ...] = field(default=(), repr=False)
-    code: str | None = None  # the argument that is code to run (shown as code)
+    code_argument: str | None = None  # which argument is code to run (run_python's "code"): shown as code
+
+    @property
+    def code(self) -> str | None:
+        """The code the call runs (or asked to run), for a tool whose argument is code; None otherwise."""
+        value = self.arguments.get(self.code_argument) if self.code_argument else None
+        return value if isinstance(value, str) else None
 
     @property
     def ran(self) -> bool:
@@ -84,7 +90,7 @@ def arguments_of(text: str) -> dict[str, Any]:
     """A call's arguments as a dict ({} when the model's JSON was not a valid object)."""
     try:
         value = json.loads(text or "{}")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nested past the parser: the call's error says so
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -170,8 +176,8 @@ class Fold:
                 join_fragment(self.calls.setdefault(index, [None, None, ""]), event)
             case ToolOutput(index=index):
                 self.outputs[index] = event
-            case ToolRunning(index=index, code=code) if code:
-                self.code_arguments[index] = code
+            case ToolRunning(index=index, code_argument=argument) if argument:
+                self.code_arguments[index] = argument
             case ServiceToolCall():
                 self.service_calls.append(event)
             case Step(message=message):

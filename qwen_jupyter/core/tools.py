@@ -46,6 +46,11 @@ class Tool:
         return "\n".join([f"{visible(self.name)}("] + [f"    {visible(k)}={visible(json.dumps(v, ensure_ascii=False))},"
                                                           for k, v in arguments.items()] + [")"])
 
+    def check(self, arguments: dict[str, Any]) -> None:
+        """Check the model's arguments against the parameters, running nothing (raises ValidationError)."""
+        if self.arguments is not None:
+            self.arguments.model_validate(arguments)
+
     def run(self, arguments: dict[str, Any]) -> Any:
         """Call the function with the model's arguments, checked and converted (raises ValidationError)."""
         assert self.function is not None and self.arguments is not None

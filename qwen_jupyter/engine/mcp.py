@@ -60,6 +60,12 @@ class McpTool(Tool):
 
     server: str = ""
     remote: str = ""  # the name the server gives it (`name` is the one the model sees)
+    checker: Callable[[dict[str, Any]], None] | None = None  # the inputSchema's check (McpArgumentsError)
+
+    def check(self, arguments: dict[str, Any]) -> None:
+        """Check the model's arguments against the tool's inputSchema, calling nothing."""
+        if self.checker is not None:
+            self.checker(arguments)
 
     def run(self, arguments: dict[str, Any]) -> Any:
         """Call the tool with the model's arguments (checked against its inputSchema by the function)."""
@@ -280,17 +286,20 @@ class McpServers:
                             f"JSON schema ({exc.message}).", code="InvalidTool", hint="") from None
         validator = checker(schema)
 
-        def call(**arguments: Any) -> str:
+        def checked(arguments: dict[str, Any]) -> None:
             problems = sorted(validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))
             if problems:
                 said = "; ".join(f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
                                  for e in problems[:3])
                 raise McpArgumentsError(f"The arguments do not fit {remote.name}'s inputSchema ({said}).")
+
+        def call(**arguments: Any) -> str:
+            checked(arguments)
             return self._call(server, remote.name, arguments)
 
         call.__name__, call.__doc__ = offered, description
         spec = as_tool({"name": offered, "description": description, "parameters": schema}).spec
-        return McpTool(offered, spec, call, server=server, remote=remote.name)
+        return McpTool(offered, spec, call, server=server, remote=remote.name, checker=checked)
 
     def _call(self, server: str, tool: str, arguments: dict[str, Any]) -> str:
         run = self._run(server)

@@ -8,6 +8,7 @@ a Step per message that goes back to the model, and usage summed over the rounds
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -106,12 +107,13 @@ def _run(index: int, call: ToolCall, tools: Toolbox, approve: Approve | None, co
     """Run one call (ToolRunning, then ToolOutput and the Step with its result for the model)."""
     tool = tools.get(call.name)
     asks = tool is not None and tool.function is not None and (tool.asks or confirm_all)
-    yield ToolRunning(index, call.name, call.arguments, asks=asks, code=tool.code if tool else None)
+    yield ToolRunning(index, call.name, call.arguments, asks=asks, code_argument=tool.code if tool else None)
     started = time.perf_counter()
     output, error, approved, displays = None, None, None, ()
     try:
         arguments = _checked(call, tool, tools)
         if asks:
+            _fitting(tool, arguments)  # a call that could not run is not put to the person
             try:
                 approved = _approved(tool, arguments, approve)
             except QwenError as nobody:  # nothing could ask: the call shows as not run, and the answer stops
@@ -187,11 +189,23 @@ def _checked(call: ToolCall, tool: Tool | None, tools: Toolbox) -> dict[str, Any
     return parse_arguments(call.arguments)
 
 
+def _fitting(tool: Tool, arguments: dict[str, Any]) -> None:
+    with _parameters_of(tool):
+        tool.check(arguments)
+
+
 def _call(tool: Tool, arguments: dict[str, Any]) -> Any:
+    with _parameters_of(tool):
+        return tool.run(arguments)
+
+
+@contextlib.contextmanager
+def _parameters_of(tool: Tool) -> Iterator[None]:
+    """Arguments that do not fit the tool's parameters are the model's error, said as such."""
     import pydantic  # with the first call, not with the first question
 
     try:
-        return tool.run(arguments)
+        yield
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
         raise _BadCall(f"The arguments do not fit {tool.name}'s parameters ({problems}).") from None

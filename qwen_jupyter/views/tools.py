@@ -83,7 +83,7 @@ def _code_of(arguments: str, code: str | None) -> tuple[str | None, str]:
 def tool_calls_html(result: Any) -> str:
     """Every call of a finished result, in order."""
     return "".join(tool_block(c.name, c.arguments_json, c.output, c.error, c.seconds, approved=c.approved,
-                              code=c.code) for c in result.tool_calls)
+                              code=c.code_argument) for c in result.tool_calls)
 
 
 def tool_calls_text(result: Any) -> list[str]:
@@ -124,13 +124,13 @@ class LiveCalls:
         if isinstance(event, ToolRunning):
             self.started[event.index] = event
             self.blocks[event.index] = tool_block(event.name, event.arguments, running=True, asks=event.asks,
-                                                  code=event.code)
+                                                  code=event.code_argument)
             return event.index
         if event.index not in self.started:
             return None
         started = self.started[event.index]
         self.blocks[event.index] = tool_block(started.name, started.arguments, event.output, event.error,
-                                              event.seconds, approved=event.approved, code=started.code)
+                                              event.seconds, approved=event.approved, code=started.code_argument)
         return event.index
 
     def html(self) -> str:

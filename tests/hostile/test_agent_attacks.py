@@ -120,9 +120,6 @@ def test_arguments_nested_past_the_parser_are_the_models_error_and_the_block_sti
     assert "waiting for your approval" in tool_block("run_python", DEEP, running=True, asks=True, code="code")
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="core/fold.py's arguments_of lets json's RecursionError "
-                   "out: result.tool_calls raises, and a %%qwen cell ends in that traceback (outside the files this "
-                   "change may edit; catching RecursionError there with JSONDecodeError fixes it)")
 def test_a_result_with_arguments_nested_past_the_parser_still_lists_its_calls(emu):
     from qwen_jupyter.views.layout import final_bundle
 
@@ -133,13 +130,15 @@ def test_a_result_with_arguments_nested_past_the_parser_still_lists_its_calls(em
 
 
 @pytest.mark.parametrize("code", ["5", "[\"ran.append('evil')\"]", "null", "{\"ran.append('evil')\": 1}"])
-def test_code_that_is_not_a_string_never_runs(fresh, emu, code):
+def test_code_that_is_not_a_string_is_refused_before_anyone_is_asked(fresh, emu, code):
     run = fresh.execute(f'%%qwen --agent --raw -m qwen-plus~echo-args\n{{"code": {code}, "why": "run_python"}}',
                         answers=["y"])
     assert run.reply["content"]["status"] == "ok", run.stderr
+    assert run.prompts == [] and ASKED not in run.stdout  # a call that could not run is never put to the person
     assert _ran(fresh) == []
     (call,) = _calls(fresh)
     assert "code: Input should be a valid string" in call["error"] and call["output"] is None
+    assert call["approved"] is None
 
 
 def test_an_extra_argument_is_shown_and_only_the_code_shown_runs(fresh, emu):
@@ -389,7 +388,7 @@ def test_the_call_blocks_write_hidden_characters_out_too():
     from qwen_jupyter.core.events import ToolRunning
 
     out = io.StringIO()
-    TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code="code"))
+    TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code_argument="code"))
     assert not set(out.getvalue()) & {"\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b", "\x07"}
     # And the record's plain text (a saved notebook's text/plain, a terminal's final lines).
     from qwen_jupyter.core.events import Finished, ToolCallDelta
