@@ -377,6 +377,17 @@ def test_an_error_result_goes_back_to_the_model_as_the_calls_error(shared, conne
     assert sent[0]["content"] == "Error: " + call.error  # the server's words, no Python type name before them
 
 
+def test_a_call_that_does_not_fit_the_schema_is_never_put_to_the_person(shared, connect):
+    servers, _ = shared
+    asked = []
+    result = qwen_jupyter.chat('{"miles": "3", "why": "miles_to_km"}', tools=servers.tools(["units"]),
+                               confirm=lambda name, arguments: asked.append(name) or True,
+                               **connect(model="qwen-plus~echo-args"))
+    (call,) = result.tool_calls
+    assert asked == [] and call.approved is None and call.output is None
+    assert call.error == "The arguments do not fit miles_to_km's inputSchema (miles: '3' is not of type 'number')."
+
+
 def test_a_dead_server_ends_the_answer_in_one_line(tmp_path, connect):
     with McpServers({"units": units(tmp_path / "pid")}) as servers:
         tools = servers.tools(["units"])
