@@ -60,3 +60,7 @@ def test_dont_run_and_stop_run_nothing(emu):
     panel.stop()
     panel.wait(30)
     assert namespace["ran"] == [] and stopped.interrupted and not panel.busy
+    # Stop was the answer to the waiting call: its record says so, not that it was left for someone to answer
+    (call,) = stopped.tool_calls
+    assert call.approved is False and call.output is None
+    assert "not run: you said no" in panel.turns[-1]["tools_html"]

@@ -19,6 +19,7 @@ from .events import (
     Event,
     Failed,
     SearchResult,
+    ToolOutput,
     Usage,
 )
 from .fold import Fold, ToolUse, arguments_of
@@ -127,6 +128,8 @@ class QwenResult:
                     if not self._stopped:
                         continue
                 if self._stopped:  # no request goes out after a stop; what follows a hang-up is its echo
+                    if type(event) is ToolOutput:  # what became of the call in flight (Stop at its approval is a no)
+                        fold.add(event)
                     if fold.finish_reason is None:  # a stop after the answer ended (its usage pending) is too late
                         self._fail(interrupted_error())
                     return

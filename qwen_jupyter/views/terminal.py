@@ -62,9 +62,11 @@ class TerminalView:
                 self._write(printable(text))
             case Retrying():
                 self._note(f"[{retry_note(event)}]")
-            case ToolRunning(name=name, arguments=arguments):
+            case ToolRunning(name=name, arguments=arguments, asks=asks):
                 self._switch("tool")
-                self._write(visible(printable(f"[tool {name}({arguments[:200]}) running…] ")))  # as approved
+                # as the approval shows them; one that asks ends its line, so the question starts on its own
+                call = visible(printable(f"[tool {name}({arguments[:200]})"))
+                self._write(f"{call} waits for your approval]\n" if asks else f"{call} running…] ")
             case ServiceToolCall(name=name, arguments=arguments, output=output):
                 self._switch("tool")
                 self._note(f"[{name} ran {arguments[:200]}] {output[:300]}")

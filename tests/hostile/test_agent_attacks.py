@@ -390,6 +390,7 @@ def test_the_call_blocks_write_hidden_characters_out_too():
     out = io.StringIO()
     TerminalView(out).on_event(ToolRunning(0, "run_python", arguments, asks=True, code_argument="code"))
     assert not set(out.getvalue()) & {"\u202e", "\u2066", "\u200b", "\ufe00", "\u3164", "\r", "\x1b", "\x07"}
+    assert out.getvalue().endswith(" waits for your approval]\n")  # the question that follows starts its own line
     # And the record's plain text (a saved notebook's text/plain, a terminal's final lines).
     from qwen_jupyter.core.events import Finished, ToolCallDelta
     from qwen_jupyter.core.result import QwenResult
