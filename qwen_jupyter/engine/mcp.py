@@ -43,6 +43,9 @@ START_TIMEOUT = 30.0  # seconds for a server to start and answer initialize (and
 STOP_WAIT = 10.0  # the SDK's own shutdown: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL
 NAME_LIMIT = 64  # the API's limit on a function name
 LINE_LIMIT = 160  # characters of a tool's description a listing shows
+# A tool's description and inputSchema go with every question it is offered with, and are paid for each time:
+# past this many characters (about 8,000 tokens) a server is refused rather than quietly costing that much.
+TOOL_SIZE_LIMIT = 32_000
 _VALID_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -285,6 +288,11 @@ class McpServers:
             raise QwenError(f"The MCP server {server}'s tool {remote.name} has an inputSchema that is not a valid "
                             f"JSON schema ({exc.message}).", code="InvalidTool", hint="") from None
         validator = checker(schema)
+        size = len(description) + len(json.dumps(schema, ensure_ascii=False))
+        if size > TOOL_SIZE_LIMIT:
+            raise QwenError(f"The MCP server {server}'s tool {remote.name} is described in {size:,} characters (its "
+                            f"description and inputSchema), past the {TOOL_SIZE_LIMIT:,} sent with every question.",
+                            code="InvalidTool", hint="Leave that server out, or ask its author to trim the tool.")
 
         def checked(arguments: dict[str, Any]) -> None:
             problems = sorted(validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))

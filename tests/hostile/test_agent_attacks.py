@@ -513,6 +513,10 @@ def test_confirm_shows_a_hostile_servers_call_and_no_never_reaches_it(evil, emu)
 REFUSED = {  # a server refused whole, in one line, rather than half-offered to the model
     "badschema": "InvalidTool: The MCP server evil's tool broken has an inputSchema that is not a valid JSON schema "
                  "(5 is not valid under any of the given schemas).",
+    # 3,000 properties, each described at length: over a megabyte that every question would carry and pay for
+    "hugeschema": "InvalidTool: The MCP server evil's tool huge is described in 1,072,938 characters (its description "
+                  "and inputSchema), past the 32,000 sent with every question. Leave that server out, or ask its "
+                  "author to trim the tool.",
     "silent": f"McpStart: The MCP server evil ({shlex.join([sys.executable, SERVER, 'silent'])}) did not start: it "
               "did not answer within 1 s.",
 }
@@ -523,7 +527,7 @@ ENDED = {  # a call the server never finished: the call and the answer end in th
 }
 
 
-@pytest.mark.parametrize("mode", ["names", "flood", "hugeschema", *REFUSED, *ENDED])
+@pytest.mark.parametrize("mode", ["names", "flood", *REFUSED, *ENDED])
 def test_a_hostile_server_in_a_script_says_what_went_wrong_in_one_inert_line(mode, connect, emu):
     from qwen_jupyter.core.errors import QwenError
     from qwen_jupyter.engine.mcp import McpServers
