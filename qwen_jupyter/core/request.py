@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import QwenError
+from .keywords import check_spelling
 from .media import Media
 from .messages import Message, as_message, user_message, without_media
 from .models import CODE_INTERPRETER, TAKES, has_code_interpreter, model_info
@@ -102,6 +103,7 @@ def build_request(
         options["search"] = True  # asking how to search is asking to search
     known = {k: v for k, v in options.items() if k in Request.__dataclass_fields__ and v is not None}
     unknown = {k: v for k, v in options.items() if k not in Request.__dataclass_fields__ and v is not None}
+    check_spelling(unknown)  # the rest go to the service as parameters: a slip of one of ours would be ignored there
     extra = {**known.pop("extra", {}), **unknown}
     request = Request(model=model, messages=tuple(messages), tools=tools, extra=extra, **known)
     return request.with_history(tuple(as_message(m) for m in history))
