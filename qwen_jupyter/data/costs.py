@@ -93,8 +93,9 @@ class Ledger:
                      f" · {use.output_tokens:,} out"
             fresh = f" ({use.sent:,} sent now)" if use.sent != use.answers else ""
             price = "no price" if use.cost is None else f"≈ {money(use.cost, self.currency)}"
-            lines.append(f"  {use.model}: asked {use.rows:,} rows, {use.answered:,} answers stand; {use.answers:,} "
-                         f"requests{fresh}, {tokens} tokens; {price}")
+            lines.append(f"  {use.model}: asked {_counted(use.rows, 'row')}, {_counted(use.answered, 'answer')} "
+                         f"{'stands' if use.answered == 1 else 'stand'}; {_counted(use.answers, 'request')}{fresh}, "
+                         f"{tokens} tokens; {price}")
         total, channel = self.total, " through the Batch API (half price)" if self.batch else ""
         if total is not None and len(self.uses) > 1 and self.alone:
             lines.append(f"  cascade ≈ {money(total, self.currency)}{channel}; every row to {self.last} alone ≈ "
@@ -143,7 +144,7 @@ class Estimate:
             lines.append(f"Every row: {self._cost(self.costs[0])} (without the context cache's saving).")
         elif self.share is None:
             lines += [f"Rows below confidence {self.threshold:g} go on to {' then '.join(later)}: anywhere from none "
-                      "to all of them (pass probe=N to measure the share on N rows).",
+                      "to all of them (probe=N, or --probe N in a cell, measures the share on N rows).",
                       f"Every row: from {self._cost(self.costs[0])} (none goes on) to {self._cost(_sum(self.costs))} "
                       f"(all do); {self.models[-1]} alone {self._cost(self.alone)}."]
         else:
@@ -168,3 +169,7 @@ def _sum(amounts: Sequence[float | None]) -> float | None:
     for amount in amounts:
         total = _add(total, amount)
     return total
+
+
+def _counted(number: int, word: str) -> str:
+    return f"{number:,} {word}{'' if number == 1 else 's'}"

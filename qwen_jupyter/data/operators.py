@@ -251,12 +251,13 @@ def run_choice(data: Any, template: str, labels: Any, settings: Settings, store:
                batch_lines: int = batches.MAX_LINES, confirm_hint: str = CONFIRM_HINT, **options: Any) -> Any:
     """classify() and filter() with the settings and store decided (the magic calls this with its own)."""
     chain = _chain(model, models)
-    if not 0 < threshold <= 1:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
         raise QwenError(f"threshold= is a confidence between 0 and 1, not {threshold!r}.", code="InvalidInput",
                         hint="")
-    frame = frame_of(data)
-    choices = [YES, NO] if question else labels_of(labels)
+    _check_probe(probe, dry_run, chain)
     verb, columns = ("filter()" if question else "classify()"), _columns(into)
+    frame = frame_of(data, verb)
+    choices = [YES, NO] if question else labels_of(labels)
     clashed = clash(frame, columns, into, None, verb, _columns)
     own = clashed is not None and own_columns(frame, columns)
     if clashed is not None and not own:
@@ -338,6 +339,17 @@ def _say(cascade: Cascade, out: Any, ledger: Ledger, failed: int, not_sent: int)
     if cascade.question and (failed or not_sent):
         print(f"filter() keeps only the rows answered yes; the {failed + not_sent:,} without an answer are left out: "
               "keep=False returns every row with its decision and error.")
+
+
+def _check_probe(probe: Any, dry_run: bool, chain: list[str]) -> None:
+    """probe= sends N rows to a cascade's first model in a dry run, to measure the share that goes on."""
+    if probe is None:
+        return
+    if isinstance(probe, bool) or not isinstance(probe, int) or probe < 1:
+        raise QwenError(f"probe= is a number of rows (1 or more), not {probe!r}.", code="InvalidInput", hint="")
+    if not dry_run or len(chain) < 2:
+        raise QwenError("probe= measures how many rows a cascade sends on, in a dry run: give it with "
+                        "dry_run=True and models=[cheap, …, strong].", code="InvalidInput", hint="")
 
 
 def _estimate(cascade: Cascade, first: tuple[Requests, Plan], ledger: Ledger, probe: int | None) -> Estimate:

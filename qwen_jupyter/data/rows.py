@@ -3,6 +3,7 @@ a chunk of rows at a time, from the columns it reads. A row without a value in o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,12 +14,12 @@ TEXT_COLUMN = "text"  # the column a list of strings (or an unnamed Series) beco
 CHUNK = 2000  # rows turned into dicts at a time: enough to amortise pandas, small against any table
 
 
-def frame_of(data: Any) -> Any:
-    """The input as a DataFrame (a copy is never needed: map() builds a new one); bad input is a clear error."""
+def frame_of(data: Any, verb: str = "map()") -> Any:
+    """The input as a DataFrame (a copy is never needed: `verb` builds a new one); bad input is a clear error."""
     try:
         import pandas as pd
     except ImportError:
-        raise QwenError("map() needs pandas: pip install 'qwen-jupyter[data]'.", code="InvalidInput",
+        raise QwenError(f"{verb} needs pandas: pip install 'qwen-jupyter[data]'.", code="InvalidInput",
                         hint="") from None
 
     if isinstance(data, pd.DataFrame):
@@ -30,8 +31,22 @@ def frame_of(data: Any) -> Any:
             return pd.DataFrame({TEXT_COLUMN: list(data)})
         if all(isinstance(item, Mapping) for item in data):
             return pd.DataFrame.from_records([dict(item) for item in data])
-    raise QwenError(f"map() takes a DataFrame, a list of dicts or a list of strings, not {type(data).__name__}.",
+    raise QwenError(f"{verb} takes a DataFrame, a list of dicts or a list of strings, not {type(data).__name__}.",
                     code="InvalidInput", hint="")
+
+
+_BRACED = re.compile(r"\{([^{}]+)\}")
+
+
+def _check_names(template: str, frame: Any) -> None:
+    """A column whose name is not a Python name ({review title}, {0}) cannot fill as a field, so its braces would
+    be sent as typed: refused, saying how to name it."""
+    columns = {str(name): name for name in frame.columns}
+    for match in _BRACED.finditer(template):
+        name = match.group(1).strip()
+        if name in columns and not name.isidentifier():
+            raise QwenError(f"{{{name}}} is a column whose name is not a Python name, so it would be sent as typed; "
+                            f"write {{row[{columns[name]!r}]}} for its value.", code="BadTemplate", hint="")
 
 
 class _Reads(dict):
@@ -77,6 +92,8 @@ class Template:
                  raw: bool = False) -> None:
         self.text, self.frame, self.raw = template, frame, raw
         self.namespace: dict[str, Any] = dict(namespace or {})
+        if not raw:
+            _check_names(template, frame)
         self.used: list[Any] = [] if raw or not len(frame) else self._used()
         if not raw and len(frame) and not self.used:
             raise QwenError("The template fills in no column, so every row would ask the same thing; name a "
@@ -97,6 +114,12 @@ class Template:
             if not any(_missing(first[name]) for name in scope.read & set(first)):
                 raise
         read = set(first) if row.whole else (scope.read | row.read) & set(first)
+        for name in sorted(scope.read - set(first) - {"row"}, key=str):  # filled from the notebook, not the row
+            twin = next((c for c in first if isinstance(c, str) and c.casefold() == str(name).casefold()), None)
+            if twin is not None:
+                raise QwenError(f"{{{name}}} fills from the notebook's variable {name}, the same in every row, but "
+                                f"the frame has a column {twin!r}: write {{{twin}}} for the column's value, or rename "
+                                "the variable.", code="BadTemplate", hint="")
         return [name for name in self.frame.columns if name in read]
 
     def missing(self) -> dict[int, str]:

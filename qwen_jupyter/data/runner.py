@@ -98,7 +98,7 @@ class Limiter:
 
 
 FINAL_STATUSES = (401, 403, 404)  # a refused key, no access, no such model: the next row gets the same answer
-FINAL_CODES = ("Arrearage", "insufficient_quota")  # a 400 or 429 that lasts until the account is settled
+FINAL_CODES = ("Arrearage", "insufficient_quota", "NoApiKey")  # the account unsettled, or no key at all
 STORM_WINDOW, STORM_SECONDS = 20, 2.0  # most of the last 20 requests failing for 2 s: the service is down
 
 

@@ -56,8 +56,8 @@ def _usage_line(message: str, parser: Any) -> str:
         guesses = ([o for o in options if o.startswith(typed[0]) and len(typed[0]) > 2]
                    + difflib.get_close_matches(typed[0], list(options), n=2, cutoff=0.75))
         guesses = list(dict.fromkeys(guesses))[:2]
-        hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
-        return f"{typed[0]} is not an option of %qwen; {hint}(%qwen help lists them)"
+        hint = f"; did you mean {' or '.join(guesses)}?" if guesses else ""
+        return f"{typed[0]} is not an option of %qwen{hint} (%qwen help lists them)"
     return message.rstrip(".") + " (%qwen help lists the options)."
 
 
@@ -202,6 +202,8 @@ class QwenMagics(Magics):
         %qwen help lists the options, the commands (history, chats, reset, login, panel, record, …) and how
         {variables} are filled in.
         """
+        if line.strip() in ("--help", "-h"):  # what people type first: the help, not a usage error
+            line, cell = "help", None
         found = commands.find(line) if cell is None else None
         if found:
             return found[0].run(self, found[1])
@@ -365,6 +367,7 @@ class QwenMagics(Magics):
                 out = run_choice(data, args.prompt, args.labels, settings, store, question=args.filter,
                                  model=None if args.models else args.model or self.model, models=args.models,
                                  threshold=0.9 if args.threshold is None else args.threshold,
+                                 probe=args.probe,
                                  into=args.into or ("keep" if args.filter else "label"), **common)
             else:
                 out = run_map(data, args.prompt, settings, store, model=args.model or self.model,

@@ -130,6 +130,8 @@ GROUPS: tuple[tuple[str, tuple[Option, ...]], ...] = (
                 help="with --labels or --filter: a cascade, cheapest first (qwen-flash,qwen3-max): rows below "
                      "--threshold go on to the next"),
         _option("--threshold", needs=("--models",), type=float, help="with --models: the confidence below which a row goes on (0.9)"),
+        _option("--probe", needs=("--models",), type=int, metavar="N",
+                help="with --models and --dry-run: send N rows to the first model to measure how many go on"),
     )),
     ("Specialised", (
         _option("--logprobs", nargs="?", const=str(DEFAULT_TOP), metavar="K",

@@ -28,6 +28,15 @@ def test_an_error_that_will_not_change_stops_the_run_at_once(run, emu, fault, st
     assert frame["answer_error"].str.startswith(f"{status} ").sum() == len(chat_requests(emu))
 
 
+def test_no_key_stops_the_run_at_once_in_one_line(run, emu, monkeypatch):
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    with pytest.raises(QwenError) as caught:
+        run(ROWS, "Say {text}", api_key=None)
+    assert caught.value.code == "NoApiKey" and "\n" not in str(caught.value)
+    assert str(caught.value).startswith("map() stopped: No API key: set DASHSCOPE_API_KEY")
+    assert chat_requests(emu) == [] and caught.value.frame["answer_error"].eq("Not sent yet.").sum() >= 190
+
+
 def test_a_bad_model_name_stops_at_once(run, emu):
     with pytest.raises(QwenError, match="model_not_found"):
         run(ROWS, "Say {text}", model="no-such-model")

@@ -56,6 +56,31 @@ def test_a_bad_template_is_a_clear_error_before_anything_is_sent(run, emu, templ
     assert chat_requests(emu) == []
 
 
+@pytest.mark.parametrize("column, field, said", [
+    ("review title", "{review title}", "{review title} is a column whose name is not a Python name, so it would be "
+                                       "sent as typed; write {row['review title']} for its value."),
+    (0, "{0}", "{0} is a column whose name is not a Python name, so it would be sent as typed; write {row[0]} for "
+               "its value."),
+])
+def test_a_column_named_in_braces_that_cannot_fill_is_refused_not_sent_as_typed(run, emu, column, field, said):
+    frame = pd.DataFrame({column: ["Great pizza"], "text": ["yum"]})
+    with pytest.raises(QwenError) as caught:
+        run(frame, f"Title: {field}. Body: {{text}}")
+    assert caught.value.message == said and chat_requests(emu) == []
+
+
+def test_a_field_the_notebook_fills_where_the_frame_has_the_column_in_other_case_is_refused(run, emu):
+    frame = pd.DataFrame({"Title": ["Great pizza"], "text": ["yum"]})
+    with pytest.raises(QwenError) as caught:
+        run(frame, "Title: {title}. Body: {text}", namespace={"title": "My notebook"})
+    assert caught.value.message == ("{title} fills from the notebook's variable title, the same in every row, but "
+                                    "the frame has a column 'Title': write {Title} for the column's value, or rename "
+                                    "the variable.")
+    assert chat_requests(emu) == []
+    run(frame, "About {topic}: {Title}", namespace={"topic": "food"})  # a variable with no twin column fills as ever
+    assert chat_requests(emu)[-1]["body"]["messages"][-1]["content"] == "About food: Great pizza"
+
+
 def test_bad_input_is_a_short_error(run):
     with pytest.raises(QwenError, match="takes a DataFrame"):
         run(42, "{text}")

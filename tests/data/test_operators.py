@@ -250,6 +250,12 @@ def test_your_prices_win_and_a_region_without_prices_says_so(classify, emu, caps
     ({"labels": "a,,b"}, "A label is empty"),
     ({"model": "qwen-plus", "models": ["qwen-flash"]}, "Give model= or models=, not both"),
     ({"threshold": 1.5}, "threshold= is a confidence between 0 and 1"),
+    ({"threshold": "0.9"}, r"threshold= is a confidence between 0 and 1, not '0.9'"),
+    ({"threshold": True}, "threshold= is a confidence between 0 and 1, not True"),
+    ({"models": ["qwen-flash", "qwen-max"], "dry_run": True, "probe": -3}, "probe= is a number of rows"),
+    ({"models": ["qwen-flash", "qwen-max"], "probe": 5}, "probe= measures how many rows a cascade sends on"),
+    ({"dry_run": True, "probe": 5}, "give it with dry_run=True and models="),
+    ({"thresold": 0.5}, r"thresold= is not a keyword of qwen_jupyter; did you mean threshold=\?"),
     ({"think": True}, "thinking needs a stream"),
     ({"into": "stars"}, "already has a column 'stars'"),
 ])

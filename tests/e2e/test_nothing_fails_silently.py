@@ -267,3 +267,10 @@ def test_tools_in_braces_with_a_space_reset_of_a_typo_and_help(kernel, emu):
     assert "[1]" in kernel.execute("%qwen history trip").stdout  # still there
     helped = kernel.execute("%qwen help").stdout
     assert helped.startswith("%qwen [-m MODEL]") and "::" not in helped.splitlines()[0]
+    before = len(emu.received)
+    for typed in ("%qwen --help", "%qwen -h", "%%qwen --help\nwhat the cell says is not sent"):
+        run = kernel.execute(typed)  # what people type first: the same help, not a usage error
+        assert run.reply["content"]["status"] == "ok" and run.stdout == helped, (typed, run.stderr)
+    assert len(emu.received) == before
+    unknown = kernel.execute("%qwen --zzz hi")
+    assert unknown.stderr.strip().endswith("--zzz is not an option of %qwen (%qwen help lists them)")

@@ -54,6 +54,9 @@ def test_labels_with_a_cascade_come_back_as_the_cells_frame_with_what_it_cost(ke
     estimate = kernel.execute(f"%%qwen --map df --labels positive,negative,neutral {CASCADE} --dry-run\n"
                               "Review: {text}")
     assert "classify() estimate" in estimate.of("execute_result")[0]["content"]["data"]["text/plain"]
+    probed = kernel.execute(f"%%qwen --map df --labels positive,negative,neutral {CASCADE} --dry-run --probe 4\n"
+                            "Review: {text}")
+    assert "measured on a probe of 4 rows" in probed.of("execute_result")[0]["content"]["data"]["text/plain"]
 
 
 def test_filter_from_the_magic_and_the_accessor_keep_the_rows_answered_yes(kernel, emu):
