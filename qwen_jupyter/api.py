@@ -76,7 +76,7 @@ def prepare(
     api_key: str | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
-    offline: str | None = None,
+    offline: str | bool | None = None,
     cassette: str | None = None,
     cassette_mode: str | None = None,
     **options: Any,

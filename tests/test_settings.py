@@ -62,6 +62,23 @@ def test_without_key_or_base_url_the_emulator_answers_and_says_so(monkeypatch):
         route(offline="maybe")
 
 
+@pytest.mark.parametrize("written, mode", [("1", "emulator"), ("true", "emulator"), ("YES", "emulator"), ("on", "emulator"),
+                                           ("0", "live"), ("false", "live"), ("off", "live")])
+def test_the_offline_switch_reads_as_people_write_it(monkeypatch, written, mode):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-from-env-123456")
+    monkeypatch.setenv("QWEN_JUPYTER_OFFLINE", written)
+    assert route().route == mode
+    assert route(offline=mode == "emulator").route == mode  # offline=True / False from Python
+
+
+def test_a_bad_offline_variable_says_where_it_came_from(monkeypatch):
+    monkeypatch.setenv("QWEN_JUPYTER_OFFLINE", "maybe")
+    with pytest.raises(QwenError) as caught:
+        route()
+    assert caught.value.message == ("Offline mode must be one of on, off, auto; got 'maybe' (from the environment "
+                                    "variable QWEN_JUPYTER_OFFLINE).")
+
+
 def test_secret_never_shows_its_value():
     secret = Secret("sk-abcdef123456")
     assert "abcdef" not in repr(secret) + str(secret) + f"{secret}" + repr(Settings(api_key=secret))

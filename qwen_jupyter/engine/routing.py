@@ -29,16 +29,26 @@ OFFLINE_MODES = ("on", "off", "auto")
 CASSETTE_MODES = ("auto", "record", "replay", "lenient", "off")
 
 
-def _choice(value: str | None, env: str, choices: tuple[str, ...], what: str) -> str:
-    chosen = value or os.environ.get(env) or choices[-1 if what == "Offline mode" else 0]
+# A switch is on or off however people write it (QWEN_JUPYTER_OFFLINE=1, offline=True).
+SWITCH_WORDS = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}
+
+
+def _choice(value: str | bool | None, env: str, choices: tuple[str, ...], what: str, default: str,
+            words: dict[str, str] | None = None) -> str:
+    absent = value is None or value == ""
+    from_env = absent and bool(os.environ.get(env))
+    given = (os.environ.get(env) or default) if absent else value
+    chosen = str(given).strip().lower() if words is not None else str(given)
+    chosen = (words or {}).get(chosen, chosen)
     if chosen not in choices:
-        raise QwenError(f"{what} must be one of {', '.join(choices)}; got {chosen!r}.", code="InvalidOption")
+        where = f" (from the environment variable {env})" if from_env else ""
+        raise QwenError(f"{what} must be one of {', '.join(choices)}; got {given!r}{where}.", code="InvalidOption")
     return chosen
 
 
 def route(*, api: str | None = None, region: str | None = None, base_url: str | None = None,
           workspace: str | None = None, api_key: str | None = None, timeout: float | None = None,
-          max_retries: int | None = None, offline: str | None = None, cassette: str | None = None,
+          max_retries: int | None = None, offline: str | bool | None = None, cassette: str | None = None,
           cassette_mode: str | None = None) -> Settings:
     """The Settings for one request; None means: the notebook's setting (%config QwenMagics, where the extension
     is loaded), else the environment, else the default."""
@@ -51,9 +61,9 @@ def route(*, api: str | None = None, region: str | None = None, base_url: str | 
     chosen["api_key"] = Secret(key) if key is not None else None
     offline, cassette, cassette_mode = (chosen.pop(name) for name in ("offline", "cassette", "cassette_mode"))
     settings = Settings(**{k: v for k, v in chosen.items() if v is not None})  # type: ignore[arg-type]
-    mode = _choice(offline, OFFLINE_ENV, OFFLINE_MODES, "Offline mode")
+    mode = _choice(offline, OFFLINE_ENV, OFFLINE_MODES, "Offline mode", "auto", SWITCH_WORDS)
     cassette = cassette or os.environ.get(CASSETTE_ENV) or None
-    cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, CASSETTE_MODES, "Cassette mode")
+    cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, CASSETTE_MODES, "Cassette mode", "auto")
     emulated = mode == "on" or (mode == "auto" and settings.api_key is None and settings.base_url is None)
     return _routed(settings, emulated, cassette, cassette_mode)
 
