@@ -50,7 +50,8 @@ def classify(data: Any, template: str, labels: Any, **options: Any) -> Any:
     `{into}` (default "label"), `{into}_confidence` (the model's probability of its label, from log probabilities),
     `{into}_model` (whose answer stands) and `{into}_error`. models=[cheap, …, strong] sends the rows below
     `threshold` (0.9) on to the next model; a summary of tokens and estimated cost by model follows the run.
-    Options as map()'s, and dry_run (probe=N measures the share that goes on), prices, cache."""
+    Options as map()'s, and dry_run (probe=N measures the share that goes on), prices, cache (False: the shared
+    instruction is not marked for the context cache; stored answers are reused either way)."""
     from .data import classify as run  # pandas loads only when a table is classified
 
     return run(data, template, labels, **options)
