@@ -84,6 +84,9 @@ def _where(settings: Settings) -> str:
 
 
 def _thinking(model: str, think: bool | None) -> bool | None:
+    if model_info(model).stream_only:  # the service refuses each row with a 400: said once, before any is sent
+        raise QwenError(f"{model} answers only as a stream, and rows are sent whole (as the Batch API takes them); "
+                        "pick a model that answers without one, e.g. qwen-plus.", code="InvalidOption", hint="")
     if think:
         raise QwenError("map() sends non-streamed requests (as the Batch API does), and thinking needs a stream; "
                         "leave think off.", code="InvalidOption", hint="")

@@ -257,6 +257,7 @@ def test_your_prices_win_and_a_region_without_prices_says_so(classify, emu, caps
     ({"dry_run": True, "probe": 5}, "give it with dry_run=True and models="),
     ({"thresold": 0.5}, r"thresold= is not a keyword of qwen_jupyter; did you mean threshold=\?"),
     ({"think": True}, "thinking needs a stream"),
+    ({"model": "qwq-plus"}, "qwq-plus answers only as a stream, and rows are sent whole"),
     ({"into": "stars"}, "already has a column 'stars'"),
 ])
 def test_bad_input_is_one_line_before_anything_is_sent(classify, emu, options, message):
