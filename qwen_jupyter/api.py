@@ -112,8 +112,8 @@ def chat(prompt: str = "", *, conversation: str | None = None, max_answer_chars:
     """Ask a Qwen model; returns a QwenResult that streams when iterated or displayed (nothing is sent before).
 
     Keyword arguments: model, image, video, audio, fps, think, budget, system, history (Messages or OpenAI-style
-    message dicts), api, region, base_url, api_key, timeout, max_retries, offline (on, off, auto: the emulator
-    when no key is set), stream, temperature, top_p, max_tokens, seed, search, json_mode, max_answer_chars (a
+    message dicts), api, region, base_url, api_key, timeout, max_retries, offline (on or True, off or False,
+    auto: the emulator when no key is set), stream, temperature, top_p, max_tokens, seed, search, json_mode, max_answer_chars (a
     runaway stream is stopped past it), and any other Model Studio parameter.
 
     Image models (wanx…, wan2.x-t2i…, qwen-image…; editing: qwen-image-edit, wanx2.1-imageedit with image=) take

@@ -46,7 +46,8 @@ PACKAGE = Path(importlib.import_module("qwen_jupyter").__file__).parent
 ENVIRONMENT = {
     "DASHSCOPE_API_KEY": "The Model Studio API key (the dashscope SDK's own name for it). Never shown or stored.",
     "QWEN_JUPYTER_BASE_URL": "A host root for every request, e.g. `http://127.0.0.1:8765` (as `QwenMagics.base_url`).",
-    "QWEN_JUPYTER_OFFLINE": "`on`, `off` or `auto`: when the built-in emulator answers (as `QwenMagics.offline`).",
+    "QWEN_JUPYTER_OFFLINE": "`on`, `off` or `auto` (`1`, `true`, `yes` and `0`, `false`, `no` say on and off): when the "
+                            "built-in emulator answers (as `QwenMagics.offline`).",
     "QWEN_JUPYTER_CASSETTE": "A cassette file to replay or record (as `QwenMagics.cassette`).",
     "QWEN_JUPYTER_CASSETTE_MODE": "`auto`, `record`, `replay`, `lenient` or `off` (as `QwenMagics.cassette_mode`).",
     "QWEN_JUPYTER_DB": "The SQLite file for conversations, the log and map()'s answers (as `QwenMagics.db_path`).",

@@ -35,7 +35,7 @@ from ..core.messages import Message, ToolCall
 from ..core.request import Request
 from ..core.settings import Settings
 from ..core.tools import DECLINED, ERROR_PREFIX, Tool, Toolbox, ToolFailed, ToolResult
-from .approval import Approval, Approve, nobody_to_ask
+from .approval import Approval, Approve, approve_all, nobody_to_ask
 
 MAX_ROUNDS = 8
 OUTPUT_LIMIT = 20_000  # characters of a tool's output sent back to the model (and shown)
@@ -107,7 +107,8 @@ def _run(index: int, call: ToolCall, tools: Toolbox, approve: Approve | None, co
     """Run one call (ToolRunning, then ToolOutput and the Step with its result for the model)."""
     tool = tools.get(call.name)
     asks = tool is not None and tool.function is not None and (tool.asks or confirm_all)
-    yield ToolRunning(index, call.name, call.arguments, asks=asks, code_argument=tool.code if tool else None)
+    waits = asks and approve is not approve_all  # with --yes nobody is asked: the call shows as running
+    yield ToolRunning(index, call.name, call.arguments, asks=waits, code_argument=tool.code if tool else None)
     started = time.perf_counter()
     output, error, approved, displays = None, None, None, ()
     try:

@@ -9,8 +9,9 @@ in `auto`, `replay` (strict) and `lenient` modes; `record` saves whatever the re
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import QwenError
 from ..core.models import api_for
@@ -29,20 +30,26 @@ OFFLINE_MODES = ("on", "off", "auto")
 CASSETTE_MODES = ("auto", "record", "replay", "lenient", "off")
 
 
-# A switch is on or off however people write it (QWEN_JUPYTER_OFFLINE=1, offline=True).
+# The offline switch is on or off however people write it (QWEN_JUPYTER_OFFLINE=1, offline=True, %qwen offline yes).
 SWITCH_WORDS = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off"}
+OFFLINE_WORDS = "on, off or auto (1, true, yes; 0, false, no)"
 
 
-def _choice(value: str | bool | None, env: str, choices: tuple[str, ...], what: str, default: str,
-            words: dict[str, str] | None = None) -> str:
+def offline_mode(value: str | bool) -> str | None:
+    """on, off or auto from any way of writing them; None for anything else."""
+    word = str(value).strip().lower()
+    word = SWITCH_WORDS.get(word, word)
+    return word if word in OFFLINE_MODES else None
+
+
+def _choice(value: str | bool | None, env: str, what: str, default: str, read: Callable[[Any], str | None],
+            allowed: str) -> str:
     absent = value is None or value == ""
-    from_env = absent and bool(os.environ.get(env))
     given = (os.environ.get(env) or default) if absent else value
-    chosen = str(given).strip().lower() if words is not None else str(given)
-    chosen = (words or {}).get(chosen, chosen)
-    if chosen not in choices:
-        where = f" (from the environment variable {env})" if from_env else ""
-        raise QwenError(f"{what} must be one of {', '.join(choices)}; got {given!r}{where}.", code="InvalidOption")
+    chosen = read(given)
+    if chosen is None:
+        where = f" (from the environment variable {env})" if absent else ""
+        raise QwenError(f"{what} must be {allowed}; got {given!r}{where}.", code="InvalidOption")
     return chosen
 
 
@@ -61,9 +68,10 @@ def route(*, api: str | None = None, region: str | None = None, base_url: str | 
     chosen["api_key"] = Secret(key) if key is not None else None
     offline, cassette, cassette_mode = (chosen.pop(name) for name in ("offline", "cassette", "cassette_mode"))
     settings = Settings(**{k: v for k, v in chosen.items() if v is not None})  # type: ignore[arg-type]
-    mode = _choice(offline, OFFLINE_ENV, OFFLINE_MODES, "Offline mode", "auto", SWITCH_WORDS)
+    mode = _choice(offline, OFFLINE_ENV, "Offline mode", "auto", offline_mode, OFFLINE_WORDS)
     cassette = cassette or os.environ.get(CASSETTE_ENV) or None
-    cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, CASSETTE_MODES, "Cassette mode", "auto")
+    cassette_mode = _choice(cassette_mode, CASSETTE_MODE_ENV, "Cassette mode", "auto",
+                            lambda word: word if word in CASSETTE_MODES else None, "one of " + ", ".join(CASSETTE_MODES))
     emulated = mode == "on" or (mode == "auto" and settings.api_key is None and settings.base_url is None)
     return _routed(settings, emulated, cassette, cassette_mode)
 

@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from ..core.interpolate import RULE
 from ..core.settings import Secret
 from ..core.text import printable
+from ..engine.routing import offline_mode
 from ..state.session import DEFAULT_CHAT
 
 
@@ -254,10 +255,11 @@ def _login(magics: Any, rest: str) -> None:
 @command("%qwen offline on|off|auto", "answer from the built-in emulator: always, never, or without a key",
          "Keys and where requests go")
 def _offline(magics: Any, rest: str) -> None:
-    if rest not in ("on", "off", "auto"):
-        raise UsageError("Usage: %qwen offline on|off|auto")
-    magics.offline = rest
-    _say(f"Offline mode: {rest}.")
+    mode = offline_mode(rest) if rest else None
+    if mode is None:
+        raise UsageError("Usage: %qwen offline on|off|auto (or 1/0, true/false, yes/no).")
+    magics.offline = mode
+    _say(f"Offline mode: {mode}.")
 
 
 @command("%qwen config", "the model, where requests go, and whether a key is set", "Keys and where requests go")

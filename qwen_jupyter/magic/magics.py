@@ -18,7 +18,7 @@ from ..core.errors import Interrupted, QwenError
 from ..core.interpolate import evaluate
 from ..core.models import DEFAULT_MODEL
 from ..core.settings import ANSWER_LIMIT, APIS, REGIONS, Secret, Settings, configure_from
-from ..engine.routing import CASSETTE_MODES, OFFLINE_MODES, route
+from ..engine.routing import CASSETTE_MODES, OFFLINE_WORDS, offline_mode, route
 from ..state.session import DEFAULT_CHAT, Session
 from . import commands, kernel
 from .options import CONTRADICTIONS, MagicArgs, declared, unmet
@@ -76,9 +76,9 @@ class QwenMagics(Magics):
     system = Unicode(None, allow_none=True, config=True, help="System prompt for every conversation.")
     timeout = Float(120.0, config=True, help="Seconds to wait for the service.")
     max_retries = Int(2, config=True, help="Retries for rate limits and server errors before the first token.")
-    offline = Enum(OFFLINE_MODES, None, allow_none=True, config=True,
-                   help="on: always the built-in emulator; auto: the emulator when no key is set; off: never. "
-                        "None: QWEN_JUPYTER_OFFLINE, else auto.")
+    offline = Unicode(None, allow_none=True, config=True,
+                      help="on: always the built-in emulator; auto: the emulator when no key is set; off: never "
+                           "(1, true, yes and 0, false, no say on and off). None: QWEN_JUPYTER_OFFLINE, else auto.")
     cassette = Unicode(None, allow_none=True, config=True,
                        help="Cassette file (JSON lines) to record into or replay from (QWEN_JUPYTER_CASSETTE).")
     cassette_mode = Enum(CASSETTE_MODES, None, allow_none=True, config=True,
@@ -135,6 +135,16 @@ class QwenMagics(Magics):
         if proposal["value"] <= 0:
             raise TraitError("QwenMagics.timeout must be positive.")
         return proposal["value"]
+
+    @validate("offline")
+    def _check_offline(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        mode = offline_mode(value)
+        if mode is None:
+            raise TraitError(f"QwenMagics.offline must be {OFFLINE_WORDS}, not {value!r}.")
+        return mode
 
     @validate("mcp_servers")
     def _check_mcp_servers(self, proposal: Any) -> dict[str, Any]:

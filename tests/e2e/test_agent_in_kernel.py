@@ -74,6 +74,10 @@ def test_yes_approves_every_run_of_the_cell_and_reading_tools_ask_nothing(kernel
     kernel.execute(SALES)
     run = kernel.execute("%%qwen --agent --yes\nRun `ran.append(len(sales))`")
     assert run.reply["content"]["status"] == "ok" and not run.prompts
+    shown = [m["content"]["data"].get("text/html", "") for kind in ("display_data", "update_display_data")
+             for m in run.of(kind)]
+    assert any("qwen-tool-call" in h for h in shown)
+    assert not any("waiting for your approval" in h for h in shown)  # nobody is asked: it never says so
     assert kernel.execute("print(ran)").stdout.strip() == "[4]"
     for prompt, name in (("Which variables do I have?", "list_variables"), ("Describe sales", "describe"),
                          ("Why did it fail? Show the last error", "last_error")):

@@ -104,7 +104,7 @@ def test_bad_input_is_one_line_and_sends_nothing(kernel, emu, reliability):
         ("%qwen", "Nothing to ask"),
         ("%qwen histroy", "did you mean %qwen history"),
         ("%%qwen -m qwen-plus -i https://example.com/cat.png\nLook", "qwen-plus takes text only"),
-        ("%qwen offline maybe", "Usage: %qwen offline on|off|auto"),
+        ("%qwen offline maybe", "Usage: %qwen offline on|off|auto (or 1/0, true/false, yes/no)."),
         ("%qwen --fiel notes.txt Summarise", "did you mean --fields or --file?"),  # not taken as --fields
         ("%qwen --compare qwen-plus, qwen-max Hi", "without spaces after the commas"),
         ("%qwen --ocr table_parsing", "--ocr reads a picture"),
@@ -117,6 +117,17 @@ def test_bad_input_is_one_line_and_sends_nothing(kernel, emu, reliability):
         assert expected in shown, shown
         assert "Traceback" not in run.stderr
     assert emu.received == []
+
+
+def test_the_offline_switch_takes_the_words_people_use_in_the_command_and_the_setting(kernel):
+    said = kernel.execute("%qwen offline yes")
+    assert said.stdout.strip() == "Offline mode: on."
+    kernel.execute("%config QwenMagics.offline = '0'")
+    check = kernel.execute("print(get_ipython().find_cell_magic('qwen').__self__.offline)")
+    assert check.stdout.strip() == "off", check.stderr
+    bad = kernel.execute("%config QwenMagics.offline = 'maybe'")
+    assert "QwenMagics.offline must be on, off or auto (1, true, yes; 0, false, no), not 'maybe'." in bad.stderr
+    kernel.execute("%config QwenMagics.offline = None")
 
 
 @pytest.mark.parametrize(("fault", "words"), [
