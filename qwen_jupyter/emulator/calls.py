@@ -96,13 +96,16 @@ def choose(functions: list[dict[str, Any]], prompt: str) -> list[tuple[dict[str,
     return [(fallback, prompt)] if fallback else []
 
 
-def arguments(tool: dict[str, Any], clause: str) -> dict[str, Any]:
+def arguments(tool: dict[str, Any], clause: str, prompt: str | None = None) -> dict[str, Any]:
     """Arguments for the tool from its clause: each parameter takes what fits it, nothing used twice; an optional
-    parameter only when the clause says it (as a model leaves a default alone)."""
+    parameter only when the clause says it (as a model leaves a default alone). A name the clause lacks comes
+    from the whole prompt ("the weather and the time in Hangzhou": both are Hangzhou's)."""
     properties, required = _parameters(tool)
     if "required" not in (tool.get("parameters") or {}):
         required = list(properties)  # a schema that says nothing of it: a model fills what it is shown
     found = _Found(clause)
+    if not found.names and prompt:
+        found.names = _Found(prompt).names
     out: dict[str, Any] = {}
     for name, spec in properties.items():
         value = found.take(tool, name, spec, name in required)

@@ -164,7 +164,7 @@ def _tool_calls(conversation: Conversation, tool_loop: bool) -> list[tuple[str, 
     else:
         chosen = planned
     return [("call_" + _digest(conversation.model, user, tool["name"], str(rounds))[:22], tool["name"],
-             json.dumps(calls.arguments(tool, clause), ensure_ascii=False)) for tool, clause in chosen]
+             json.dumps(calls.arguments(tool, clause, user), ensure_ascii=False)) for tool, clause in chosen]
 
 
 def plan(conversation: Conversation, long: int | None = None, tool_loop: bool = False) -> Reply:

@@ -37,6 +37,11 @@ def list_variables() -> list:
     return []
 
 
+def get_time(city: str) -> str:
+    """The local time in a city."""
+    return "12:00"
+
+
 @pytest.mark.parametrize(("prompt", "calls"), [
     ("look up user 42", [("lookup_user", {"user_id": 42})]),
     ("What is the weather in Lisbon and 100 USD in EUR?",
@@ -46,9 +51,11 @@ def list_variables() -> list:
     ("Please run this:\n```python\nimport math\nprint(math.pi)\n```", [("run_python",
                                                                      {"code": "import math\nprint(math.pi)"})]),
     ("Which variables are there?", [("list_variables", {})]),
+    ("What is the weather and the local time in Hangzhou?",  # the place named once is both clauses'
+     [("get_weather", {"city": "Hangzhou", "unit": "celsius"}), ("get_time", {"city": "Hangzhou"})]),
 ])
 def test_the_tools_a_prompt_asks_for_are_called_with_its_arguments(prompt, calls, connect):
-    tools = [get_weather, convert_currency, lookup_user, run_python, list_variables]
+    tools = [get_weather, convert_currency, lookup_user, run_python, list_variables, get_time]
     result = qwen_jupyter.chat(prompt, tools=tools, **connect()).wait()
     assert [(c.name, c.arguments) for c in result.tool_calls] == calls
     assert all(c.error is None for c in result.tool_calls)
