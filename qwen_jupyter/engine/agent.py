@@ -225,9 +225,13 @@ def last_error_report() -> tuple[str, str] | None:
     remember_secret(os.environ.get(KEY_ENV, ""))  # %qwen fix asks before any request has read the key
     frames = list(traceback.extract_tb(error.__traceback__))
     cells = [i for i, frame in enumerate(frames) if _is_cell(frame.filename)]
-    frames = frames[cells[0] if cells else 0:][-5:]  # from the cell on: IPython's own run_code says nothing
+    frames = frames[cells[0] if cells else 0:]  # from the cell on: IPython's own run_code says nothing
+    kept: list[Any] = frames if len(frames) <= 5 else [frames[0], None, *frames[-4:]]  # the cell's line, the end
     lines = ["Traceback (most recent call last):"]
-    for frame in frames:
+    for frame in kept:
+        if frame is None:
+            lines.append(f"  ... ({len(frames) - 5} frames in between)")
+            continue
         lines.append(f'  {_where(frame.filename)}, line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line.strip()}")

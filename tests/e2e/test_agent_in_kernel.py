@@ -155,6 +155,18 @@ def test_chat_agent_asks_on_stdin_too(kernel, emu):
     assert run.prompts == ["Run run_python? [y/N] "] and run.stdout.strip().endswith("True [3]")
 
 
+def test_qwen_fix_names_the_cells_line_when_the_error_is_raised_deep_in_a_library(kernel, emu):
+    kernel.execute("import numpy as np\nimport pandas as pd\ndf = pd.DataFrame({'x': [1.0, np.nan]})\n"
+                   "whole = df['x'].astype(int)", cell_id="deep")
+    run = kernel.execute("%qwen fix")
+    assert run.reply["content"]["status"] == "ok", run.stderr
+    prompt = emu.received[-1]["body"]["messages"][-1]["content"]
+    # The cell's own frame stays first, however deep in pandas it ended; the frames between are counted.
+    assert "cell, line 4, in <module>\n    whole = df['x'].astype(int)\n  ... (" in prompt
+    assert "frames in between)" in prompt and "IntCastingNaNError" in prompt
+    assert "Line 4 of the cell raised `pandas.errors.IntCastingNaNError`" in run.final["text/plain"]
+
+
 def test_qwen_fix_sends_the_failing_cell_and_its_error_and_puts_code_below(kernel, emu):
     kernel.execute("def mean(xs):\n    return sum(xs) / len(xs)\n\nmean([])", cell_id="broken")
     run = kernel.execute("%qwen fix")
