@@ -28,3 +28,18 @@ def test_visible_names_every_character_that_does_not_show_as_itself():
 def test_a_servers_error_text_is_one_printable_line():
     error = QwenError("bad\x1b]52;c;aGk=\x07 input\n\nFAKE: all good", code="x\x1b[2J")
     assert str(error) == "x: bad input FAKE: all good" and error.code == "x"
+
+
+def test_a_tool_line_cut_in_a_terminal_says_how_much_more_there_was():
+    import io
+
+    from qwen_jupyter.core.events import ToolOutput, ToolRunning
+    from qwen_jupyter.core.text import clipped
+    from qwen_jupyter.views.terminal import TerminalView
+
+    assert clipped("abc", 3) == "abc" and clipped("abcdef", 3) == "abc… (3 more characters)"
+    out = io.StringIO()
+    view = TerminalView(out)
+    view.on_event(ToolRunning(0, "describe", '{"name": "df"}'))
+    view.on_event(ToolOutput(0, "x" * 400, None, 0.01))
+    assert out.getvalue().endswith("x" * 300 + "… (100 more characters)\n")

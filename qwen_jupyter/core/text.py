@@ -71,3 +71,8 @@ def visible(text: str) -> str:
 def hidden_count(text: str) -> int:
     """How many characters of `text` visible() writes out (an approval says so above the code)."""
     return sum(1 for char in text if _hidden(char))
+
+
+def clipped(text: str, limit: int) -> str:
+    """The text cut at `limit` characters, saying how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit:,} more characters)"

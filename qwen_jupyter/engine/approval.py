@@ -78,15 +78,23 @@ def ask_on_stdin(approval: Approval) -> bool:
             if answer != "all":
                 return answer in ("y", "yes")
             print(shown)
-    except (EOFError, RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
+    except EOFError as exc:
+        if sys.stdin is not None and sys.stdin.isatty():  # Ctrl-D at a terminal's prompt: the person said no
+            print()
+            return False
         raise nobody_to_ask(approval) from exc
+    except (RuntimeError, NotImplementedError) as exc:  # nbconvert, papermill: no one to ask
+        raise nobody_to_ask(approval) from exc
+
+
+def _shell() -> Any:
+    return getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
 
 
 def _front_end_takes_input() -> bool:
     """False where the cell's front end said it takes no input (nbconvert, papermill, nbval): ipykernel records
     it per request, so nothing is printed as if someone would be asked. Elsewhere input() itself says."""
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    return getattr(getattr(shell, "kernel", None), "_allow_stdin", True)
+    return getattr(getattr(_shell(), "kernel", None), "_allow_stdin", True)
 
 
 def approver(confirm: bool | Confirm | Approve = False, yes: bool = False) -> Approve:
@@ -100,6 +108,7 @@ def approver(confirm: bool | Confirm | Approve = False, yes: bool = False) -> Ap
 
 def nobody_to_ask(approval: Approval) -> QwenError:
     """The one line a cell ends with when a call needs approval and nothing can ask."""
+    approve = "add --yes to approve every call of the cell" if _shell() is not None else \
+        "pass yes=True (or confirm=a function that decides)"
     return QwenError(f"{approval.name} needs your approval to run, but nothing here can ask: nothing ran.",
-                     code="NoStdin", hint="Run it in a front end with input (JupyterLab, a terminal), or add --yes "
-                                          "to approve every call of the cell.")
+                     code="NoStdin", hint=f"Run it where it can ask (JupyterLab, a terminal), or {approve}.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import difflib
 import hashlib
 import inspect
 import json
@@ -223,8 +224,11 @@ class McpServers:
         chosen = list(dict.fromkeys(name for name in names if name))
         for name in chosen:
             if name not in self._config:
-                configured = ", ".join(self._config) or "none (set QwenMagics.mcp_servers)"
-                raise invalid(f"No MCP server is called {name!r}; the configured ones are: {configured}.")
+                close = difflib.get_close_matches(name, list(self._config), n=1)
+                configured = ", ".join(self._config) or ("none (set QwenMagics.mcp_servers, or give chat() "
+                                                         "mcp={'name': {'command': [...]}})")
+                guess = f" (did you mean {close[0]!r}?)" if close else ""
+                raise invalid(f"No MCP server is called {name!r}{guess}; the configured ones are: {configured}.")
         return chosen
 
     def _run(self, name: str) -> ServerRun:

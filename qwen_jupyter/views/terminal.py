@@ -21,7 +21,7 @@ from ..core.events import (
     ToolRunning,
 )
 from ..core.research import note as research_note
-from ..core.text import printable, visible
+from ..core.text import clipped, printable, visible
 from .layout import footer, media_lines, retry_note, source_lines
 from .media import progress_note
 
@@ -65,14 +65,14 @@ class TerminalView:
             case ToolRunning(name=name, arguments=arguments, asks=asks):
                 self._switch("tool")
                 # as the approval shows them; one that asks ends its line, so the question starts on its own
-                call = visible(printable(f"[tool {name}({arguments[:200]})"))
+                call = visible(printable(f"[tool {name}({clipped(arguments, 200)})"))
                 self._write(f"{call} waits for your approval]\n" if asks else f"{call} running…] ")
             case ServiceToolCall(name=name, arguments=arguments, output=output):
                 self._switch("tool")
-                self._note(f"[{name} ran {arguments[:200]}] {output[:300]}")
+                self._note(f"[{name} ran {clipped(arguments, 200)}] {clipped(output, 300)}")
             case ToolOutput(output=output, error=error, seconds=seconds):
                 said = f"error: {error}" if error is not None else (output or "")
-                self._write(printable(f"[{seconds:.2f} s] {said[:300]}\n"))
+                self._write(printable(f"[{seconds:.2f} s] {clipped(said, 300)}\n"))
             case TaskProgress(status=status) if status != self.status:
                 self.status = status
                 self._note(f"[{progress_note(event)}]")

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from ..core.events import ServiceToolCall, ToolOutput, ToolRunning
-from ..core.text import visible
+from ..core.text import clipped, visible
 from ..core.tools import DECLINED, ERROR_PREFIX
 
 SHOWN = 2_000  # characters of arguments or output shown in a block (all of it is on result.tool_calls)
@@ -17,7 +17,7 @@ _BOX = ("border:1px solid var(--jp-border-color2, var(--vscode-panel-border, #d0
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text) - SHOWN:,} more characters)"
+    return clipped(text, SHOWN)
 
 
 def _pretty(arguments: str) -> str:

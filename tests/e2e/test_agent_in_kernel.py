@@ -4,8 +4,15 @@ carries no key; a hostile model's calls never run unapproved."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import select
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -182,3 +189,49 @@ def test_qwen_fix_sends_the_failing_cell_and_its_error_and_puts_code_below(kerne
     assert below == ("def mean(xs):\n    try:\n        return sum(xs) / len(xs)\n    except ZeroDivisionError as error:"
                      "  # the line that failed: handle the case it could not\n        print(f\"skipped: {error!r}\")"
                      "\n\nmean([])")
+
+
+
+AGENT_SCRIPT = """
+import sys
+import qwen_jupyter
+ran = []
+r = qwen_jupyter.chat("Run `ran.append(1)`", agent=True, base_url=sys.argv[1], api_key=sys.argv[2])
+try:
+    r.wait()
+    print("approved:", r.tool_calls[0].approved, "ran:", ran)
+except qwen_jupyter.QwenError as error:
+    print("error:", error)
+"""
+
+
+def _agent_script(emulator, tmp_path, stdin, stdout) -> subprocess.Popen:
+    """A plain script that asks with the agent (no IPython), its approval read from `stdin`."""
+    path = tmp_path / "agent.py"
+    path.write_text(AGENT_SCRIPT)
+    env = {**os.environ, "QWEN_JUPYTER_DB": str(tmp_path / "qwen.db")}
+    return subprocess.Popen([sys.executable, str(path), emulator.url, KEY], stdin=stdin, stdout=stdout,
+                            stderr=subprocess.STDOUT, env=env)
+
+
+def test_a_script_with_nobody_to_ask_is_told_the_scripts_way_to_approve(emulator, tmp_path):
+    out, _ = _agent_script(emulator, tmp_path, subprocess.DEVNULL, subprocess.PIPE).communicate(timeout=60)
+    said = out.decode()
+    assert "nothing here can ask: nothing ran" in said and "pass yes=True (or confirm=a function" in said
+    assert "--yes" not in said  # a script has no cell options
+
+
+def test_ctrl_d_at_a_terminals_prompt_is_a_no(emulator, tmp_path):
+    main, terminal = pty.openpty()
+    script = _agent_script(emulator, tmp_path, terminal, terminal)
+    os.close(terminal)
+    seen, deadline = b"", time.monotonic() + 30
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        seen += os.read(main, 4096) if select.select([main], [], [], 0.5)[0] else b""
+    os.write(main, b"\x04")  # Ctrl-D on an empty line: the person ends the input
+    while script.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # the terminal closes when the script ends
+            seen += os.read(main, 4096) if select.select([main], [], [], 0.5)[0] else b""
+    script.wait(10)
+    os.close(main)
+    assert b"approved: False ran: []" in seen, seen

@@ -150,8 +150,13 @@ def test_an_unknown_server_names_the_configured_ones(shared):
     with pytest.raises(QwenError) as caught:
         servers.tools(["units", "calc"])
     assert one_line(caught.value) == "No MCP server is called 'calc'; the configured ones are: units."
-    with pytest.raises(QwenError, match="none"):
+    with pytest.raises(QwenError) as caught:
+        servers.tools("unit")
+    assert one_line(caught.value) == "No MCP server is called 'unit' (did you mean 'units'?); the configured ones are: units."
+    with pytest.raises(QwenError) as caught:
         McpServers({}).tools("calc")
+    assert one_line(caught.value) == ("No MCP server is called 'calc'; the configured ones are: none (set "
+                                      "QwenMagics.mcp_servers, or give chat() mcp={'name': {'command': [...]}}).")
 
 
 def test_a_server_that_does_not_start_says_its_command_exit_status_and_stderr():
