@@ -159,7 +159,16 @@ def load_ipython_extension(ipython) -> None:
     _register_accessor()
     if _register_accessor not in ipython.events.callbacks["post_run_cell"]:
         ipython.events.register("post_run_cell", _register_accessor)  # pandas imported in a later cell
+    if _say_unread_failures not in ipython.events.callbacks["post_run_cell"]:
+        ipython.events.register("post_run_cell", _say_unread_failures)
     warmup.start(magics)  # the SDK and renderer load while the kernel is idle, not in the first cell
+
+
+def _say_unread_failures(*_: Any) -> None:
+    """After a cell: one line on stderr for each answer that failed in it and that nothing read (r.text alone)."""
+    result = sys.modules.get("qwen_jupyter.core.result")  # not loaded: no answer was asked for yet
+    for line in result.unread_failures() if result is not None else ():
+        print(line, file=sys.stderr)
 
 
 def _register_if_in_ipython() -> None:

@@ -185,6 +185,8 @@ class QwenResult:
         if error is not None and error.code != "Interrupted":
             self._unread = _Unread(error)
             weakref.finalize(self, self._unread.say)  # when the result goes away (or the process ends) unread
+            if _in_shell() and threading.current_thread() is threading.main_thread():  # a cell's, not the panel's
+                _ENDED_IN_CELL.append(self._unread)
         try:
             if self._on_complete:
                 self._on_complete(self)
@@ -480,6 +482,22 @@ class QwenResult:
         return f"<QwenResult {' '.join(parts)}>"
 
 
+def unread_failures() -> list[str]:
+    """A line for each failure that ended since the last call and that nothing read (.error, a raise, a view): a
+    shell says them after each cell, where the end-of-process line would land in whichever cell ran then."""
+    ended = list(_ENDED_IN_CELL)
+    _ENDED_IN_CELL.clear()
+    unread = [item for item in ended if item.error is not None and not item.read]
+    for item in unread:
+        item.read = True  # said once
+    return [item.line() for item in unread]
+
+
+def _in_shell() -> bool:
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
+
+
 class _Unread:
     """A failed answer's error until someone reads it. A script that only printed .text would otherwise end as if
     the request had worked; as asyncio says of a task exception never retrieved, it is said on stderr when the
@@ -488,11 +506,18 @@ class _Unread:
     def __init__(self, error: QwenError | None) -> None:
         self.error, self.read = error, False
 
+    def line(self) -> str:
+        """The one line that says it."""
+        assert self.error is not None
+        return printable(f"qwen_jupyter: an answer failed and nothing read its error: {self.error.code}: "
+                         f"{self.error.message}")
+
     def say(self) -> None:
-        ipython = sys.modules.get("IPython")
-        if ipython is not None and ipython.get_ipython() is not None:
-            return  # a shell shows its failures in the cell; a line here would land in whichever cell runs then
+        if _in_shell():
+            return  # a shell says it after the cell it ended in (unread_failures); here it would land anywhere
         if self.error is not None and not self.read:
-            sys.stderr.write(printable(f"qwen_jupyter: an answer failed and nothing read its error: "
-                                       f"{self.error.code}: {self.error.message}") + "\n")
+            sys.stderr.write(self.line() + "\n")
+
+
+_ENDED_IN_CELL: list[_Unread] = []  # failures ended on the main thread, until a shell's cell end looks at them
 

@@ -91,6 +91,21 @@ def test_a_displayed_chat_that_failed_shows_its_box_and_fails_the_cell(kernel):
     assert "qwen-error" in run.final["text/html"]  # the error box was shown first
 
 
+def test_a_cell_that_reads_only_the_text_of_a_failed_answer_is_told_after_it(kernel):
+    run = kernel.execute("import qwen_jupyter\nr = qwen_jupyter.chat('hello', model='qwen-plus~401')\n"
+                         "print(repr(r.text))")
+    assert run.reply["content"]["status"] == "ok" and run.stdout.strip() == "''"
+    (line,) = [line for line in run.stderr.splitlines() if line.startswith("qwen_jupyter:")]
+    assert line == "qwen_jupyter: an answer failed and nothing read its error: invalid_api_key: Invalid API-key provided."
+    assert KEY not in run.stderr
+    again = kernel.execute("print(r.text)")  # said once, in the cell it ended in
+    assert "qwen_jupyter:" not in again.stderr
+    checked = kernel.execute("r2 = qwen_jupyter.chat('hello', model='qwen-plus~401')\nprint(r2.ok, r2.error.code)")
+    assert checked.stdout.strip() == "False invalid_api_key" and "qwen_jupyter:" not in checked.stderr
+    shown = kernel.execute("qwen_jupyter.chat('hello', model='qwen-plus~401')")  # its box and the cell's error
+    assert "401" in _failure(shown) and "qwen_jupyter:" not in shown.stderr
+
+
 def test_config_is_the_notebooks_settings_for_chat_and_map_and_explicit_arguments_win(kernel, emu):
     from qwen_jupyter.emulator import Emulator
 
