@@ -33,7 +33,7 @@ from ..core.logprobs import logprobs_event
 from ..core.media import Media
 from ..core.messages import Message
 from ..core.models import model_info
-from ..core.request import Request, search_options
+from ..core.request import Request, generation_parameters
 from ..core.research import Research
 from ..core.settings import Settings
 from . import EMULATOR_HEADER, service_error
@@ -94,31 +94,10 @@ def wire_arguments(request: Request, settings: Settings) -> dict[str, Any]:
         kwargs["headers"] = dict(settings.headers)
     if settings.workspace:
         kwargs["workspace"] = settings.workspace
-    for name in ("temperature", "top_p", "max_tokens", "seed"):
-        if getattr(request, name) is not None:
-            kwargs[name] = getattr(request, name)
-    if request.thinking is not None:
-        kwargs["enable_thinking"] = request.thinking
-    if request.thinking_budget is not None:
-        kwargs["thinking_budget"] = request.thinking_budget
-    if request.search:
-        kwargs["enable_search"] = True
-        kwargs["search_options"] = search_options(request)
-    if request.json_mode:
-        kwargs["response_format"] = {"type": "json_object"}
-    if request.tools:
-        kwargs["tools"] = list(request.tools)
-    if request.code_interpreter:
-        kwargs["enable_code_interpreter"] = True
     if request.prefix is not None:  # prefix continuation: a partial assistant turn the model goes on from
         prefix = [{"text": request.prefix}] if multimodal else request.prefix
         kwargs["messages"].append({"role": "assistant", "content": prefix, "partial": True})
-    if request.logprobs is not None:
-        kwargs["logprobs"] = True
-        if request.logprobs:
-            kwargs["top_logprobs"] = request.logprobs
-    kwargs.update(request.extra)
-    return kwargs
+    return {**kwargs, **generation_parameters(request)}
 
 
 def error_from_response(response: Any, settings: Settings) -> QwenError:

@@ -20,7 +20,7 @@ from ..core.events import (
 from ..core.logprobs import logprobs_event
 from ..core.media import Media
 from ..core.messages import Message
-from ..core.request import Request, search_options
+from ..core.request import Request, generation_parameters
 from ..core.settings import Settings
 from ..core.speech import decode_audio
 from . import transport
@@ -74,30 +74,9 @@ def wire_body(request: Request) -> dict[str, Any]:
     }
     if request.prefix is not None:  # prefix continuation: a partial assistant turn the model goes on from
         body["messages"].append({"role": "assistant", "content": request.prefix, "partial": True})
-    if request.logprobs is not None:
-        body["logprobs"] = True
-        if request.logprobs:
-            body["top_logprobs"] = request.logprobs
     if request.stream:
         body["stream_options"] = {"include_usage": True}
-    for name in ("temperature", "top_p", "max_tokens", "seed"):
-        if getattr(request, name) is not None:
-            body[name] = getattr(request, name)
-    if request.json_mode:
-        body["response_format"] = {"type": "json_object"}
-    if request.tools:
-        body["tools"] = list(request.tools)
-    if request.thinking is not None:
-        body["enable_thinking"] = request.thinking
-    if request.thinking_budget is not None:
-        body["thinking_budget"] = request.thinking_budget
-    if request.search:
-        body["enable_search"] = True
-        body["search_options"] = search_options(request)
-    if request.code_interpreter:
-        body["enable_code_interpreter"] = True
-    body.update(request.extra)
-    return body
+    return {**body, **generation_parameters(request)}
 
 
 def usage_event(usage: dict[str, Any]) -> Usage:

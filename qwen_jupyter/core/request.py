@@ -146,6 +146,31 @@ def check_inputs(model: str, media: tuple[Media, ...] | list[Media]) -> None:
                         hint="")
 
 
+def generation_parameters(request: Request) -> dict[str, Any]:
+    """The generation parameters Chat Completions and the native API both take as plain keys (sampling, thinking,
+    search, JSON mode, tools, the code interpreter, log probabilities), then the request's extras."""
+    out: dict[str, Any] = {name: getattr(request, name) for name in ("temperature", "top_p", "max_tokens", "seed")
+                           if getattr(request, name) is not None}
+    if request.thinking is not None:
+        out["enable_thinking"] = request.thinking
+    if request.thinking_budget is not None:
+        out["thinking_budget"] = request.thinking_budget
+    if request.search:
+        out["enable_search"] = True
+        out["search_options"] = search_options(request)
+    if request.json_mode:
+        out["response_format"] = {"type": "json_object"}
+    if request.tools:
+        out["tools"] = list(request.tools)
+    if request.code_interpreter:
+        out["enable_code_interpreter"] = True
+    if request.logprobs is not None:
+        out["logprobs"] = True
+        if request.logprobs:
+            out["top_logprobs"] = request.logprobs
+    return {**out, **request.extra}
+
+
 def search_options(request: Request) -> dict[str, Any]:
     """The search_options Model Studio takes (Chat Completions and native): sources on, and `[n]` citations
     that the answer's view links to them, then the person's own options."""
