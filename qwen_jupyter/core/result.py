@@ -29,6 +29,7 @@ from .messages import Message, ToolCall
 from .ocr import Reading, reading
 from .research import rounds
 from .settings import ANSWER_LIMIT
+from .shell import running_shell
 from .speech import Speech
 from .text import printable
 
@@ -185,7 +186,8 @@ class QwenResult:
         if error is not None and error.code != "Interrupted":
             self._unread = _Unread(error)
             weakref.finalize(self, self._unread.say)  # when the result goes away (or the process ends) unread
-            if _in_shell() and threading.current_thread() is threading.main_thread():  # a cell's, not the panel's
+            in_cell = threading.current_thread() is threading.main_thread()  # a cell's own ask, not the panel's
+            if in_cell and running_shell() is not None:
                 _ENDED_IN_CELL.append(self._unread)
         try:
             if self._on_complete:
@@ -493,11 +495,6 @@ def unread_failures() -> list[str]:
     return [item.line() for item in unread]
 
 
-def _in_shell() -> bool:
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and ipython.get_ipython() is not None
-
-
 class _Unread:
     """A failed answer's error until someone reads it. A script that only printed .text would otherwise end as if
     the request had worked; as asyncio says of a task exception never retrieved, it is said on stderr when the
@@ -513,7 +510,7 @@ class _Unread:
                          f"{self.error.message}")
 
     def say(self) -> None:
-        if _in_shell():
+        if running_shell() is not None:
             return  # a shell says it after the cell it ended in (unread_failures); here it would land anywhere
         if self.error is not None and not self.read:
             sys.stderr.write(self.line() + "\n")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import QwenError, redact
+from ..core.shell import running_shell
 from ..core.text import visible
 from ..core.tools import Tool
 
@@ -87,14 +88,10 @@ def ask_on_stdin(approval: Approval) -> bool:
         raise nobody_to_ask(approval) from exc
 
 
-def _shell() -> Any:
-    return getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-
-
 def _front_end_takes_input() -> bool:
     """False where the cell's front end said it takes no input (nbconvert, papermill, nbval): ipykernel records
     it per request, so nothing is printed as if someone would be asked. Elsewhere input() itself says."""
-    return getattr(getattr(_shell(), "kernel", None), "_allow_stdin", True)
+    return getattr(getattr(running_shell(), "kernel", None), "_allow_stdin", True)
 
 
 def approver(confirm: bool | Confirm | Approve = False, yes: bool = False) -> Approve:
@@ -108,7 +105,7 @@ def approver(confirm: bool | Confirm | Approve = False, yes: bool = False) -> Ap
 
 def nobody_to_ask(approval: Approval) -> QwenError:
     """The one line a cell ends with when a call needs approval and nothing can ask."""
-    approve = "add --yes to approve every call of the cell" if _shell() is not None else \
+    approve = "add --yes to approve every call of the cell" if running_shell() is not None else \
         "pass yes=True (or confirm=a function that decides)"
     return QwenError(f"{approval.name} needs your approval to run, but nothing here can ask: nothing ran.",
                      code="NoStdin", hint=f"Run it where it can ask (JupyterLab, a terminal), or {approve}.")

@@ -90,7 +90,7 @@ def _parse_entry(name: Any, entry: Any) -> ServerConfig:
     where = f"MCP server {name}"
     if not isinstance(entry, Mapping):
         raise invalid(f'{where}: give {{"command": [...], "env": {{...}}}} or {{"url": "http://…"}}, '
-                       f"not {type(entry).__name__}.")
+                      f"not {type(entry).__name__}.")
     if ("command" in entry) == ("url" in entry):
         raise invalid(f'{where}: give either "command" (a list: the program and its arguments) or "url".')
     allowed = ("url", "timeout") if "url" in entry else ("command", "env", "timeout")
